@@ -1,0 +1,89 @@
+"""The Hydra application: one call of :func:`task` per run (or per job of a sweep).
+
+The front-end (:mod:`nrep.cli.main`) rewrites ``sys.argv`` and calls :func:`launch`.
+Failures are recorded (status=failed in the run's summary) and counted, never raised
+through Hydra, so one failing job does not stop a sweep and the user sees one line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from nrep.cli.compose import CONFIG_NAME, config_dir
+from nrep.configs.schema import register_schemas, to_config
+from nrep.core.errors import NrepError
+
+log = logging.getLogger("nrep")
+
+# Runs that did not end with status=ok, as (run directory, status or error).
+problems: list[tuple[str, str]] = []
+
+
+def debug_enabled() -> bool:
+    return os.environ.get("NREP_DEBUG") == "1"
+
+
+def _show_progress(mode: str, multirun: bool) -> bool:
+    if mode == "on":
+        return True
+    return mode == "auto" and not multirun and sys.stdout.isatty()
+
+
+def task(cfg: DictConfig) -> float | None:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from nrep.core.run import execute, record_failure
+
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    command = os.environ.get("NREP_COMMAND_LINE", "")
+    record = None
+    try:
+        record = OmegaConf.to_container(cfg, resolve=True)
+        typed = to_config(cfg)
+        summary = execute(typed, run_dir, record, _show_progress(typed.output.progress, multirun), command)
+    except NrepError as error:
+        log.error("%s", error)
+        record_failure(run_dir, error, record, command)
+        problems.append((str(run_dir), str(error)))
+        return None
+    except Exception as error:  # a bug: keep the traceback in the run's log, one line on screen
+        if debug_enabled():
+            raise
+        log.error("internal error: %s: %s (the traceback is in %s; --debug shows it)", type(error).__name__, error, run_dir / "nrep.log")
+        _log_traceback_to_file(run_dir)
+        record_failure(run_dir, error, record, command)
+        problems.append((str(run_dir), f"internal error: {error}"))
+        return None
+    if summary["status"] != "ok":
+        problems.append((str(run_dir), summary["status"]))
+    return summary["energy_final_exact"]
+
+
+def _log_traceback_to_file(run_dir: Path) -> None:
+    import traceback
+
+    with open(run_dir / "nrep.log", "a", encoding="utf-8") as handle:
+        handle.write(traceback.format_exc())
+
+
+def launch(argv: list[str]) -> int:
+    """Run Hydra with ``argv`` (program name first); 0 if every run ended with status ok."""
+    import hydra
+
+    register_schemas()
+    problems.clear()
+    saved = sys.argv
+    sys.argv = argv
+    try:
+        hydra.main(config_path=str(config_dir()), config_name=CONFIG_NAME, version_base="1.3")(task)()
+    finally:
+        sys.argv = saved
+    return 1 if problems else 0

@@ -1,0 +1,168 @@
+"""Compose and validate configs before Hydra runs anything, with one-line errors.
+
+Hydra reports a misspelt key or a bad value as a multi-line message with a hint about
+HYDRA_FULL_ERROR; nrep checks every job of a command first (expanding sweeps) and turns
+the problem into one line that names the override and the fix. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import re
+from pathlib import Path
+from typing import Iterator
+
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+
+from nrep.configs.schema import ConfigError, NrepConfig, register_schemas, to_config
+from nrep.core.errors import NrepError
+
+CONFIG_NAME = "config"
+# Validating every job of a huge sweep would take long; the first ones catch typos.
+MAX_JOBS_CHECKED = 64
+
+
+def config_dir() -> Path:
+    import nrep.configs
+
+    return Path(nrep.configs.__file__).resolve().parent
+
+
+def group_options(group: str) -> list[str]:
+    """The options of a config group, from the YAML files that define them."""
+    return sorted(p.stem for p in (config_dir() / group).glob("*.yaml"))
+
+
+def user_groups() -> list[str]:
+    """The config groups users choose from (the schema and Hydra's own groups excluded)."""
+    return sorted(p.name for p in config_dir().iterdir() if p.is_dir() and p.name not in ("schema", "hydra", "__pycache__"))
+
+
+def _all_keys(cfg: DictConfig, prefix: str = "") -> Iterator[str]:
+    for key in cfg.keys():
+        value = cfg._get_node(key)
+        name = f"{prefix}{key}"
+        yield name
+        if isinstance(value, DictConfig):
+            yield from _all_keys(value, prefix=f"{name}.")
+
+
+def _suggest(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def explain(error: Exception, overrides: list[str], reference: DictConfig | None) -> str:
+    """One line for a composition error: what is wrong, and what to type instead."""
+    text = str(error)
+    first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    known = list(_all_keys(reference)) if reference is not None else []
+    command = next((o.split("=", 1)[1] for o in overrides if o.startswith("command=")), "<command>")
+    keys_hint = f"(nrep {command} --help lists the keys)"
+
+    match = re.search(r"Could not override '([^']+)'", text)
+    if match and ("not in struct" in text or "To append" in text):
+        key = match.group(1)
+        return f"unknown config key '{key}'{_suggest(key, known)} {keys_hint}"
+    match = re.search(r"Could not find '([^/']+)/([^']+)'", text)
+    if match:
+        group, option = match.groups()
+        if group in user_groups():
+            options = group_options(group)
+            return f"unknown {group} '{option}'{_suggest(option, options)} (choose one of: {', '.join(options)})"
+        return f"unknown config group '{group}' (groups: {', '.join(user_groups())})"
+    match = re.search(r"Ambiguous value for argument '([^']+)'", text)
+    if match:
+        return f"{match.group(1)} is a sweep: add -m (--multirun) to run one job per value"
+    match = re.search(r"Error merging override (\S+)", text)
+    cause = error.__cause__
+    if match and cause is not None:
+        reason = str(cause).strip().splitlines()[0]
+        key = match.group(1).split("=", 1)[0]
+        if "not in" in reason and ("struct" in reason or "Key" in reason):
+            return f"unknown config key '{key}'{_suggest(key, known)} {keys_hint}"
+        return f"bad value in '{match.group(1)}': {reason}"
+    match = re.search(r"Error parsing override '([^']+)'", text)
+    if match:
+        return f"cannot parse override '{match.group(1)}'; write key=value (see https://hydra.cc/docs/advanced/override_grammar/basic)"
+    return first
+
+
+def expand_sweeps(overrides: list[str], limit: int = MAX_JOBS_CHECKED) -> list[list[str]]:
+    """The override lists of the jobs of a sweep (the first ``limit`` of them).
+
+    Sweeps that cannot be expanded here (e.g. glob) are left as their first form and left
+    for Hydra to check.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    choices: list[list[str]] = []
+    for override in parsed:
+        if override.is_sweep_override():
+            try:
+                values = list(override.sweep_string_iterator())
+                choices.append([f"{override.get_key_element()}={v}" for v in values])
+                continue
+            except Exception:  # noqa: BLE001 - Hydra checks it when it runs the sweep
+                choices.append([])
+                continue
+        choices.append([override.input_line])
+    filtered = [c for c in choices if c]
+    return [list(job) for job in itertools.islice(itertools.product(*filtered), limit)]
+
+
+def compose(overrides: list[str], *, with_hydra: bool = True) -> DictConfig:
+    """Compose the config as Hydra would for these overrides (raises NrepError)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    register_schemas()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        try:
+            return hydra_compose(CONFIG_NAME, overrides=overrides, return_hydra_config=with_hydra)
+        except (HydraException, OmegaConfBaseException, ValueError) as error:
+            reference = None
+            try:
+                reference = hydra_compose(CONFIG_NAME, overrides=[])
+            except Exception:  # noqa: BLE001 - only used for suggestions
+                pass
+            raise NrepError(explain(error, overrides, reference)) from error
+
+
+def without_hydra(cfg: DictConfig) -> DictConfig:
+    """A copy of a composed config without its ``hydra`` node."""
+    copy = cfg.copy()
+    with read_write(copy), open_dict(copy):
+        copy.pop("hydra", None)
+    return copy
+
+
+def validate(cfg: DictConfig) -> NrepConfig:
+    """Typed config of a composed one; interpolation and range errors become NrepError."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        return to_config(without_hydra(cfg))
+    except ConfigError:
+        raise
+    except OmegaConfBaseException as error:
+        raise NrepError(str(error).strip().splitlines()[0]) from error
+
+
+def compose_jobs(overrides: list[str], multirun: bool) -> list[DictConfig]:
+    """Compose and validate every job of the command (the first MAX_JOBS_CHECKED of a sweep)."""
+    jobs = expand_sweeps(overrides) if multirun else [overrides]
+    composed = []
+    for job in jobs:
+        cfg = compose(job)
+        validate(cfg)
+        composed.append(cfg)
+    return composed
+
+
+def resolved(cfg: DictConfig, key: str) -> str:
+    return str(OmegaConf.select(cfg, key, throw_on_resolution_failure=True))

@@ -1,0 +1,270 @@
+"""``nrep``: the command-line front-end.
+
+``nrep loop`` and ``nrep fold`` are thin front-ends over one Hydra application. They turn
+their own flags into overrides, check every job's config (one clear line for a
+misspelt key, a bad value or a contradiction), refuse to write into an existing run's
+directory, and then hand Hydra a rewritten ``sys.argv``: Hydra flags first (Hydra 1.3
+rejects an override before ``-m``), then the injected overrides, then the user's, so
+``-m``, ``--cfg job`` and launcher overrides work as in any Hydra app.
+
+Only argparse and the standard library are imported until a command runs, so
+``nrep --help`` answers at once; torch is imported by the run itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NoReturn, Sequence
+
+from nrep.core.errors import NrepError
+
+COMMANDS = {
+    "loop": "minimise a synthetic bead loop (paper §3); needs no data",
+    "fold": "fold a protein from a PDB id or file (paper §4); not available yet",
+}
+
+# Hydra's own flags: name -> does it take a value ("?" = an optional one).
+HYDRA_FLAGS = {
+    "-m": False, "--multirun": False,
+    "-r": False, "--run": False,
+    "--resolve": False, "--hydra-help": False,
+    "-c": True, "--cfg": True,
+    "-p": True, "--package": True,
+    "-cd": True, "--config-dir": True,
+    "--experimental-rerun": True,
+    "--info": "?",
+}
+INFO_ONLY_FLAGS = {"-c", "--cfg", "--info", "--hydra-help"}
+MULTIRUN_FLAGS = {"-m", "--multirun"}
+REFUSED_FLAGS = {
+    "-cp": "nrep uses its own config tree; add yours with --config-dir DIR",
+    "--config-path": "nrep uses its own config tree; add yours with --config-dir DIR",
+    "-cn": "nrep's primary config is fixed; choose a preset with experiment=NAME",
+    "--config-name": "nrep's primary config is fixed; choose a preset with experiment=NAME",
+    "-sc": "shell completion is not supported through nrep",
+    "--shell-completion": "shell completion is not supported through nrep",
+}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises NrepError (one line) instead of printing usage and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise NrepError(f"{message} (see {self.prog} --help)")
+
+
+@dataclass
+class Invocation:
+    """A command line split into its parts."""
+
+    command: str
+    hydra_flags: list[str] = field(default_factory=list)
+    injected: list[str] = field(default_factory=list)
+    overrides: list[str] = field(default_factory=list)
+    out: str | None = None
+    overwrite: bool = False
+
+    @property
+    def multirun(self) -> bool:
+        return any(flag in MULTIRUN_FLAGS for flag in self.hydra_flags)
+
+    @property
+    def info_only(self) -> bool:
+        return any(flag.split("=", 1)[0] in INFO_ONLY_FLAGS for flag in self.hydra_flags)
+
+    def hydra_argv(self) -> list[str]:
+        return [f"nrep {self.command}", *self.hydra_flags, *self.injected, *self.overrides]
+
+
+def command_parser(command: str) -> Parser:
+    parser = Parser(prog=f"nrep {command}", add_help=False, allow_abbrev=False)
+    parser.add_argument("-h", "--help", action="store_true")
+    if command == "fold":
+        parser.add_argument("--pdb", metavar="ID|FILE")
+        parser.add_argument("--chain", metavar="ID")
+    parser.add_argument("--out", metavar="DIR")
+    parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--device", choices=["cpu", "cuda"])
+    parser.add_argument("--debug", action="store_true")
+    return parser
+
+
+def split_hydra_args(args: Sequence[str], command: str) -> tuple[list[str], list[str]]:
+    """Separate Hydra flags (with their values) from overrides; refuse unknown flags."""
+    flags: list[str] = []
+    overrides: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name = arg.split("=", 1)[0] if arg.startswith("--") else arg
+        if name in REFUSED_FLAGS:
+            raise NrepError(f"{name}: {REFUSED_FLAGS[name]}")
+        if name in HYDRA_FLAGS:
+            takes = HYDRA_FLAGS[name]
+            flags.append(arg)
+            has_inline_value = "=" in arg and arg.startswith("--")
+            next_is_value = i + 1 < len(args) and not args[i + 1].startswith("-") and "=" not in args[i + 1]
+            if takes is True and not has_inline_value:
+                if i + 1 >= len(args):
+                    raise NrepError(f"{name} needs a value (see nrep {command} --help)")
+                flags.append(args[i + 1])
+                i += 1
+            elif takes == "?" and not has_inline_value and next_is_value:
+                flags.append(args[i + 1])
+                i += 1
+        elif arg.startswith("-"):
+            hint = "; proteins use `nrep fold --pdb ID`" if name in ("--pdb", "--chain") and command != "fold" else ""
+            raise NrepError(f"unknown option {name} for `nrep {command}`{hint} (see nrep {command} --help)")
+        elif "=" not in arg and not arg.startswith("~"):
+            raise NrepError(f"'{arg}' is neither an option nor an override; write key=value (see nrep {command} --help)")
+        else:
+            overrides.append(arg)
+        i += 1
+    return flags, overrides
+
+
+def _quoted(value: str) -> str:
+    """A value for a Hydra override, quoted so that paths with spaces or commas survive."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _override_keys(overrides: Sequence[str]) -> dict[str, str]:
+    return {o.split("=", 1)[0].lstrip("+~"): o for o in overrides if "=" in o}
+
+
+def build_invocation(command: str, argv: Sequence[str]) -> tuple[Invocation, argparse.Namespace]:
+    args, rest = command_parser(command).parse_known_args(list(argv))
+    flags, overrides = split_hydra_args(rest, command)
+    inv = Invocation(command, flags, [f"command={command}"], overrides, args.out, args.overwrite)
+    given = _override_keys(overrides)
+
+    def inject(flag: str, key: str, value: str) -> None:
+        if key in given:
+            raise NrepError(f"{flag} and {given[key]} both set {key}; keep one of them")
+        inv.injected.append(f"{key}={value}")
+
+    if "command" in given:
+        raise NrepError("command is set by the subcommand (nrep loop / nrep fold), not by an override")
+    if command == "loop" and "system" in given and given["system"] != "system=loop":
+        raise NrepError(f"{given['system']} does not go with `nrep loop`; proteins use `nrep fold --pdb ID`")
+    if args.seed is not None:
+        inject("--seed", "seed", str(args.seed))
+    if args.threads is not None:
+        inject("--threads", "threads", str(args.threads))
+    if args.device is not None:
+        inject("--device", "device", args.device)
+    if args.overwrite:
+        inject("--overwrite", "output.overwrite", "true")
+    if args.out is not None:
+        key = "hydra.sweep.dir" if inv.multirun else "hydra.run.dir"
+        inject("--out", key, _quoted(args.out))
+    return inv, args
+
+
+def check_output_dirs(inv: Invocation, composed) -> None:  # noqa: ANN001 - DictConfig list
+    """Refuse before Hydra writes anything if a run would land in a used directory."""
+    from nrep.cli.compose import resolved
+    from nrep.core.results import check_new_run_dir
+
+    overwrite = inv.overwrite or any(bool(c.output.overwrite) for c in composed)
+    key = "hydra.sweep.dir" if inv.multirun else "hydra.run.dir"
+    for cfg in composed[:1] if inv.multirun else composed:
+        check_new_run_dir(Path(resolved(cfg, key)), overwrite)
+
+
+def run_command(command: str, argv: Sequence[str]) -> int:
+    inv, args = build_invocation(command, argv)
+    if args.help:
+        from nrep.cli.help import command_help
+
+        print(command_help(command, COMMANDS[command]))
+        return 0
+    if args.debug:
+        os.environ["NREP_DEBUG"] = "1"
+        os.environ["HYDRA_FULL_ERROR"] = "1"
+    if command == "fold":
+        if not args.pdb:
+            raise NrepError("nrep fold needs --pdb ID|FILE (a 4-character PDB id such as 2JOF, or a .pdb/.cif file)")
+        raise NrepError(
+            f"protein folding (nrep fold --pdb {args.pdb}) is not available yet in nrep "
+            f"{_version()}; synthetic loops work now: nrep loop --help"
+        )
+
+    from nrep.cli.compose import compose_jobs
+
+    composed = compose_jobs([*inv.injected, *inv.overrides], inv.multirun)
+    if not inv.info_only:
+        check_output_dirs(inv, composed)
+    os.environ["NREP_COMMAND_LINE"] = " ".join(["nrep", command, *argv])
+
+    from nrep.cli.app import launch, problems
+
+    code = launch(inv.hydra_argv())
+    if code and len(problems) > 1:
+        print(f"nrep: {len(problems)} runs did not end with status ok:", file=sys.stderr)
+        for run_dir, what in problems:
+            print(f"  {run_dir}: {what}", file=sys.stderr)
+    return code
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("nrep")
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
+def top_help() -> str:
+    width = max(map(len, COMMANDS))
+    lines = [
+        "usage: nrep <command> [options] [Hydra flags] [key=value ...]",
+        "",
+        "nrep minimises molecular energies by optimising a reparametrisation X = f(Z)",
+        "(slow Hessian modes, or a graph neural network over them), then the coordinates.",
+        "",
+        "commands:",
+        *(f"  {name:<{width}}  {text}" for name, text in COMMANDS.items()),
+        "",
+        "options:",
+        "  -h, --help  show this help",
+        "  --version   show nrep's version",
+        "",
+        "`nrep <command> --help` lists a command's options, config groups and defaults.",
+        "Example: nrep loop energy=pure_lj system.n=400 method=gd seed=0",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        if not argv or argv[0] in ("-h", "--help"):
+            print(top_help())
+            return 0
+        if argv[0] == "--version":
+            print(f"nrep {_version()}")
+            return 0
+        if argv[0] not in COMMANDS:
+            raise NrepError(f"unknown command '{argv[0]}'; use one of: {', '.join(COMMANDS)} (see nrep --help)")
+        return run_command(argv[0], argv[1:])
+    except NrepError as error:
+        if debug:
+            raise
+        print(f"nrep: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nrep: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,353 @@
+"""Typed configuration: one dataclass per config group option.
+
+Hydra composes the YAML files under ``configs/`` on top of these dataclasses, so a key
+that is not declared here is an error and every value is type-checked. Each
+``__post_init__`` refuses impossible values with a message that names the key; it runs
+when :func:`to_config` turns the composed ``DictConfig`` into these objects.
+
+The YAML files only select a schema and set what differs from its defaults; the defaults
+live here, in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from nrep.core.errors import NrepError
+
+
+class ConfigError(NrepError, ValueError):
+    """A configuration value that cannot work; the message says which key and why."""
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
+    _require(value in choices, f"{key}={value!r} is not one of: {', '.join(choices)}")
+
+
+# --------------------------------------------------------------------------- system
+
+
+@dataclass
+class SystemConfig:
+    name: str = MISSING
+
+
+@dataclass
+class LoopSystemConfig(SystemConfig):
+    """Synthetic bead loop: a chain of ``n`` beads, bead i coupled to i+1 and to i+loop_spacing."""
+
+    name: str = "loop"
+    n: int = 400
+    loop_spacing: int = 10
+
+    def __post_init__(self) -> None:
+        _require(self.loop_spacing >= 2, f"system.loop_spacing must be >= 2 (got {self.loop_spacing})")
+        _require(
+            self.n > self.loop_spacing,
+            f"system.n={self.n} is too small: a loop with loop_spacing={self.loop_spacing} "
+            f"needs n >= {self.loop_spacing + 1}",
+        )
+
+
+# --------------------------------------------------------------------------- init
+
+
+@dataclass
+class InitConfig:
+    name: str = MISSING
+
+
+@dataclass
+class CloudInitConfig(InitConfig):
+    """Gaussian cloud start for loops: X0 = std * N(0, 1) per coordinate, drawn from the seed.
+
+    ``std: null`` uses the authors' choice std = n^(1/3) / 4, i.e. (n^(1/3)/2) * N(0,1) / 2.
+    """
+
+    name: str = "cloud"
+    std: Optional[float] = None
+
+    def __post_init__(self) -> None:
+        _require(self.std is None or self.std > 0, f"init.std must be > 0 or null (got {self.std})")
+
+
+# --------------------------------------------------------------------------- energy
+
+
+@dataclass
+class RepulsionConfig:
+    """Weak repulsion between uncoupled beads, as in the authors' loop scripts.
+
+    strength * mean over sampled pairs of 1 / (r^power + softening); the pairs are
+    round(pair_factor * n ln n) uncoupled pairs drawn from the run's seed and redrawn
+    every ``resample_every`` steps (0: drawn once). The summary also reports the exact
+    value over all uncoupled pairs.
+    """
+
+    enabled: bool = True
+    strength: float = 2.5e-3
+    power: float = 1.0
+    softening: float = 1e-2
+    pair_factor: float = 1.0
+    resample_every: int = 3000
+
+    def __post_init__(self) -> None:
+        _require(self.strength >= 0, f"energy.repulsion.strength must be >= 0 (got {self.strength})")
+        _require(self.power > 0, f"energy.repulsion.power must be > 0 (got {self.power})")
+        _require(self.softening > 0, f"energy.repulsion.softening must be > 0 (got {self.softening})")
+        _require(self.pair_factor > 0, f"energy.repulsion.pair_factor must be > 0 (got {self.pair_factor})")
+        _require(
+            self.resample_every >= 0,
+            f"energy.repulsion.resample_every must be >= 0 steps (got {self.resample_every})",
+        )
+
+
+@dataclass
+class EnergyConfig:
+    name: str = MISSING
+
+
+LOOP_ENERGIES = ("bond_lj", "pure_lj")
+NORMALISATIONS = ("mean", "sum")
+
+
+@dataclass
+class LoopEnergyConfig(EnergyConfig):
+    """Energies of the synthetic loops (reduced units), see ``core/energy/loop.py``.
+
+    bond_lj: (r - bond_length)^2 on bonds + loop_strength * LJ on loop pairs.
+    pure_lj: LJ on bonds + loop_strength * LJ on loop pairs, as one coupling matrix.
+    LJ is the authors' softened 12-6 form 1/(s^12 + eps) - 1/(s^6 + 6 eps), s = r/bond_length,
+    eps = lj_softening. ``lj_core_radius`` (in units of bond_length) replaces it below that
+    radius by a linear wall, removing the false minimum at r = 0; null keeps their form.
+    """
+
+    name: str = "pure_lj"
+    normalisation: str = "mean"
+    bond_length: float = 1.0
+    loop_strength: float = 0.1
+    lj_softening: float = 1e-2
+    lj_core_radius: Optional[float] = None
+    repulsion: RepulsionConfig = field(default_factory=RepulsionConfig)
+
+    def __post_init__(self) -> None:
+        _check_choice("energy.name", self.name, LOOP_ENERGIES)
+        _check_choice("energy.normalisation", self.normalisation, NORMALISATIONS)
+        _require(self.bond_length > 0, f"energy.bond_length must be > 0 (got {self.bond_length})")
+        _require(self.loop_strength > 0, f"energy.loop_strength must be > 0 (got {self.loop_strength})")
+        _require(self.lj_softening > 0, f"energy.lj_softening must be > 0 (got {self.lj_softening})")
+        _require(
+            self.lj_core_radius is None or 0.5 <= self.lj_core_radius <= 1.1,
+            "energy.lj_core_radius must lie in [0.5, 1.1] (where the soft LJ is repulsive) "
+            f"or be null (got {self.lj_core_radius})",
+        )
+
+
+# --------------------------------------------------------------------------- method
+
+
+@dataclass
+class MethodConfig:
+    name: str = MISSING
+
+
+@dataclass
+class GDMethodConfig(MethodConfig):
+    """Plain descent on the coordinates: one stage, using ``optim`` and ``stop``."""
+
+    name: str = "gd"
+
+
+# --------------------------------------------------------------------------- optim
+
+
+@dataclass
+class OptimConfig:
+    """Optimiser of the coordinate stage (and of stage 1 unless the method overrides it).
+
+    clamp_grad: every gradient entry is clamped to +-clamp_grad before a step (the
+    authors' 0.1 for loops); null turns clamping off.
+    """
+
+    name: str = MISSING
+    lr: float = 2e-2
+    clamp_grad: Optional[float] = 0.1
+
+    def __post_init__(self) -> None:
+        _require(self.lr > 0, f"optim.lr must be > 0 (got {self.lr})")
+        _require(
+            self.clamp_grad is None or self.clamp_grad > 0,
+            f"optim.clamp_grad must be > 0 or null (got {self.clamp_grad})",
+        )
+
+
+@dataclass
+class AdamConfig(OptimConfig):
+    name: str = "adam"
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for key in ("beta1", "beta2"):
+            value = getattr(self, key)
+            _require(0 <= value < 1, f"optim.{key} must lie in [0, 1) (got {value})")
+        _require(self.eps > 0, f"optim.eps must be > 0 (got {self.eps})")
+
+
+@dataclass
+class SGDConfig(OptimConfig):
+    name: str = "sgd"
+    momentum: float = 0.0
+    nesterov: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(0 <= self.momentum < 1, f"optim.momentum must lie in [0, 1) (got {self.momentum})")
+        _require(
+            not self.nesterov or self.momentum > 0,
+            "optim.nesterov=true needs optim.momentum > 0",
+        )
+
+
+# --------------------------------------------------------------------------- device
+
+
+@dataclass
+class DeviceConfig:
+    """Where tensors live. ``dtype`` float32 (the authors') or float64."""
+
+    name: str = "cpu"
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        _require(
+            self.name == "cpu" or self.name == "cuda" or self.name.startswith("cuda:"),
+            f"device.name={self.name!r} is not cpu, cuda or cuda:N",
+        )
+        _check_choice("device.dtype", self.dtype, ("float32", "float64"))
+
+
+# --------------------------------------------------------------------------- stop, output
+
+
+@dataclass
+class StopConfig:
+    """Early stopping of one stage, the authors' rule.
+
+    Every ``check_every`` steps the energy is compared with the best so far; it counts as
+    an improvement when it is below best - min_delta. The stage stops after ``patience``
+    checks in a row without improvement, or after ``max_steps`` steps.
+    """
+
+    check_every: int = 20
+    patience: int = 20
+    min_delta: float = 1e-6
+    max_steps: int = 60000
+
+    def __post_init__(self) -> None:
+        _require(self.check_every >= 1, f"stop.check_every must be >= 1 (got {self.check_every})")
+        _require(self.patience >= 1, f"stop.patience must be >= 1 (got {self.patience})")
+        _require(self.min_delta >= 0, f"stop.min_delta must be >= 0 (got {self.min_delta})")
+        _require(self.max_steps >= 0, f"stop.max_steps must be >= 0 (got {self.max_steps})")
+
+
+PROGRESS_MODES = ("auto", "on", "off")
+
+
+@dataclass
+class OutputConfig:
+    """Where and what a run writes.
+
+    root: results directory (relative to the working directory); each run gets its own
+    directory below it. trace_every: steps between rows of trace.csv (the first and last
+    step of each stage are always recorded). progress: a rich progress bar (auto: only
+    when the terminal is interactive and the run is single). overwrite: allow a run to
+    replace an earlier run's files in the same directory.
+    """
+
+    root: str = "results"
+    trace_every: int = 20
+    progress: str = "auto"
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        _require(self.trace_every >= 1, f"output.trace_every must be >= 1 (got {self.trace_every})")
+        _check_choice("output.progress", self.progress, PROGRESS_MODES)
+
+
+# --------------------------------------------------------------------------- top level
+
+
+@dataclass
+class NrepConfig:
+    """A whole run. ``threads: null`` uses every core for a single run."""
+
+    command: str = "loop"
+    system: SystemConfig = MISSING
+    init: InitConfig = MISSING
+    energy: EnergyConfig = MISSING
+    method: MethodConfig = MISSING
+    optim: OptimConfig = MISSING
+    device: DeviceConfig = MISSING
+    stop: StopConfig = field(default_factory=StopConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    seed: int = 0
+    threads: Optional[int] = None
+    deterministic: bool = True
+
+    def __post_init__(self) -> None:
+        _require(self.seed >= 0, f"seed must be >= 0 (got {self.seed})")
+        _require(self.threads is None or self.threads >= 1, f"threads must be >= 1 or null (got {self.threads})")
+        if isinstance(self.system, LoopSystemConfig):
+            _require(
+                isinstance(self.energy, LoopEnergyConfig),
+                f"energy={self.energy.name} does not apply to a loop; use energy=bond_lj or energy=pure_lj",
+            )
+            _require(
+                isinstance(self.init, CloudInitConfig),
+                f"init={self.init.name} does not apply to a loop; loops start from init=cloud",
+            )
+
+
+SCHEMAS: dict[str, dict[str, type]] = {
+    "system": {"loop": LoopSystemConfig},
+    "init": {"cloud": CloudInitConfig},
+    "energy": {"loop": LoopEnergyConfig},
+    "method": {"gd": GDMethodConfig},
+    "optim": {"adam": AdamConfig, "sgd": SGDConfig},
+    "device": {"device": DeviceConfig},
+}
+
+
+def register_schemas() -> None:
+    """Put the dataclasses into Hydra's ConfigStore (as ``schema/<group>/<name>``).
+
+    They live outside the user-facing groups so that ``method=...`` lists only real options.
+    """
+    from hydra.core.config_store import ConfigStore
+
+    store = ConfigStore.instance()
+    store.store(name="schema", node=NrepConfig)
+    for group, options in SCHEMAS.items():
+        for name, node in options.items():
+            store.store(group=f"schema/{group}", name=name, node=node)
+
+
+def to_config(cfg: DictConfig | dict[str, Any]) -> NrepConfig:
+    """Validate a composed config and return it as typed objects (raises ConfigError)."""
+    if not isinstance(cfg, DictConfig):
+        cfg = OmegaConf.create(cfg)
+    obj = OmegaConf.to_object(cfg)
+    if not isinstance(obj, NrepConfig):  # composed without the schema (should not happen)
+        raise ConfigError("the configuration was not built from nrep's schema")
+    return obj

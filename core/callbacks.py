@@ -1,0 +1,139 @@
+"""Callbacks that watch a minimisation: stopping, tracing, best state, schedules, progress."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from nrep.core.optimize import Callback, Stage, StageResult, StepState
+
+
+class EarlyStopping(Callback):
+    """The authors' rule: every ``check_every`` steps compare E with the best so far.
+
+    E counts as an improvement when E < best - min_delta (best then becomes E); otherwise
+    a counter goes up, and the stage stops with "converged" when it reaches ``patience``.
+    So a stage that never improves after its first check stops at stage step
+    check_every * patience.
+    """
+
+    def __init__(self, check_every: int, patience: int, min_delta: float) -> None:
+        self.check_every = check_every
+        self.patience = patience
+        self.min_delta = min_delta
+        self.best = math.inf
+        self.bad_checks = 0
+
+    def on_stage_start(self, stage: Stage, step: int) -> None:
+        self.best, self.bad_checks = math.inf, 0
+
+    def on_step(self, state: StepState) -> str | None:
+        if state.stage_step % self.check_every:
+            return None
+        if state.energy_value < self.best - self.min_delta:
+            self.best, self.bad_checks = state.energy_value, 0
+            return None
+        self.bad_checks += 1
+        return "converged" if self.bad_checks >= self.patience else None
+
+
+class NonFiniteGuard(Callback):
+    """Ends the run with "diverged" when the energy becomes NaN or infinite."""
+
+    def on_step(self, state: StepState) -> str | None:
+        return None if math.isfinite(state.energy_value) else "diverged"
+
+
+class BestState(Callback):
+    """Keeps the lowest energy seen and the coordinates where it was seen."""
+
+    def __init__(self) -> None:
+        self.energy = math.inf
+        self.x: torch.Tensor | None = None
+        self.step = -1
+
+    def on_step(self, state: StepState) -> str | None:
+        if state.energy_value < self.energy:
+            self.energy, self.x, self.step = state.energy_value, state.x.clone(), state.step
+        return None
+
+    def on_stage_end(self, result: StageResult, step: int, elapsed_s: float) -> None:
+        if result.energy < self.energy:
+            self.energy, self.x, self.step = result.energy, result.x.clone(), step
+
+
+class TraceRecorder(Callback):
+    """Rows of (step, stage, stage_step, time_s, energy) every ``every`` steps.
+
+    The first step of each stage and the end of each stage are always recorded. The
+    energy column is named after the energy's unit (``energy_reduced``, ``energy_kJ_mol``).
+    """
+
+    def __init__(self, every: int, energy_column: str) -> None:
+        self.every = every
+        self.energy_column = energy_column
+        self.rows: list[dict[str, Any]] = []
+
+    def _record(self, step: int, stage: str, stage_step: int, time_s: float, energy: float) -> None:
+        if self.rows and (self.rows[-1]["stage"], self.rows[-1]["stage_step"]) == (stage, stage_step):
+            self.rows.pop()  # the end of a stage re-states its last step
+        self.rows.append(
+            {"step": step, "stage": stage, "stage_step": stage_step, "time_s": time_s, self.energy_column: energy}
+        )
+
+    def on_step(self, state: StepState) -> str | None:
+        if state.stage_step == 0 or state.stage_step % self.every == 0:
+            self._record(state.step, state.stage, state.stage_step, state.elapsed_s, state.energy_value)
+        return None
+
+    def on_stage_end(self, result: StageResult, step: int, elapsed_s: float) -> None:
+        self._record(step, result.name, result.steps, elapsed_s, result.energy)
+
+
+class Resampler(Callback):
+    """Calls ``resample()`` (e.g. new repulsion pairs) every ``every`` steps, counted over all stages."""
+
+    def __init__(self, target: Any, every: int) -> None:
+        self.target = target
+        self.every = every
+
+    def before_step(self, stage: Stage, step: int) -> None:
+        if self.every and step and step % self.every == 0:
+            self.target.resample()
+
+
+class ProgressBar(Callback):
+    """A rich progress bar per stage, refreshed every ``refresh_every`` steps."""
+
+    def __init__(self, unit: str, refresh_every: int = 10) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.unit = unit
+        self.refresh_every = refresh_every
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("E = {task.fields[energy]} " + unit),
+            TimeElapsedColumn(),
+        )
+        self.task = None
+
+    def on_stage_start(self, stage: Stage, step: int) -> None:
+        if self.task is None:
+            self.progress.start()
+        self.task = self.progress.add_task(f"stage {stage.name}", total=stage.max_steps, energy="-")
+
+    def on_step(self, state: StepState) -> str | None:
+        if state.stage_step % self.refresh_every == 0:
+            self.progress.update(self.task, completed=state.stage_step, energy=f"{state.energy_value:.6g}")
+        return None
+
+    def on_stage_end(self, result: StageResult, step: int, elapsed_s: float) -> None:
+        self.progress.update(self.task, completed=result.steps, total=result.steps, energy=f"{result.energy:.6g}")
+
+    def close(self) -> None:
+        if self.task is not None:
+            self.progress.stop()

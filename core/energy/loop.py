@@ -1,0 +1,210 @@
+"""Energies of the synthetic loops, exactly as the authors' scripts define them (paper §3.2).
+
+E(X) = sum over terms of  weight * reduce_{pairs of the term} f(r_ij)  +  E_rep
+
+with ``reduce`` a mean over the pairs of the term's coupling matrix (the authors') or a
+sum over unordered pairs. Two energies:
+
+- ``bond_lj``: (r - r0)^2 on bonds (mean over bonds) + loop_strength * LJ on loop pairs
+  (mean over loop pairs).
+- ``pure_lj``: one coupling matrix A = A_bond + loop_strength * A_loop with LJ on every
+  coupled pair, so the mean runs over bonds and loop pairs together. ``terms`` splits it
+  into its bond and loop parts, which add up to the total.
+
+E_rep is a weak repulsion between uncoupled beads over a random sample of pairs, redrawn
+on a schedule; :meth:`LoopEnergy.exact_terms` evaluates it over all uncoupled pairs.
+Units are reduced throughout.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+from nrep.core.energy import potentials
+from nrep.core.energy.pairs import pair_distances, sum_over_all_pairs
+from nrep.core.systems.loop import LoopSystem, n_log_n
+
+PairPotential = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class PairTerm:
+    """weight * sum_{(i, j) in pairs} f(r_ij) / denominator."""
+
+    name: str
+    pairs: torch.Tensor
+    weight: float
+    potential: PairPotential
+    denominator: float
+
+
+class SampledRepulsion(nn.Module):
+    """strength * mean over sampled uncoupled pairs of 1 / (r^power + softening).
+
+    With ``normalisation='sum'`` the sample mean is scaled by the number of uncoupled
+    pairs, so it estimates the sum over all of them. Pairs are drawn with replacement
+    from a generator seeded by ``seed``, so a run's samples are reproducible.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        coupled_pairs: torch.Tensor,
+        n_samples: int,
+        strength: float,
+        power: float,
+        softening: float,
+        normalisation: str,
+        seed: int,
+    ) -> None:
+        super().__init__()
+        self.n = n
+        self.n_samples = n_samples
+        self.strength = strength
+        self.potential = functools.partial(potentials.soft_inverse_power, power=power, softening=softening)
+        i, j = coupled_pairs.min(dim=1).values, coupled_pairs.max(dim=1).values
+        self.coupled_keys = torch.unique(i * n + j)
+        self.n_uncoupled = n * (n - 1) // 2 - len(self.coupled_keys)
+        if self.n_uncoupled <= 0:
+            raise ValueError("every pair of beads is coupled: there is nothing for the repulsion to act on")
+        self.scale = strength * (self.n_uncoupled if normalisation == "sum" else 1.0)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.register_buffer("pairs", self.draw())
+
+    def draw(self) -> torch.Tensor:
+        """``n_samples`` uncoupled pairs (i < j), shape (n_samples, 2), on the CPU."""
+        chunks, found = [], 0
+        while found < self.n_samples:
+            candidates = torch.randint(0, self.n, (2 * self.n_samples + 16, 2), generator=self.generator)
+            i, j = candidates.min(dim=1).values, candidates.max(dim=1).values
+            keep = (i != j) & ~torch.isin(i * self.n + j, self.coupled_keys)
+            chunk = torch.stack([i[keep], j[keep]], dim=1)
+            chunks.append(chunk)
+            found += len(chunk)
+        return torch.cat(chunks)[: self.n_samples]
+
+    def resample(self) -> None:
+        self.pairs = self.draw().to(self.pairs.device)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.scale * self.potential(pair_distances(x, self.pairs)).mean(dim=-1)
+
+    def exact(self, x: torch.Tensor) -> torch.Tensor:
+        """The same quantity over every uncoupled pair instead of a sample (x of shape (n, 3))."""
+        coupled = torch.stack([self.coupled_keys // self.n, self.coupled_keys % self.n], dim=1).to(x.device)
+        total = sum_over_all_pairs(x, self.potential) - self.potential(pair_distances(x, coupled)).sum()
+        return self.scale * total / self.n_uncoupled
+
+
+class LoopEnergy(nn.Module):
+    """Energy of a loop; ``forward(x)`` is the total, ``terms(x)`` its parts (reduced units)."""
+
+    unit = "reduced"
+
+    def __init__(self, pair_terms: list[PairTerm], repulsion: SampledRepulsion | None) -> None:
+        super().__init__()
+        self.pair_terms = pair_terms
+        for term in pair_terms:
+            self.register_buffer(f"pairs_{term.name}", term.pairs)
+        self.repulsion = repulsion
+
+    def _pair_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        values = {}
+        for term in self.pair_terms:
+            r = pair_distances(x, getattr(self, f"pairs_{term.name}"))
+            values[term.name] = term.weight * term.potential(r).sum(dim=-1) / term.denominator
+        return values
+
+    def terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Each term's energy for coordinates x of shape (..., n, 3); they add up to forward(x)."""
+        values = self._pair_terms(x)
+        if self.repulsion is not None:
+            values["repulsion"] = self.repulsion(x)
+        return values
+
+    def exact_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """As :meth:`terms`, with the repulsion over all uncoupled pairs (x of shape (n, 3))."""
+        values = self._pair_terms(x)
+        if self.repulsion is not None:
+            values["repulsion"] = self.repulsion.exact(x)
+        return values
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return sum(self.terms(x).values())
+
+    def resample(self) -> None:
+        """Redraw the repulsion pairs (a no-op without repulsion)."""
+        if self.repulsion is not None:
+            self.repulsion.resample()
+
+
+def lj_potential(bond_length: float, softening: float, core_radius: float | None) -> PairPotential:
+    """The loop LJ: the authors' soft form, or with a repulsive wall below ``core_radius``."""
+    if core_radius is None:
+        return functools.partial(potentials.lj_soft, r0=bond_length, softening=softening)
+    return functools.partial(potentials.lj_wall, r0=bond_length, softening=softening, core_radius=core_radius)
+
+
+def build_loop_energy(
+    system: LoopSystem,
+    name: str,
+    normalisation: str = "mean",
+    bond_length: float = 1.0,
+    loop_strength: float = 0.1,
+    lj_softening: float = 1e-2,
+    lj_core_radius: float | None = None,
+    repulsion: dict | None = None,
+    seed: int = 0,
+) -> LoopEnergy:
+    """The ``bond_lj`` or ``pure_lj`` energy of a loop.
+
+    ``repulsion`` holds the keyword arguments of the repulsion (strength, power,
+    softening, pair_factor); None leaves it out.
+    """
+    lj = lj_potential(bond_length, lj_softening, lj_core_radius)
+    n_bonds, n_loops = len(system.bonds), len(system.loops)
+    mean = normalisation == "mean"
+    if name == "bond_lj":
+        bond = functools.partial(potentials.quadratic, r0=bond_length)
+        terms = [
+            PairTerm("bond", system.bonds, 1.0, bond, n_bonds if mean else 1.0),
+            PairTerm("lj_loop", system.loops, loop_strength, lj, n_loops if mean else 1.0),
+        ]
+    elif name == "pure_lj":
+        denominator = n_bonds + n_loops if mean else 1.0
+        terms = [
+            PairTerm("lj_bond", system.bonds, 1.0, lj, denominator),
+            PairTerm("lj_loop", system.loops, loop_strength, lj, denominator),
+        ]
+    else:
+        raise ValueError(f"unknown loop energy {name!r}; use bond_lj or pure_lj")
+
+    sampled = None
+    if repulsion is not None:
+        sampled = SampledRepulsion(
+            system.n,
+            system.coupled_pairs,
+            n_samples=max(1, round(repulsion["pair_factor"] * n_log_n(system.n))),
+            strength=repulsion["strength"],
+            power=repulsion["power"],
+            softening=repulsion["softening"],
+            normalisation=normalisation,
+            seed=seed,
+        )
+    return LoopEnergy(terms, sampled)
+
+
+def lj_minimum_distance(bond_length: float = 1.0, softening: float = 1e-2) -> float:
+    """Where the loop LJ has its true minimum (1.132 r0 for the authors' softening)."""
+    from scipy.optimize import brentq
+
+    def slope(s: float) -> float:
+        return float(potentials.lj_soft_derivative(torch.tensor(s, dtype=torch.float64), 1.0, softening))
+
+    return bond_length * brentq(slope, 1.0, 2.0 ** (1.0 / 6.0) * 1.5, xtol=1e-12)
+

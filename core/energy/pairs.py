@@ -1,0 +1,36 @@
+"""Distances over lists of particle pairs, and exact sums over all pairs in bounded memory."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+
+def pair_distances(x: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
+    """|x_i - x_j| for each row (i, j) of ``pairs``; x is (..., n, 3), the result (..., m).
+
+    The gradient at r = 0 is 0 (torch masks it), not NaN, so overlapping beads are safe.
+    """
+    return torch.linalg.vector_norm(x[..., pairs[:, 0], :] - x[..., pairs[:, 1], :], dim=-1)
+
+
+def sum_over_all_pairs(
+    x: torch.Tensor, f: Callable[[torch.Tensor], torch.Tensor], rows_per_chunk: int | None = None
+) -> torch.Tensor:
+    """Sum of f(|x_i - x_j|) over all unordered pairs i < j of x (n, 3).
+
+    Rows are processed in chunks so that memory stays O(chunk * n) instead of O(n^2).
+    Distances are computed directly (not through the |a|^2 + |b|^2 - 2ab expansion,
+    which loses precision for close pairs).
+    """
+    n = x.shape[0]
+    if rows_per_chunk is None:
+        rows_per_chunk = max(1, 2**22 // max(n, 1))
+    total = x.new_zeros(())
+    for start in range(0, n, rows_per_chunk):
+        stop = min(start + rows_per_chunk, n)
+        r = torch.cdist(x[start:stop], x, compute_mode="donot_use_mm_for_euclid_dist")
+        upper = torch.arange(n, device=x.device)[None, :] > torch.arange(start, stop, device=x.device)[:, None]
+        total = total + f(r[upper]).sum()
+    return total

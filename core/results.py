@@ -1,0 +1,120 @@
+"""Writing a run's results: atomically, and never over another run's files.
+
+A run directory holds ``summary.json`` (one flat record), ``trace.csv``, the final
+coordinates and Hydra's ``.hydra/``. Every file is written to a temporary name in the
+same directory and then renamed, so a reader never sees half a file and a crash never
+leaves one behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from nrep.core.errors import NrepError
+
+SUMMARY = "summary.json"
+TRACE = "trace.csv"
+
+# What makes a directory a run's directory: if one of these is there, the run has
+# written results and a new run must not write over them.
+RUN_MARKERS = (SUMMARY, TRACE)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities as strings, so that summary.json stays strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def write_json(path: Path, record: Mapping[str, Any]) -> None:
+    atomic_write_text(path, json.dumps(_json_safe(record), indent=2, sort_keys=False) + "\n")
+
+
+def write_csv(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
+    rows = list(rows)
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0].keys()), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    atomic_write_text(path, buffer.getvalue())
+
+
+def write_npy(path: Path, array: np.ndarray) -> None:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def write_xyz(path: Path, coordinates: np.ndarray, comment: str = "", symbol: str = "C") -> None:
+    """An XYZ file (one element symbol for every bead), readable by VMD, OVITO or ASE."""
+    lines = [str(len(coordinates)), comment.replace("\n", " ")]
+    lines += [f"{symbol} {x:.8f} {y:.8f} {z:.8f}" for x, y, z in coordinates]
+    atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def has_results(directory: Path) -> bool:
+    """True when ``directory`` already holds a run's results."""
+    return any((directory / name).exists() for name in RUN_MARKERS)
+
+
+def check_run_dir(directory: Path, overwrite: bool) -> None:
+    """Refuse to write into a directory that already holds a run's results, unless told to."""
+    if has_results(directory) and not overwrite:
+        raise NrepError(
+            f"{directory} already holds a run's results; choose another output directory, "
+            "or pass --overwrite (output.overwrite=true) to replace them"
+        )
+
+
+def check_new_run_dir(directory: Path, overwrite: bool) -> None:
+    """Before a run starts: refuse a directory that is not empty, unless told to overwrite."""
+    if directory.exists() and any(directory.iterdir()) and not overwrite:
+        raise NrepError(
+            f"output directory {directory} is not empty; choose another one (--out DIR), "
+            "or pass --overwrite to write over an earlier run"
+        )
+
+
+def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}; lists are kept as values."""
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, prefix=f"{name}."))
+        else:
+            flat[name] = value
+    return flat

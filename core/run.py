@@ -1,0 +1,166 @@
+"""One run from a typed config to files on disk: system, energy, stages, minimise, record.
+
+Nothing here knows about Hydra or the command line, so a run can be started from a test
+or a notebook with a config object and a directory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nrep.configs.schema import NrepConfig
+from nrep.core import results
+from nrep.core.build import build_energy, build_system
+from nrep.core.callbacks import BestState, NonFiniteGuard, ProgressBar, Resampler, TraceRecorder
+from nrep.core.energy.loop import LoopEnergy, lj_minimum_distance
+from nrep.core.methods import build_stages
+from nrep.core.metrics import loop_closure, stuck_pairs
+from nrep.core.optimize import Callback, minimise
+from nrep.core.runtime import configure, git_commit, versions
+
+log = logging.getLogger("nrep")
+
+
+def energy_column(unit: str) -> str:
+    """The trace column for an energy in ``unit``: energy_reduced, energy_kJ_mol, ..."""
+    return "energy_" + unit.replace("/", "_")
+
+
+def exact_terms(energy: LoopEnergy, x: torch.Tensor) -> dict[str, float]:
+    """The energy's exact terms at x, evaluated in float64 whatever the run's dtype."""
+    with torch.no_grad():
+        return {name: float(value) for name, value in energy.exact_terms(x.to(torch.float64)).items()}
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+def execute(
+    cfg: NrepConfig,
+    run_dir: Path,
+    config_record: dict[str, Any] | None = None,
+    show_progress: bool = False,
+    command: str = "",
+) -> dict[str, Any]:
+    """Run ``cfg`` and write its results into ``run_dir``; return the summary record.
+
+    ``config_record`` is the resolved config as plain containers (flattened into the
+    summary). The summary is written last, so its presence means the run finished.
+    """
+    started_at, t0 = _now(), time.perf_counter()
+    results.check_run_dir(run_dir, cfg.output.overwrite)
+    runtime = configure(cfg.device.name, cfg.device.dtype, cfg.threads, cfg.deterministic)
+    torch.manual_seed(cfg.seed)
+
+    system = build_system(cfg)
+    energy = build_energy(cfg, system).to(runtime.device)
+    x0 = system.x0.to(device=runtime.device, dtype=runtime.dtype)
+    stages = build_stages(cfg)
+    initial = exact_terms(energy, x0)
+    with torch.no_grad():
+        initial_sampled = float(energy(x0))
+
+    best, trace = BestState(), TraceRecorder(cfg.output.trace_every, energy_column(energy.unit))
+    callbacks: list[Callback] = [NonFiniteGuard(), best, trace]
+    if cfg.energy.repulsion.enabled:
+        callbacks.append(Resampler(energy, cfg.energy.repulsion.resample_every))
+    progress = ProgressBar(energy.unit) if show_progress else None
+    if progress is not None:
+        callbacks.append(progress)
+    time_setup = time.perf_counter() - t0
+
+    log.info(
+        "%s n=%d, energy=%s, method=%s, optim=%s, seed=%d; %s %s, %d threads",
+        system.name, system.n, cfg.energy.name, cfg.method.name, cfg.optim.name, cfg.seed,
+        runtime.device, cfg.device.dtype, runtime.threads,
+    )
+    try:
+        stage_results = minimise(energy, x0, stages, callbacks)
+    finally:
+        if progress is not None:
+            progress.close()
+
+    final = stage_results[-1]
+    x_final = final.x
+    final_terms = exact_terms(energy, x_final)
+    status = "diverged" if final.stop_reason == "diverged" else "ok"
+    bond_length = cfg.energy.bond_length
+    r_min = lj_minimum_distance(bond_length, cfg.energy.lj_softening)
+
+    summary: dict[str, Any] = {
+        "run_id": run_dir.name,
+        "run_dir": str(run_dir),
+        "status": status,
+        "stop_reason": final.stop_reason,
+        "command": command,
+        "started_at": started_at,
+        "system": system.name,
+        "n_particles": system.n,
+        "energy_model": cfg.energy.name,
+        "energy_unit": energy.unit,
+        "method": cfg.method.name,
+        "optim": cfg.optim.name,
+        "seed": cfg.seed,
+        "energy_initial": initial_sampled,
+        "energy_initial_exact": sum(initial.values()),
+        "energy_final": final.energy,
+        "energy_final_exact": sum(final_terms.values()),
+        "energy_best": best.energy,
+        **{f"energy_final_{name}": value for name, value in final_terms.items()},
+        "loop_closure": loop_closure(x_final, system.loops.to(x_final.device), r_min),
+        "stuck_pairs": stuck_pairs(x_final, system.coupled_pairs.to(x_final.device), bond_length),
+        "steps_total": sum(r.steps for r in stage_results),
+        **{f"steps_{r.name}": r.steps for r in stage_results},
+        **{f"stop_reason_{r.name}": r.stop_reason for r in stage_results},
+        "time_setup_s": time_setup,
+        "time_modes_s": 0.0,
+        **{f"time_{r.name}_s": r.time_s for r in stage_results},
+        "time_method_s": sum(r.time_s for r in stage_results),
+        **runtime.describe(),
+        **{f"version_{k}": v for k, v in versions().items()},
+        "git_commit": git_commit(),
+    }
+    summary["time_total_s"] = time.perf_counter() - t0
+    summary["finished_at"] = _now()
+    if config_record is not None:
+        summary.update(results.flatten(config_record, prefix="cfg."))
+
+    x_out = x_final.detach().cpu().to(torch.float64).numpy()
+    results.write_csv(run_dir / results.TRACE, trace.rows)
+    results.write_npy(run_dir / "final.npy", x_out)
+    results.write_xyz(run_dir / "final.xyz", x_out, comment=f"nrep {run_dir.name} final E={summary['energy_final_exact']:.8g}")
+    if best.x is not None:
+        results.write_npy(run_dir / "best.npy", best.x.detach().cpu().to(torch.float64).numpy())
+    results.write_json(run_dir / results.SUMMARY, summary)
+    log.info("%s: %s after %d steps, %.2f s", status, final.stop_reason, summary["steps_total"], summary["time_total_s"])
+    log.info(
+        "final energy %.8g [%s] (exact repulsion: %.8g), best %.8g",
+        final.energy, energy.unit, summary["energy_final_exact"], best.energy,
+    )
+    log.info("loop closure %.2f, stuck pairs %d", summary["loop_closure"], summary["stuck_pairs"])
+    log.info("results in %s", run_dir)
+    return summary
+
+
+def record_failure(run_dir: Path, error: BaseException, config_record: dict[str, Any] | None, command: str = "") -> None:
+    """Write a summary with status=failed and the error, unless the directory holds another run's results."""
+    if results.has_results(run_dir):
+        return
+    summary: dict[str, Any] = {
+        "run_id": run_dir.name,
+        "run_dir": str(run_dir),
+        "status": "failed",
+        "error": f"{type(error).__name__}: {error}",
+        "command": command,
+        "finished_at": _now(),
+    }
+    if config_record is not None:
+        summary.update(results.flatten(config_record, prefix="cfg."))
+    results.write_json(run_dir / results.SUMMARY, summary)

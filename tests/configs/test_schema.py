@@ -1,0 +1,63 @@
+"""Every config option composes, and impossible values are refused with their key named."""
+
+import pytest
+
+from nrep.cli.compose import compose, group_options, user_groups, validate
+from nrep.configs.schema import NrepConfig
+from nrep.core.errors import NrepError
+
+OPTIONS = [(group, option) for group in user_groups() if group != "experiment" for option in group_options(group)]
+
+
+@pytest.mark.parametrize("group,option", OPTIONS)
+def test_every_group_option_composes(group, option):
+    cfg = validate(compose(["command=loop", f"{group}={option}"]))
+    assert isinstance(cfg, NrepConfig)
+    assert getattr(cfg, group).name.startswith(option) or group == "device"
+
+
+@pytest.mark.parametrize("preset", group_options("experiment"))
+def test_every_experiment_preset_composes(preset):
+    validate(compose(["command=loop", f"experiment={preset}"]))
+
+
+def test_defaults_match_the_design_table():
+    cfg = validate(compose(["command=loop"]))
+    assert (cfg.energy.name, cfg.system.n, cfg.optim.name, cfg.device.name, cfg.seed) == ("pure_lj", 400, "adam", "cpu", 0)
+
+
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("system.n=10", "system.n=10 is too small"),
+        ("system.loop_spacing=1", "loop_spacing must be >= 2"),
+        ("optim.lr=-0.1", "optim.lr must be > 0"),
+        ("optim.lr=0", "optim.lr must be > 0"),
+        ("stop.max_steps=-1", "stop.max_steps must be >= 0"),
+        ("stop.patience=0", "stop.patience must be >= 1"),
+        ("threads=0", "threads must be >= 1"),
+        ("energy.normalisation=median", "energy.normalisation='median' is not one of"),
+        ("energy.lj_core_radius=0.2", "energy.lj_core_radius must lie in"),
+        ("device.dtype=float16", "device.dtype='float16' is not one of"),
+        ("optim.clamp_grad=0", "optim.clamp_grad must be > 0 or null"),
+    ],
+)
+def test_impossible_values_are_refused(override, message):
+    with pytest.raises(NrepError, match=message.replace("(", r"\(")):
+        validate(compose(["command=loop", override]))
+
+
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("system.nn=5", "unknown config key 'system.nn'; did you mean system.n?"),
+        ("energy.softening=0.1", "unknown config key 'energy.softening'"),
+        ("method=gdd", "unknown method 'gdd'"),
+        ("system.n=abc", "bad value in 'system.n=abc'"),
+        ("seed=0,1", "add -m"),
+    ],
+)
+def test_bad_overrides_get_one_line(override, message):
+    with pytest.raises(NrepError) as error:
+        compose(["command=loop", override])
+    assert message in str(error.value) and "\n" not in str(error.value)
