@@ -53,12 +53,11 @@ def _suggest(key: str, known: list[str]) -> str:
     return f"; did you mean {close[0]}?" if close else ""
 
 
-def explain(error: Exception, overrides: list[str], reference: DictConfig | None) -> str:
+def explain(error: Exception, reference: DictConfig | None, command: str = "loop") -> str:
     """One line for a composition error: what is wrong, and what to type instead."""
     text = str(error)
     first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
     known = list(_all_keys(reference)) if reference is not None else []
-    command = next((o.split("=", 1)[1] for o in overrides if o.startswith("command=")), "<command>")
     keys_hint = f"(nrep {command} --help lists the keys)"
 
     match = re.search(r"Could not override '([^']+)'", text)
@@ -113,7 +112,7 @@ def expand_sweeps(overrides: list[str], limit: int = MAX_JOBS_CHECKED) -> list[l
     return [list(job) for job in itertools.islice(itertools.product(*filtered), limit)]
 
 
-def compose(overrides: list[str], *, with_hydra: bool = True) -> DictConfig:
+def compose(overrides: list[str], *, command: str = "loop", with_hydra: bool = True) -> DictConfig:
     """Compose the config as Hydra would for these overrides (raises NrepError)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
@@ -130,7 +129,7 @@ def compose(overrides: list[str], *, with_hydra: bool = True) -> DictConfig:
                 reference = hydra_compose(CONFIG_NAME, overrides=[])
             except Exception:  # noqa: BLE001 - only used for suggestions
                 pass
-            raise NrepError(explain(error, overrides, reference)) from error
+            raise NrepError(explain(error, reference, command)) from error
 
 
 def without_hydra(cfg: DictConfig) -> DictConfig:
@@ -153,12 +152,12 @@ def validate(cfg: DictConfig) -> NrepConfig:
         raise NrepError(str(error).strip().splitlines()[0]) from error
 
 
-def compose_jobs(overrides: list[str], multirun: bool) -> list[DictConfig]:
+def compose_jobs(overrides: list[str], multirun: bool, command: str = "loop") -> list[DictConfig]:
     """Compose and validate every job of the command (the first MAX_JOBS_CHECKED of a sweep)."""
     jobs = expand_sweeps(overrides) if multirun else [overrides]
     composed = []
     for job in jobs:
-        cfg = compose(job)
+        cfg = compose(job, command=command)
         validate(cfg)
         composed.append(cfg)
     return composed

@@ -49,8 +49,7 @@ def _table(rows: list[tuple[str, str]]) -> list[str]:
 
 
 def command_help(command: str, description: str) -> str:
-    overrides = [f"command={command}"]
-    cfg = compose(overrides)
+    cfg = compose([], command=command)
     choices = cfg.hydra.runtime.choices
     groups = []
     for group in user_groups():

@@ -141,7 +141,7 @@ def _override_keys(overrides: Sequence[str]) -> dict[str, str]:
 def build_invocation(command: str, argv: Sequence[str]) -> tuple[Invocation, argparse.Namespace]:
     args, rest = command_parser(command).parse_known_args(list(argv))
     flags, overrides = split_hydra_args(rest, command)
-    inv = Invocation(command, flags, [f"command={command}"], overrides, args.out, args.overwrite)
+    inv = Invocation(command, flags, [], overrides, args.out, args.overwrite)
     given = _override_keys(overrides)
 
     def inject(flag: str, key: str, value: str) -> None:
@@ -149,8 +149,6 @@ def build_invocation(command: str, argv: Sequence[str]) -> tuple[Invocation, arg
             raise NrepError(f"{flag} and {given[key]} both set {key}; keep one of them")
         inv.injected.append(f"{key}={value}")
 
-    if "command" in given:
-        raise NrepError("command is set by the subcommand (nrep loop / nrep fold), not by an override")
     if command == "loop" and "system" in given and given["system"] != "system=loop":
         raise NrepError(f"{given['system']} does not go with `nrep loop`; proteins use `nrep fold --pdb ID`")
     if args.seed is not None:
@@ -198,7 +196,7 @@ def run_command(command: str, argv: Sequence[str]) -> int:
 
     from nrep.cli.compose import compose_jobs
 
-    composed = compose_jobs([*inv.injected, *inv.overrides], inv.multirun)
+    composed = compose_jobs([*inv.injected, *inv.overrides], inv.multirun, command)
     if not inv.info_only:
         check_output_dirs(inv, composed)
     os.environ["NREP_COMMAND_LINE"] = " ".join(["nrep", command, *argv])

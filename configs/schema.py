@@ -292,7 +292,6 @@ class OutputConfig:
 class NrepConfig:
     """A whole run. ``threads: null`` uses every core for a single run."""
 
-    command: str = "loop"
     system: SystemConfig = MISSING
     init: InitConfig = MISSING
     energy: EnergyConfig = MISSING

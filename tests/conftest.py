@@ -31,7 +31,7 @@ def compose_cfg():
     from nrep.cli.compose import compose, validate
 
     def build(*overrides: str):
-        return validate(compose(["command=loop", *overrides]))
+        return validate(compose([*overrides]))
 
     return build
 

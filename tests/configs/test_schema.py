@@ -11,18 +11,18 @@ OPTIONS = [(group, option) for group in user_groups() if group != "experiment" f
 
 @pytest.mark.parametrize("group,option", OPTIONS)
 def test_every_group_option_composes(group, option):
-    cfg = validate(compose(["command=loop", f"{group}={option}"]))
+    cfg = validate(compose([f"{group}={option}"]))
     assert isinstance(cfg, NrepConfig)
     assert getattr(cfg, group).name.startswith(option) or group == "device"
 
 
 @pytest.mark.parametrize("preset", group_options("experiment"))
 def test_every_experiment_preset_composes(preset):
-    validate(compose(["command=loop", f"experiment={preset}"]))
+    validate(compose([f"experiment={preset}"]))
 
 
 def test_defaults_match_the_design_table():
-    cfg = validate(compose(["command=loop"]))
+    cfg = validate(compose([]))
     assert (cfg.energy.name, cfg.system.n, cfg.optim.name, cfg.device.name, cfg.seed) == ("pure_lj", 400, "adam", "cpu", 0)
 
 
@@ -44,7 +44,7 @@ def test_defaults_match_the_design_table():
 )
 def test_impossible_values_are_refused(override, message):
     with pytest.raises(NrepError, match=message.replace("(", r"\(")):
-        validate(compose(["command=loop", override]))
+        validate(compose([override]))
 
 
 @pytest.mark.parametrize(
@@ -59,5 +59,5 @@ def test_impossible_values_are_refused(override, message):
 )
 def test_bad_overrides_get_one_line(override, message):
     with pytest.raises(NrepError) as error:
-        compose(["command=loop", override])
+        compose([override])
     assert message in str(error.value) and "\n" not in str(error.value)
