@@ -12,7 +12,7 @@ live here, in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 from omegaconf import MISSING, DictConfig, OmegaConf
 
@@ -151,6 +151,31 @@ class LoopEnergyConfig(EnergyConfig):
         )
 
 
+# --------------------------------------------------------------------------- stop
+
+
+@dataclass
+class StopConfig:
+    """Early stopping of one stage, the authors' rule.
+
+    Every ``check_every`` steps the energy is compared with the best so far; it counts as
+    an improvement when it is below best - min_delta. The stage stops after ``patience``
+    checks in a row without improvement, or after ``max_steps`` steps.
+    """
+
+    check_every: int = 20
+    patience: int = 20
+    min_delta: float = 1e-6
+    max_steps: int = 60000
+
+    def check(self, key: str) -> None:
+        """Refuse impossible values; ``key`` is where this section sits (stop, method.stop)."""
+        _require(self.check_every >= 1, f"{key}.check_every must be >= 1 (got {self.check_every})")
+        _require(self.patience >= 1, f"{key}.patience must be >= 1 (got {self.patience})")
+        _require(self.min_delta >= 0, f"{key}.min_delta must be >= 0 (got {self.min_delta})")
+        _require(self.max_steps >= 0, f"{key}.max_steps must be >= 0 (got {self.max_steps})")
+
+
 # --------------------------------------------------------------------------- method
 
 
@@ -164,6 +189,120 @@ class GDMethodConfig(MethodConfig):
     """Plain descent on the coordinates: one stage, using ``optim`` and ``stop``."""
 
     name: str = "gd"
+
+
+BACKBONE_NORMS = ("fro", "fro2")
+EIGENSOLVERS = ("auto", "dense", "sparse")
+SAMPLE_KINDS = ("auto", "cloud", "perturb")
+
+
+@dataclass
+class ModesConfig:
+    """Slow modes (paper §2) of the reparametrised methods.
+
+    k: how many modes; null = n // 3 (the authors' loops).
+    sample_kind: ``cloud`` (random clouds of std s * n^(1/3)/2, the authors' loops),
+        ``perturb`` (X0 + N(0, s^2)), ``auto`` (cloud for loops).
+    sample_scales: [first, last] scale s, with n_samples evenly spaced values; null =
+        the authors' choice (bond_lj: 10 clouds at 3..8, pure_lj: 40 at 0.01..0.2;
+        perturb: 10 at 0.01..0.1).
+    backbone: ``fro`` (mean of |H_ij|_F, the authors' code) or ``fro2`` (sum of
+        |H_ij|_F^2, the paper's eq. 7).
+    solver: ``dense`` (LAPACK), ``sparse`` (shift-invert Lanczos) or ``auto`` (dense up to
+        dense_max_n particles or when k > n/4).
+    cache: keep computed modes on disk (cache_dir, null = ~/.cache/nrep/modes) keyed by
+        system, energy, these settings and the seed; the compute time is stored with
+        them and reported on a hit too.
+    """
+
+    k: Optional[int] = None
+    sample_kind: str = "auto"
+    sample_scales: Optional[List[float]] = None
+    n_samples: Optional[int] = None
+    backbone: str = "fro"
+    solver: str = "auto"
+    dense_max_n: int = 3000
+    cache: bool = False
+    cache_dir: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        _require(self.k is None or self.k >= 1, f"method.modes.k must be >= 1 or null (got {self.k})")
+        _check_choice("method.modes.sample_kind", self.sample_kind, SAMPLE_KINDS)
+        _check_choice("method.modes.backbone", self.backbone, BACKBONE_NORMS)
+        _check_choice("method.modes.solver", self.solver, EIGENSOLVERS)
+        _require(
+            self.sample_scales is None or (len(self.sample_scales) == 2 and min(self.sample_scales) > 0),
+            f"method.modes.sample_scales must be [first, last] with both > 0, or null (got {self.sample_scales})",
+        )
+        _require(
+            self.n_samples is None or self.n_samples >= 1,
+            f"method.modes.n_samples must be >= 1 or null (got {self.n_samples})",
+        )
+        _require(self.dense_max_n >= 1, f"method.modes.dense_max_n must be >= 1 (got {self.dense_max_n})")
+
+
+@dataclass
+class ReparamMethodConfig(MethodConfig):
+    """A method with a reparametrised stage 1 before the coordinate stage.
+
+    lr: stage 1's learning rate (the optimiser otherwise as ``optim``); stop: stage 1's
+    early stopping (the authors use 10x the coordinate stage's min_delta).
+    """
+
+    lr: float = 2e-2
+    modes: ModesConfig = field(default_factory=ModesConfig)
+    stop: StopConfig = field(default_factory=lambda: StopConfig(min_delta=1e-5))
+
+    def __post_init__(self) -> None:
+        _require(self.lr > 0, f"method.lr must be > 0 (got {self.lr})")
+        self.stop.check("method.stop")
+
+
+@dataclass
+class CGMethodConfig(ReparamMethodConfig):
+    """Linear CG (paper eq. 3): X = Psi Z over the k slowest modes, then the coordinates."""
+
+    name: str = "cg"
+
+
+GNN_GRAPHS = ("slow_modes", "slow_modes_plain", "bonds", "knn")
+OUTPUT_INITS = ("rescale", "fit")
+
+
+@dataclass
+class GNNMethodConfig(ReparamMethodConfig):
+    """GNN reparametrisation (paper §1.3): X = Linear(tanh(GCN(Z))), then the coordinates.
+
+    latent_dim: h0, the width of the learnable latent Z (n x h0).
+    hidden_dims: output width of each GCN layer: one entry = the paper's GNN1, two = GNN2.
+        The authors' loops use [h/2] with latent h; the paper's proteins [h].
+    graph: ``slow_modes`` (A = Psi diag(lambda~) Psi^T, the authors'), ``slow_modes_plain``
+        (A = Psi Psi^T, the paper's text), ``bonds`` (the coupled pairs) or ``knn`` (knn_k
+        nearest neighbours in X0); the last two use torch_geometric's GCNConv.
+    output_init: ``rescale`` the last layer so std(X) = std(X0) (the authors' loops: a
+        random start of the right size) or ``fit`` X to X0 by least squares first.
+    """
+
+    name: str = "gnn"
+    lr: float = 2e-3
+    latent_dim: int = 32
+    hidden_dims: List[int] = field(default_factory=lambda: [16])
+    activation: str = "tanh"
+    graph: str = "slow_modes"
+    knn_k: int = 8
+    output_init: str = "rescale"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(self.latent_dim >= 1, f"method.latent_dim must be >= 1 (got {self.latent_dim})")
+        _require(
+            len(self.hidden_dims) >= 1 and min(self.hidden_dims) >= 1,
+            f"method.hidden_dims must list at least one layer size, all >= 1 (got {list(self.hidden_dims)})",
+        )
+        _check_choice("method.activation", self.activation, ("tanh", "relu", "identity"))
+        _check_choice("method.graph", self.graph, GNN_GRAPHS)
+        _require(self.knn_k >= 1, f"method.knn_k must be >= 1 (got {self.knn_k})")
+        _check_choice("method.output_init", self.output_init, OUTPUT_INITS)
 
 
 # --------------------------------------------------------------------------- optim
@@ -240,27 +379,6 @@ class DeviceConfig:
 # --------------------------------------------------------------------------- stop, output
 
 
-@dataclass
-class StopConfig:
-    """Early stopping of one stage, the authors' rule.
-
-    Every ``check_every`` steps the energy is compared with the best so far; it counts as
-    an improvement when it is below best - min_delta. The stage stops after ``patience``
-    checks in a row without improvement, or after ``max_steps`` steps.
-    """
-
-    check_every: int = 20
-    patience: int = 20
-    min_delta: float = 1e-6
-    max_steps: int = 60000
-
-    def __post_init__(self) -> None:
-        _require(self.check_every >= 1, f"stop.check_every must be >= 1 (got {self.check_every})")
-        _require(self.patience >= 1, f"stop.patience must be >= 1 (got {self.patience})")
-        _require(self.min_delta >= 0, f"stop.min_delta must be >= 0 (got {self.min_delta})")
-        _require(self.max_steps >= 0, f"stop.max_steps must be >= 0 (got {self.max_steps})")
-
-
 PROGRESS_MODES = ("auto", "on", "off")
 
 
@@ -272,13 +390,15 @@ class OutputConfig:
     directory below it. trace_every: steps between rows of trace.csv (the first and last
     step of each stage are always recorded). progress: a rich progress bar (auto: only
     when the terminal is interactive and the run is single). overwrite: allow a run to
-    replace an earlier run's files in the same directory.
+    replace an earlier run's files in the same directory. snapshot: draw the final
+    structure as final.png.
     """
 
     root: str = "results"
     trace_every: int = 20
     progress: str = "auto"
     overwrite: bool = False
+    snapshot: bool = True
 
     def __post_init__(self) -> None:
         _require(self.trace_every >= 1, f"output.trace_every must be >= 1 (got {self.trace_every})")
@@ -305,6 +425,7 @@ class NrepConfig:
     deterministic: bool = True
 
     def __post_init__(self) -> None:
+        self.stop.check("stop")
         _require(self.seed >= 0, f"seed must be >= 0 (got {self.seed})")
         _require(self.threads is None or self.threads >= 1, f"threads must be >= 1 or null (got {self.threads})")
         if isinstance(self.system, LoopSystemConfig):
@@ -316,13 +437,21 @@ class NrepConfig:
                 isinstance(self.init, CloudInitConfig),
                 f"init={self.init.name} does not apply to a loop; loops start from init=cloud",
             )
+            n = self.system.n
+            if isinstance(self.method, ReparamMethodConfig) and self.method.modes.k is not None:
+                _require(
+                    self.method.modes.k <= n,
+                    f"method.modes.k={self.method.modes.k} exceeds the {n} particles; choose k <= n",
+                )
+            if isinstance(self.method, GNNMethodConfig) and self.method.graph == "knn":
+                _require(self.method.knn_k < n, f"method.knn_k={self.method.knn_k} needs more than {n} particles")
 
 
 SCHEMAS: dict[str, dict[str, type]] = {
     "system": {"loop": LoopSystemConfig},
     "init": {"cloud": CloudInitConfig},
     "energy": {"loop": LoopEnergyConfig},
-    "method": {"gd": GDMethodConfig},
+    "method": {"gd": GDMethodConfig, "cg": CGMethodConfig, "gnn": GNNMethodConfig},
     "optim": {"adam": AdamConfig, "sgd": SGDConfig},
     "device": {"device": DeviceConfig},
 }

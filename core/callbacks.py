@@ -69,18 +69,26 @@ class TraceRecorder(Callback):
 
     The first step of each stage and the end of each stage are always recorded. The
     energy column is named after the energy's unit (``energy_reduced``, ``energy_kJ_mol``).
+    ``time_offset_s`` is added to the times: the method's set-up (slow modes) comes first.
     """
 
-    def __init__(self, every: int, energy_column: str) -> None:
+    def __init__(self, every: int, energy_column: str, time_offset_s: float = 0.0) -> None:
         self.every = every
         self.energy_column = energy_column
+        self.time_offset_s = time_offset_s
         self.rows: list[dict[str, Any]] = []
 
     def _record(self, step: int, stage: str, stage_step: int, time_s: float, energy: float) -> None:
         if self.rows and (self.rows[-1]["stage"], self.rows[-1]["stage_step"]) == (stage, stage_step):
             self.rows.pop()  # the end of a stage re-states its last step
         self.rows.append(
-            {"step": step, "stage": stage, "stage_step": stage_step, "time_s": time_s, self.energy_column: energy}
+            {
+                "step": step,
+                "stage": stage,
+                "stage_step": stage_step,
+                "time_s": self.time_offset_s + time_s,
+                self.energy_column: energy,
+            }
         )
 
     def on_step(self, state: StepState) -> str | None:

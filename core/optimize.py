@@ -10,6 +10,7 @@ one. Stopping, tracing, progress and everything else that watches the run are
 from __future__ import annotations
 
 import functools
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -68,6 +69,7 @@ class StageResult:
     time_s: float
     x: torch.Tensor  # final coordinates, detached
     energy: float  # energy at ``x``
+    energy_start: float  # energy at the stage's first X (nan if it took no step)
 
 
 class Callback:
@@ -124,7 +126,7 @@ def minimise(
         for cb in watchers:
             cb.on_stage_start(stage, step)
         stage_started = time.perf_counter()
-        stop_reason, stage_step = "max_steps", 0
+        stop_reason, stage_step, energy_start = "max_steps", 0, math.nan
         while stage_step < stage.max_steps:
             for cb in watchers:
                 cb.before_step(stage, step)
@@ -133,6 +135,8 @@ def minimise(
             e = energy(x_now)
             e.backward()
             state = StepState(stage.name, step, stage_step, e.detach(), x_now.detach(), time.perf_counter() - started)
+            if stage_step == 0:
+                energy_start = state.energy_value
             reasons = [cb.on_step(state) for cb in watchers]
             reason = next((r for r in reasons if r is not None), None)
             if reason is not None:
@@ -147,7 +151,9 @@ def minimise(
             x = model().detach()
             final_energy = float(energy(x))
         _synchronize(x.device)
-        result = StageResult(stage.name, stage_step, stop_reason, time.perf_counter() - stage_started, x, final_energy)
+        result = StageResult(
+            stage.name, stage_step, stop_reason, time.perf_counter() - stage_started, x, final_energy, energy_start
+        )
         results.append(result)
         for cb in watchers:
             cb.on_stage_end(result, step, time.perf_counter() - started)

@@ -19,7 +19,8 @@ from nrep.core import results
 from nrep.core.build import build_energy, build_system
 from nrep.core.callbacks import BestState, NonFiniteGuard, ProgressBar, Resampler, TraceRecorder
 from nrep.core.energy.loop import LoopEnergy, lj_minimum_distance
-from nrep.core.methods import build_stages
+from nrep.core.figures import loop_snapshot
+from nrep.core.methods import build_plan
 from nrep.core.metrics import loop_closure, stuck_pairs
 from nrep.core.optimize import Callback, minimise
 from nrep.core.runtime import configure, git_commit, versions
@@ -60,21 +61,22 @@ def execute(
     torch.manual_seed(cfg.seed)
 
     system = build_system(cfg)
-    energy = build_energy(cfg, system).to(runtime.device)
+    energy = build_energy(cfg, system)
+    plan = build_plan(cfg, system, energy, runtime)
+    energy = energy.to(runtime.device)
     x0 = system.x0.to(device=runtime.device, dtype=runtime.dtype)
-    stages = build_stages(cfg)
     initial = exact_terms(energy, x0)
     with torch.no_grad():
         initial_sampled = float(energy(x0))
 
-    best, trace = BestState(), TraceRecorder(cfg.output.trace_every, energy_column(energy.unit))
+    best, trace = BestState(), TraceRecorder(cfg.output.trace_every, energy_column(energy.unit), sum(plan.times.values()))
     callbacks: list[Callback] = [NonFiniteGuard(), best, trace]
     if cfg.energy.repulsion.enabled:
         callbacks.append(Resampler(energy, cfg.energy.repulsion.resample_every))
     progress = ProgressBar(energy.unit) if show_progress else None
     if progress is not None:
         callbacks.append(progress)
-    time_setup = time.perf_counter() - t0
+    time_setup = time.perf_counter() - t0 - sum(plan.times.values())
 
     log.info(
         "%s n=%d, energy=%s, method=%s, optim=%s, seed=%d; %s %s, %d threads",
@@ -82,7 +84,7 @@ def execute(
         runtime.device, cfg.device.dtype, runtime.threads,
     )
     try:
-        stage_results = minimise(energy, x0, stages, callbacks)
+        stage_results = minimise(energy, x0, plan.stages, callbacks)
     finally:
         if progress is not None:
             progress.close()
@@ -110,6 +112,7 @@ def execute(
         "seed": cfg.seed,
         "energy_initial": initial_sampled,
         "energy_initial_exact": sum(initial.values()),
+        "energy_start": stage_results[0].energy_start,
         "energy_final": final.energy,
         "energy_final_exact": sum(final_terms.values()),
         "energy_best": best.energy,
@@ -119,10 +122,12 @@ def execute(
         "steps_total": sum(r.steps for r in stage_results),
         **{f"steps_{r.name}": r.steps for r in stage_results},
         **{f"stop_reason_{r.name}": r.stop_reason for r in stage_results},
+        **plan.info,
         "time_setup_s": time_setup,
-        "time_modes_s": 0.0,
+        "time_modes_s": plan.times.get("modes", 0.0),
+        "time_init_s": plan.times.get("init", 0.0),
         **{f"time_{r.name}_s": r.time_s for r in stage_results},
-        "time_method_s": sum(r.time_s for r in stage_results),
+        "time_method_s": sum(plan.times.values()) + sum(r.time_s for r in stage_results),
         **runtime.describe(),
         **{f"version_{k}": v for k, v in versions().items()},
         "git_commit": git_commit(),
@@ -138,6 +143,9 @@ def execute(
     results.write_xyz(run_dir / "final.xyz", x_out, comment=f"nrep {run_dir.name} final E={summary['energy_final_exact']:.8g}")
     if best.x is not None:
         results.write_npy(run_dir / "best.npy", best.x.detach().cpu().to(torch.float64).numpy())
+    if cfg.output.snapshot:
+        title = f"{cfg.energy.name} n={system.n} {cfg.method.name} seed={cfg.seed}: E={summary['energy_final_exact']:.5g}"
+        loop_snapshot(x_out, run_dir / "final.png", title, loop_spacing=system.loop_spacing)
     results.write_json(run_dir / results.SUMMARY, summary)
     log.info("%s: %s after %d steps, %.2f s", status, final.stop_reason, summary["steps_total"], summary["time_total_s"])
     log.info(

@@ -67,6 +67,7 @@ def configure(device: str, dtype: str, threads: int | None, deterministic: bool)
             # cuBLAS needs a fixed workspace to be deterministic; must be set before its first use.
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     set_deterministic(deterministic)
+    warm_up()
     return Runtime(device=resolved, dtype=_DTYPES[dtype], threads=n_threads, deterministic=deterministic)
 
 
@@ -81,6 +82,12 @@ def set_deterministic(mode: bool) -> None:
         torch.use_deterministic_algorithms(mode)
     else:
         setter(mode)
+
+
+def warm_up() -> None:
+    """Pay torch's one-off lazy imports (the first optimiser pulls in torch._dynamo, ~2 s) here,
+    so that they are not charged to the first method's timings."""
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
 
 
 def derive_seed(seed: int, stream: str) -> int:

@@ -20,17 +20,12 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Callable
-
 import torch
 from torch import nn
 
 from nrep.core.energy import potentials
-from nrep.core.energy.pairs import pair_distances, sum_over_all_pairs
+from nrep.core.energy.pairs import PairInteraction, PairPotential, pair_distances, sum_over_all_pairs
 from nrep.core.systems.loop import LoopSystem, n_log_n
-
-PairPotential = Callable[[torch.Tensor], torch.Tensor]
-
 
 @dataclass(frozen=True)
 class PairTerm:
@@ -136,6 +131,17 @@ class LoopEnergy(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return sum(self.terms(x).values())
+
+    def pair_interactions(self) -> list[PairInteraction]:
+        """The energy as a list of pair terms (with the current repulsion sample), for the Hessian."""
+        found = [
+            PairInteraction(getattr(self, f"pairs_{t.name}").cpu(), t.weight / t.denominator, t.potential)
+            for t in self.pair_terms
+        ]
+        if self.repulsion is not None:
+            rep = self.repulsion
+            found.append(PairInteraction(rep.pairs.cpu(), rep.scale / len(rep.pairs), rep.potential))
+        return found
 
     def resample(self) -> None:
         """Redraw the repulsion pairs (a no-op without repulsion)."""

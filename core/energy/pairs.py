@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
+
+PairPotential = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class PairInteraction:
+    """coefficient · Σ_{(i,j) in pairs} f(r_ij): one pair term of an energy, as the Hessian needs it."""
+
+    pairs: torch.Tensor  # (m, 2)
+    coefficient: float
+    potential: PairPotential
 
 
 def pair_distances(x: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:

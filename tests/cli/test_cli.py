@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-SMALL = ["system.n=50", "stop.max_steps=200", "--threads", "1"]
+SMALL = ["method=gd", "system.n=50", "stop.max_steps=200", "--threads", "1"]
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,29 @@
+"""Linear CG reparametrisation (paper eq. 3): X = Ψ Z over the k slowest modes."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def projected_start(psi: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
+    """Z0 = s Ψᵀ X0 with s = std(X0) / std(Ψ Ψᵀ X0), the authors' start.
+
+    Projecting onto k < n modes shrinks the structure; the rescale restores its spread.
+    With k = n, Ψ Ψᵀ = I and s = 1, so Ψ Z0 = X0 exactly.
+    """
+    z0 = psi.T @ x0
+    return z0 * (x0.std() / (psi @ z0).std())
+
+
+class LinearModes(nn.Module):
+    """X = Ψ Z with Ψ (n, k) fixed and Z (k, 3) the parameter."""
+
+    def __init__(self, psi: torch.Tensor, x0: torch.Tensor) -> None:
+        super().__init__()
+        psi = psi.to(dtype=x0.dtype, device=x0.device)
+        self.register_buffer("psi", psi)
+        self.z = nn.Parameter(projected_start(psi, x0.detach()))
+
+    def forward(self) -> torch.Tensor:
+        return self.psi @ self.z
