@@ -221,7 +221,7 @@ class ModesConfig:
     n_samples: Optional[int] = None
     backbone: str = "fro"
     solver: str = "auto"
-    dense_max_n: int = 3000
+    dense_max_n: int = 5000
     cache: bool = False
     cache_dir: Optional[str] = None
 

@@ -84,60 +84,64 @@ def pair_hessian_blocks(
     return (radial - tangential)[:, None, None] * outer + tangential[:, None, None] * eye
 
 
-def hessian_block_norms(x: torch.Tensor, interactions: Sequence[PairInteraction]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """‖H_ij‖_F for the coupled pairs and ‖H_ii‖_F for every particle at one configuration.
+def hessian_block_norms(
+    x: torch.Tensor,
+    interactions: Sequence[PairInteraction],
+    other: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> scipy.sparse.csr_matrix:
+    """The matrix of ‖H_ij‖_F (n × n, sparse, diagonal included) at one configuration.
 
-    Returns (pairs (p, 2) with i < j, off-diagonal norms (p,), diagonal norms (n,)). Pairs
-    listed by several interactions (or several times) have their blocks added first.
+    Pair terms use their analytic blocks. ``other`` is the rest of the energy (angles,
+    torsions, ...): its Hessian comes from ``torch.func.hessian`` (dense, O(n²) memory)
+    and is added block by block before the norms are taken. Pairs listed several times
+    have their blocks added first.
     """
     n = x.shape[0]
-    keys, blocks = [], []
+    rows, cols, blocks = [], [], []
     for term in interactions:
         if len(term.pairs) == 0:
             continue
-        i, j = term.pairs.min(dim=1).values, term.pairs.max(dim=1).values
-        keys.append(i * n + j)
-        blocks.append(pair_hessian_blocks(x, term.pairs, term.coefficient, term.potential))
-    all_keys, all_blocks = torch.cat(keys), torch.cat(blocks)
-    unique, inverse = torch.unique(all_keys, return_inverse=True)
-    per_pair = torch.zeros(len(unique), 3, 3, dtype=x.dtype).index_add_(0, inverse, all_blocks)
-    pairs = torch.stack([unique // n, unique % n], dim=1)
-    diagonal = torch.zeros(n, 3, 3, dtype=x.dtype)
-    diagonal.index_add_(0, pairs[:, 0], per_pair).index_add_(0, pairs[:, 1], per_pair)
-    return pairs, per_pair.flatten(1).norm(dim=1), diagonal.flatten(1).norm(dim=1)
+        i, j = term.pairs[:, 0], term.pairs[:, 1]
+        b = pair_hessian_blocks(x, term.pairs, term.coefficient, term.potential)
+        rows += [i, j, i, j]
+        cols += [j, i, i, j]
+        blocks += [-b, -b, b, b]
+    if other is not None:
+        dense = torch.func.hessian(other)(x.detach()).permute(0, 2, 1, 3)  # (n, n, 3, 3)
+        i, j = torch.nonzero(dense.flatten(2).abs().sum(dim=2), as_tuple=True)
+        rows.append(i)
+        cols.append(j)
+        blocks.append(dense[i, j])
+    keys = torch.cat(rows) * n + torch.cat(cols)
+    unique, inverse = torch.unique(keys, return_inverse=True)
+    summed = torch.zeros(len(unique), 3, 3, dtype=x.dtype).index_add_(0, inverse, torch.cat(blocks))
+    norms = summed.flatten(1).norm(dim=1).numpy()
+    return scipy.sparse.csr_matrix((norms, ((unique // n).numpy(), (unique % n).numpy())), shape=(n, n))
 
 
 def backbone(
-    samples: Iterable[torch.Tensor], interactions: Sequence[PairInteraction], norm: str = "fro"
+    samples: Iterable[torch.Tensor],
+    interactions: Sequence[PairInteraction],
+    norm: str = "fro",
+    other: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> scipy.sparse.csr_matrix:
     """The backbone K (n × n, symmetric, sparse) over sample configurations.
 
     ``fro``: mean over samples of ‖H_ij‖_F (the authors' code); ``fro2``: sum over samples
     of ‖H_ij‖_F² (the paper's eq. 7).
     """
-    total_pairs, total_diag, pairs, count = None, None, None, 0
+    if norm not in ("fro", "fro2"):
+        raise ValueError(f"unknown backbone norm {norm!r}; use fro or fro2")
+    total, count = None, 0
     for x in samples:
-        pairs_now, off, diag = hessian_block_norms(x, interactions)
+        norms = hessian_block_norms(x, interactions, other)
         if norm == "fro2":
-            off, diag = off**2, diag**2
-        if pairs is None:
-            pairs, total_pairs, total_diag = pairs_now, off, diag
-        else:
-            if not torch.equal(pairs, pairs_now):
-                raise ValueError("the interactions changed between samples")
-            total_pairs, total_diag = total_pairs + off, total_diag + diag
+            norms = norms.multiply(norms)
+        total = norms if total is None else total + norms
         count += 1
     if count == 0:
         raise ValueError("no sample configurations")
-    if norm == "fro":
-        total_pairs, total_diag = total_pairs / count, total_diag / count
-    n = len(total_diag)
-    i, j = pairs[:, 0].numpy(), pairs[:, 1].numpy()
-    values = total_pairs.numpy()
-    rows = np.concatenate([i, j, np.arange(n)])
-    cols = np.concatenate([j, i, np.arange(n)])
-    data = np.concatenate([values, values, total_diag.numpy()])
-    return scipy.sparse.csr_matrix((data, (rows, cols)), shape=(n, n))
+    return (total / count if norm == "fro" else total).tocsr()
 
 
 def laplacian(k_matrix: scipy.sparse.spmatrix) -> scipy.sparse.csr_matrix:
@@ -183,12 +187,13 @@ def slow_modes(
     k: int,
     norm: str = "fro",
     solver: str = "auto",
-    dense_max_n: int = 3000,
+    dense_max_n: int = 5000,
     seed: int = 0,
+    other: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> SlowModes:
-    """Backbone, Laplacian and its k slowest modes, timed."""
+    """Backbone, Laplacian and its k slowest modes, timed (``other``: non-pair terms)."""
     started = time.perf_counter()
-    k_matrix = backbone(samples, interactions, norm)
+    k_matrix = backbone(samples, interactions, norm, other)
     lap = laplacian(k_matrix)
     chosen = choose_solver(solver, lap.shape[0], k, dense_max_n)
     values, vectors = lowest_eigenpairs(lap, k, chosen, seed)

@@ -131,3 +131,19 @@ def test_cache_round_trip_keeps_the_compute_time(tmp_path):
     assert loaded.compute_time_s == modes.compute_time_s and loaded.solver == modes.solver
     assert torch.equal(loaded.psi, modes.psi) and torch.equal(loaded.rayleigh, modes.rayleigh)
     assert slow.cache_key({"a": 1}) == slow.cache_key({"a": 1}) != slow.cache_key({"a": 2})
+
+
+def test_non_pair_terms_fall_back_to_autograd():
+    system = make_loop(20, 5, gaussian_cloud(20, 1.2, seed=6))
+    energy = build_loop_energy(system, "bond_lj")
+    interactions = energy.pair_interactions()
+    bond = interactions[0]
+
+    def bond_energy(x):  # the bond term as an opaque function of x
+        r = torch.linalg.vector_norm(x[bond.pairs[:, 0]] - x[bond.pairs[:, 1]], dim=-1)
+        return bond.coefficient * bond.potential(r).sum()
+
+    samples = [system.x0, 0.8 * system.x0]
+    analytic = slow.backbone(samples, interactions).toarray()
+    mixed = slow.backbone(samples, interactions[1:], other=bond_energy).toarray()
+    assert np.allclose(mixed, analytic, rtol=1e-10, atol=1e-14)
