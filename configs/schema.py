@@ -245,16 +245,21 @@ class ModesConfig:
 class ReparamMethodConfig(MethodConfig):
     """A method with a reparametrised stage 1 before the coordinate stage.
 
-    lr: stage 1's learning rate (the optimiser otherwise as ``optim``); stop: stage 1's
-    early stopping (the authors use 10x the coordinate stage's min_delta).
+    lr: stage 1's learning rate; optim: stage 1's optimiser (null = the ``optim`` group's,
+    otherwise adam, sgd, lbfgs or fire with their defaults), e.g. ``optim=lbfgs
+    method.optim=adam`` runs Adam on the reparametrisation and L-BFGS on the coordinates;
+    stop: stage 1's early stopping (the authors use 10x the coordinate stage's min_delta).
     """
 
     lr: float = 2e-2
+    optim: Optional[str] = None
     modes: ModesConfig = field(default_factory=ModesConfig)
     stop: StopConfig = field(default_factory=lambda: StopConfig(min_delta=1e-5))
 
     def __post_init__(self) -> None:
         _require(self.lr > 0, f"method.lr must be > 0 (got {self.lr})")
+        if self.optim is not None:
+            _check_choice("method.optim", self.optim, tuple(SCHEMAS["optim"]))
         self.stop.check("method.stop")
 
 
@@ -310,13 +315,19 @@ class GNNMethodConfig(ReparamMethodConfig):
 
 @dataclass
 class OptimConfig:
-    """Optimiser of the coordinate stage (and of stage 1 unless the method overrides it).
+    """Optimiser of the coordinate stage (and of stage 1 unless the method overrides it)."""
+
+    name: str = MISSING
+
+
+@dataclass
+class StepOptimConfig(OptimConfig):
+    """An optimiser that takes a step of size ``lr`` along (a transform of) the gradient.
 
     clamp_grad: every gradient entry is clamped to +-clamp_grad before a step (the
     authors' 0.1 for loops); null turns clamping off.
     """
 
-    name: str = MISSING
     lr: float = 2e-2
     clamp_grad: Optional[float] = 0.1
 
@@ -329,7 +340,7 @@ class OptimConfig:
 
 
 @dataclass
-class AdamConfig(OptimConfig):
+class AdamConfig(StepOptimConfig):
     name: str = "adam"
     beta1: float = 0.9
     beta2: float = 0.999
@@ -344,7 +355,7 @@ class AdamConfig(OptimConfig):
 
 
 @dataclass
-class SGDConfig(OptimConfig):
+class SGDConfig(StepOptimConfig):
     name: str = "sgd"
     momentum: float = 0.0
     nesterov: bool = False
@@ -356,6 +367,52 @@ class SGDConfig(OptimConfig):
             not self.nesterov or self.momentum > 0,
             "optim.nesterov=true needs optim.momentum > 0",
         )
+
+
+@dataclass
+class LBFGSConfig(OptimConfig):
+    """L-BFGS: scipy's L-BFGS-B (MINPACK-2 line search) on torch gradients, one iteration per step.
+
+    history_size: the number of correction pairs kept (scipy's maxcor). The parameters
+    pass through the CPU in float64 at every evaluation. Clamping is off (the line
+    search needs the true gradient), and the sampled repulsion pairs of loops stay fixed
+    for the whole run (the line search needs a fixed function). It has no learning rate
+    and no gradient clamping.
+    """
+
+    name: str = "lbfgs"
+    history_size: int = 10
+
+    def __post_init__(self) -> None:
+        _require(self.history_size >= 1, f"optim.history_size must be >= 1 (got {self.history_size})")
+
+
+@dataclass
+class FIREConfig(StepOptimConfig):
+    """FIRE 2.0 (Guénolé et al. 2020): damped dynamics with an adaptive time step.
+
+    lr: the initial time step (dt_max = 10 lr, dt_min = 0.02 lr); max_step caps the
+    displacement of each particle (each row of a parameter) per step.
+    """
+
+    name: str = "fire"
+    lr: float = 0.1
+    clamp_grad: Optional[float] = None
+    max_step: float = 0.2
+    n_delay: int = 5
+    f_inc: float = 1.1
+    f_dec: float = 0.5
+    alpha_start: float = 0.25
+    f_alpha: float = 0.99
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(self.max_step > 0, f"optim.max_step must be > 0 (got {self.max_step})")
+        _require(self.n_delay >= 0, f"optim.n_delay must be >= 0 (got {self.n_delay})")
+        _require(self.f_inc >= 1, f"optim.f_inc must be >= 1 (got {self.f_inc})")
+        _require(0 < self.f_dec < 1, f"optim.f_dec must lie in (0, 1) (got {self.f_dec})")
+        _require(0 <= self.alpha_start < 1, f"optim.alpha_start must lie in [0, 1) (got {self.alpha_start})")
+        _require(0 < self.f_alpha <= 1, f"optim.f_alpha must lie in (0, 1] (got {self.f_alpha})")
 
 
 # --------------------------------------------------------------------------- device
@@ -410,7 +467,11 @@ class OutputConfig:
 
 @dataclass
 class NrepConfig:
-    """A whole run. ``threads: null`` uses every core for a single run."""
+    """A whole run. ``threads: null`` uses every core for a single run.
+
+    time_budget_s: wall time for the method (slow modes and both stages); the run stops
+    with stop_reason=time_budget when it is spent. null: no limit.
+    """
 
     system: SystemConfig = MISSING
     init: InitConfig = MISSING
@@ -423,9 +484,14 @@ class NrepConfig:
     seed: int = 0
     threads: Optional[int] = None
     deterministic: bool = True
+    time_budget_s: Optional[float] = None
 
     def __post_init__(self) -> None:
         self.stop.check("stop")
+        _require(
+            self.time_budget_s is None or self.time_budget_s > 0,
+            f"time_budget_s must be > 0 or null (got {self.time_budget_s})",
+        )
         _require(self.seed >= 0, f"seed must be >= 0 (got {self.seed})")
         _require(self.threads is None or self.threads >= 1, f"threads must be >= 1 or null (got {self.threads})")
         if isinstance(self.system, LoopSystemConfig):
@@ -447,12 +513,27 @@ class NrepConfig:
                 _require(self.method.knn_k < n, f"method.knn_k={self.method.knn_k} needs more than {n} particles")
 
 
+def stage1_optim(cfg: "NrepConfig") -> OptimConfig:
+    """The optimiser settings of stage 1 of a reparametrised method (lr: ``method.lr``)."""
+    name = getattr(cfg.method, "optim", None)
+    base = cfg.optim if name is None or name == cfg.optim.name else SCHEMAS["optim"][name]()
+    return base
+
+
+def uses_line_search(cfg: "NrepConfig") -> bool:
+    """True when a stage runs L-BFGS (whose line search needs a fixed energy)."""
+    names = {cfg.optim.name}
+    if isinstance(cfg.method, ReparamMethodConfig):
+        names.add(stage1_optim(cfg).name)
+    return "lbfgs" in names
+
+
 SCHEMAS: dict[str, dict[str, type]] = {
     "system": {"loop": LoopSystemConfig},
     "init": {"cloud": CloudInitConfig},
     "energy": {"loop": LoopEnergyConfig},
     "method": {"gd": GDMethodConfig, "cg": CGMethodConfig, "gnn": GNNMethodConfig},
-    "optim": {"adam": AdamConfig, "sgd": SGDConfig},
+    "optim": {"adam": AdamConfig, "sgd": SGDConfig, "lbfgs": LBFGSConfig, "fire": FIREConfig},
     "device": {"device": DeviceConfig},
 }
 

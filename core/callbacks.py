@@ -46,6 +46,16 @@ class NonFiniteGuard(Callback):
         return None if math.isfinite(state.energy_value) else "diverged"
 
 
+class TimeBudget(Callback):
+    """Ends the run with "time_budget" once ``seconds`` of wall time have passed."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def on_step(self, state: StepState) -> str | None:
+        return "time_budget" if state.elapsed_s >= self.seconds else None
+
+
 class BestState(Callback):
     """Keeps the lowest energy seen and the coordinates where it was seen."""
 

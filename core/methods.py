@@ -27,6 +27,7 @@ from nrep.configs.schema import (
     NrepConfig,
     ReparamMethodConfig,
     StopConfig,
+    stage1_optim,
 )
 from nrep.core import modes as slow
 from nrep.core.callbacks import EarlyStopping
@@ -66,18 +67,19 @@ def coordinate_stage(cfg: NrepConfig) -> Stage:
         model_from=Coordinates,
         make_optimizer=optimizer_factory(cfg.optim),
         max_steps=cfg.stop.max_steps,
-        clamp_grad=cfg.optim.clamp_grad,
+        clamp_grad=getattr(cfg.optim, "clamp_grad", None),
         callbacks=[early_stopping(cfg.stop)],
     )
 
 
 def reparam_stage(cfg: NrepConfig, method: ReparamMethodConfig, model_from) -> Stage:  # noqa: ANN001
+    optim = stage1_optim(cfg)
     return Stage(
         name="reparam",
         model_from=model_from,
-        make_optimizer=optimizer_factory(cfg.optim, lr=method.lr),
+        make_optimizer=optimizer_factory(optim, lr=method.lr),
         max_steps=method.stop.max_steps,
-        clamp_grad=cfg.optim.clamp_grad,
+        clamp_grad=getattr(optim, "clamp_grad", None),
         callbacks=[early_stopping(method.stop)],
     )
 

@@ -18,11 +18,13 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from nrep.core.lbfgs import ScipyLBFGS
+
 ModelFactory = Callable[[torch.Tensor], nn.Module]
 OptimizerFactory = Callable[[list[nn.Parameter]], torch.optim.Optimizer]
 
 # Stop reasons that end the whole run rather than handing over to the next stage.
-RUN_ENDING_REASONS = frozenset({"diverged", "interrupted"})
+RUN_ENDING_REASONS = frozenset({"diverged", "interrupted", "time_budget"})
 
 
 @dataclass
@@ -70,6 +72,7 @@ class StageResult:
     x: torch.Tensor  # final coordinates, detached
     energy: float  # energy at ``x``
     energy_start: float  # energy at the stage's first X (nan if it took no step)
+    evaluations: int  # energy + gradient evaluations (line searches take several per step)
 
 
 class Callback:
@@ -99,9 +102,75 @@ def clamp_gradients_(parameters: Sequence[nn.Parameter], bound: float) -> None:
             p.grad.clamp_(-bound, bound)
 
 
+def _reuse_first(first: torch.Tensor, evaluate: Callable[[], torch.Tensor]) -> Callable[[], torch.Tensor]:
+    """A closure for ``optimizer.step``: its first call returns the energy already evaluated
+    (whose gradients are in place), later calls (line searches) evaluate again."""
+    calls = 0
+
+    def closure() -> torch.Tensor:
+        nonlocal calls
+        calls += 1
+        return first if calls == 1 else evaluate()
+
+    return closure
+
+
 def _synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+class _StageRun:
+    """One stage in progress: the model, its optimiser and the counters callbacks see."""
+
+    def __init__(self, stage: Stage, energy: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+                 watchers: Sequence[Callback], step: int, started: float) -> None:
+        self.stage, self.energy, self.watchers, self.started = stage, energy, watchers, started
+        self.model = stage.model_from(x)
+        self.parameters = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = stage.make_optimizer(self.parameters)
+        self.step, self.stage_step, self.evaluations = step, 0, 0
+        self.energy_start = math.nan
+
+    def evaluate(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Energy at the model's X, with the gradients of the parameters filled in."""
+        for p in self.parameters:
+            p.grad = None
+        x_now = self.model()
+        e = self.energy(x_now)
+        e.backward()
+        self.evaluations += 1
+        return e, x_now
+
+    def watch(self, e: torch.Tensor, x_now: torch.Tensor) -> str | None:
+        """Show the state to the callbacks; count the step that follows unless one stops."""
+        state = StepState(self.stage.name, self.step, self.stage_step, e, x_now, time.perf_counter() - self.started)
+        if self.stage_step == 0:
+            self.energy_start = state.energy_value
+        reasons = [cb.on_step(state) for cb in self.watchers]
+        reason = next((r for r in reasons if r is not None), None)
+        if reason is None:
+            self.stage_step += 1
+            self.step += 1
+        return reason
+
+    def run(self) -> str:
+        """Step until a callback stops the stage or max_steps; returns the stop reason."""
+        if isinstance(self.optimizer, ScipyLBFGS):
+            reason = self.optimizer.run(self.evaluate, self.watch, self.stage.max_steps, self.model)
+            self.evaluations = self.optimizer.evaluations
+            return reason
+        while self.stage_step < self.stage.max_steps:
+            for cb in self.watchers:
+                cb.before_step(self.stage, self.step)
+            e, x_now = self.evaluate()
+            reason = self.watch(e.detach(), x_now.detach())
+            if reason is not None:
+                return reason
+            if self.stage.clamp_grad is not None:
+                clamp_gradients_(self.parameters, self.stage.clamp_grad)
+            self.optimizer.step(_reuse_first(e, lambda: self.evaluate()[0]))
+        return "max_steps"
 
 
 def minimise(
@@ -120,39 +189,19 @@ def minimise(
     started = time.perf_counter()
     for stage in stages:
         watchers = [*callbacks, *stage.callbacks]
-        model = stage.model_from(x)
-        parameters = [p for p in model.parameters() if p.requires_grad]
-        optimizer = stage.make_optimizer(parameters)
+        run = _StageRun(stage, energy, x, watchers, step, started)
         for cb in watchers:
             cb.on_stage_start(stage, step)
         stage_started = time.perf_counter()
-        stop_reason, stage_step, energy_start = "max_steps", 0, math.nan
-        while stage_step < stage.max_steps:
-            for cb in watchers:
-                cb.before_step(stage, step)
-            optimizer.zero_grad(set_to_none=True)
-            x_now = model()
-            e = energy(x_now)
-            e.backward()
-            state = StepState(stage.name, step, stage_step, e.detach(), x_now.detach(), time.perf_counter() - started)
-            if stage_step == 0:
-                energy_start = state.energy_value
-            reasons = [cb.on_step(state) for cb in watchers]
-            reason = next((r for r in reasons if r is not None), None)
-            if reason is not None:
-                stop_reason = reason
-                break
-            if stage.clamp_grad is not None:
-                clamp_gradients_(parameters, stage.clamp_grad)
-            optimizer.step()
-            stage_step += 1
-            step += 1
+        stop_reason = run.run()
+        step = run.step
         with torch.no_grad():
-            x = model().detach()
+            x = run.model().detach()
             final_energy = float(energy(x))
         _synchronize(x.device)
         result = StageResult(
-            stage.name, stage_step, stop_reason, time.perf_counter() - stage_started, x, final_energy, energy_start
+            stage.name, run.stage_step, stop_reason, time.perf_counter() - stage_started, x, final_energy,
+            run.energy_start, run.evaluations,
         )
         results.append(result)
         for cb in watchers:

@@ -14,10 +14,10 @@ from typing import Any
 
 import torch
 
-from nrep.configs.schema import NrepConfig
+from nrep.configs.schema import NrepConfig, uses_line_search
 from nrep.core import results
 from nrep.core.build import build_energy, build_system
-from nrep.core.callbacks import BestState, NonFiniteGuard, ProgressBar, Resampler, TraceRecorder
+from nrep.core.callbacks import BestState, NonFiniteGuard, ProgressBar, Resampler, TimeBudget, TraceRecorder
 from nrep.core.energy.loop import LoopEnergy, lj_minimum_distance
 from nrep.core.figures import loop_snapshot
 from nrep.core.methods import build_plan
@@ -71,8 +71,10 @@ def execute(
 
     best, trace = BestState(), TraceRecorder(cfg.output.trace_every, energy_column(energy.unit), sum(plan.times.values()))
     callbacks: list[Callback] = [NonFiniteGuard(), best, trace]
-    if cfg.energy.repulsion.enabled:
+    if cfg.energy.repulsion.enabled and not uses_line_search(cfg):
         callbacks.append(Resampler(energy, cfg.energy.repulsion.resample_every))
+    if cfg.time_budget_s is not None:
+        callbacks.append(TimeBudget(cfg.time_budget_s - sum(plan.times.values())))
     progress = ProgressBar(energy.unit) if show_progress else None
     if progress is not None:
         callbacks.append(progress)
@@ -122,6 +124,7 @@ def execute(
         "steps_total": sum(r.steps for r in stage_results),
         **{f"steps_{r.name}": r.steps for r in stage_results},
         **{f"stop_reason_{r.name}": r.stop_reason for r in stage_results},
+        **{f"evaluations_{r.name}": r.evaluations for r in stage_results},
         **plan.info,
         "time_setup_s": time_setup,
         "time_modes_s": plan.times.get("modes", 0.0),
