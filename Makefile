@@ -12,7 +12,10 @@ PYTEST_ARGS ?=
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-all clean
+FULL ?=
+BENCH_ARGS ?=
+
+.PHONY: help install run test test-all bench-loop clean
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -34,6 +37,9 @@ test: $(STAMP) ## the fast test suite (a few minutes on 2 cores)
 
 test-all: $(STAMP) ## every test, the slow ones included
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench-loop: $(STAMP) ## loop benchmark: methods x optimisers, 5 seeds (FULL=1: n=1000); ~25 min
+	$(BIN)/python benchmarks/loop_bench.py $(if $(FULL),--sizes 1000 --budget-s 120) $(BENCH_ARGS)
 
 clean: ## remove the virtual environment, caches and build files (results/ is kept)
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -55,6 +55,11 @@ class MethodPlan:
     times: dict[str, float] = field(default_factory=dict)
     info: dict[str, object] = field(default_factory=dict)  # summary columns (modes_k, ...)
 
+    @property
+    def setup_s(self) -> float:
+        """Wall time the method spent before its first step (slow modes, network initialisation)."""
+        return sum(self.times.values())
+
 
 def early_stopping(stop: StopConfig) -> EarlyStopping:
     return EarlyStopping(stop.check_every, stop.patience, stop.min_delta)

@@ -20,9 +20,10 @@ from nrep.core.build import build_energy, build_system
 from nrep.core.callbacks import BestState, NonFiniteGuard, ProgressBar, Resampler, TimeBudget, TraceRecorder
 from nrep.core.energy.loop import LoopEnergy, lj_minimum_distance
 from nrep.core.figures import loop_snapshot
-from nrep.core.methods import build_plan
+from nrep.core.methods import MethodPlan, build_plan
 from nrep.core.metrics import loop_closure, stuck_pairs
-from nrep.core.optimize import Callback, minimise
+from nrep.core.optimize import Callback, StageResult, minimise
+from nrep.core.systems.loop import LoopSystem
 from nrep.core.runtime import configure, git_commit, versions
 
 log = logging.getLogger("nrep")
@@ -41,6 +42,53 @@ def exact_terms(energy: LoopEnergy, x: torch.Tensor) -> dict[str, float]:
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+def watchers(cfg: NrepConfig, energy: LoopEnergy, plan: MethodPlan, show_progress: bool) -> dict[str, Callback]:
+    """The callbacks of a run by role: guard, best, trace, and the optional ones."""
+    found: dict[str, Callback] = {
+        "guard": NonFiniteGuard(),
+        "best": BestState(),
+        "trace": TraceRecorder(cfg.output.trace_every, energy_column(energy.unit), plan.setup_s),
+    }
+    if cfg.energy.repulsion.enabled and not uses_line_search(cfg):
+        found["resampler"] = Resampler(energy, cfg.energy.repulsion.resample_every)
+    if cfg.time_budget_s is not None:
+        found["budget"] = TimeBudget(cfg.time_budget_s - plan.setup_s)
+    if show_progress:
+        found["progress"] = ProgressBar(energy.unit)
+    return found
+
+
+def loop_metrics(cfg: NrepConfig, system: LoopSystem, x: torch.Tensor) -> dict[str, Any]:
+    r_min = lj_minimum_distance(cfg.energy.bond_length, cfg.energy.lj_softening)
+    return {
+        "loop_closure": loop_closure(x, system.loops.to(x.device), r_min),
+        "stuck_pairs": stuck_pairs(x, system.coupled_pairs.to(x.device), cfg.energy.bond_length),
+    }
+
+
+def stage_columns(stage_results: list[StageResult]) -> dict[str, Any]:
+    columns: dict[str, Any] = {"steps_total": sum(r.steps for r in stage_results)}
+    for r in stage_results:
+        columns.update({
+            f"steps_{r.name}": r.steps,
+            f"stop_reason_{r.name}": r.stop_reason,
+            f"evaluations_{r.name}": r.evaluations,
+            f"time_{r.name}_s": r.time_s,
+        })
+    return columns
+
+
+def write_structures(cfg: NrepConfig, system: LoopSystem, run_dir: Path, x: torch.Tensor, best: BestState, energy_final: float) -> None:
+    x_out = x.detach().cpu().to(torch.float64).numpy()
+    results.write_npy(run_dir / "final.npy", x_out)
+    results.write_xyz(run_dir / "final.xyz", x_out, comment=f"nrep {run_dir.name} final E={energy_final:.8g}")
+    if best.x is not None:
+        results.write_npy(run_dir / "best.npy", best.x.detach().cpu().to(torch.float64).numpy())
+    if cfg.output.snapshot:
+        title = f"{cfg.energy.name} n={system.n} {cfg.method.name} seed={cfg.seed}: E={energy_final:.5g}"
+        loop_snapshot(x_out, run_dir / "final.png", title, loop_spacing=system.loop_spacing)
 
 
 def execute(
@@ -68,17 +116,8 @@ def execute(
     initial = exact_terms(energy, x0)
     with torch.no_grad():
         initial_sampled = float(energy(x0))
-
-    best, trace = BestState(), TraceRecorder(cfg.output.trace_every, energy_column(energy.unit), sum(plan.times.values()))
-    callbacks: list[Callback] = [NonFiniteGuard(), best, trace]
-    if cfg.energy.repulsion.enabled and not uses_line_search(cfg):
-        callbacks.append(Resampler(energy, cfg.energy.repulsion.resample_every))
-    if cfg.time_budget_s is not None:
-        callbacks.append(TimeBudget(cfg.time_budget_s - sum(plan.times.values())))
-    progress = ProgressBar(energy.unit) if show_progress else None
-    if progress is not None:
-        callbacks.append(progress)
-    time_setup = time.perf_counter() - t0 - sum(plan.times.values())
+    callbacks = watchers(cfg, energy, plan, show_progress)
+    time_setup = time.perf_counter() - t0 - plan.setup_s
 
     log.info(
         "%s n=%d, energy=%s, method=%s, optim=%s, seed=%d; %s %s, %d threads",
@@ -86,22 +125,18 @@ def execute(
         runtime.device, cfg.device.dtype, runtime.threads,
     )
     try:
-        stage_results = minimise(energy, x0, plan.stages, callbacks)
+        stage_results = minimise(energy, x0, plan.stages, list(callbacks.values()))
     finally:
-        if progress is not None:
-            progress.close()
+        if "progress" in callbacks:
+            callbacks["progress"].close()
 
     final = stage_results[-1]
-    x_final = final.x
-    final_terms = exact_terms(energy, x_final)
-    status = "diverged" if final.stop_reason == "diverged" else "ok"
-    bond_length = cfg.energy.bond_length
-    r_min = lj_minimum_distance(bond_length, cfg.energy.lj_softening)
-
+    final_terms = exact_terms(energy, final.x)
+    best: BestState = callbacks["best"]
     summary: dict[str, Any] = {
         "run_id": run_dir.name,
         "run_dir": str(run_dir),
-        "status": status,
+        "status": "diverged" if final.stop_reason == "diverged" else "ok",
         "stop_reason": final.stop_reason,
         "command": command,
         "started_at": started_at,
@@ -119,18 +154,13 @@ def execute(
         "energy_final_exact": sum(final_terms.values()),
         "energy_best": best.energy,
         **{f"energy_final_{name}": value for name, value in final_terms.items()},
-        "loop_closure": loop_closure(x_final, system.loops.to(x_final.device), r_min),
-        "stuck_pairs": stuck_pairs(x_final, system.coupled_pairs.to(x_final.device), bond_length),
-        "steps_total": sum(r.steps for r in stage_results),
-        **{f"steps_{r.name}": r.steps for r in stage_results},
-        **{f"stop_reason_{r.name}": r.stop_reason for r in stage_results},
-        **{f"evaluations_{r.name}": r.evaluations for r in stage_results},
+        **loop_metrics(cfg, system, final.x),
+        **stage_columns(stage_results),
         **plan.info,
         "time_setup_s": time_setup,
         "time_modes_s": plan.times.get("modes", 0.0),
         "time_init_s": plan.times.get("init", 0.0),
-        **{f"time_{r.name}_s": r.time_s for r in stage_results},
-        "time_method_s": sum(plan.times.values()) + sum(r.time_s for r in stage_results),
+        "time_method_s": plan.setup_s + sum(r.time_s for r in stage_results),
         **runtime.describe(),
         **{f"version_{k}": v for k, v in versions().items()},
         "git_commit": git_commit(),
@@ -140,21 +170,11 @@ def execute(
     if config_record is not None:
         summary.update(results.flatten(config_record, prefix="cfg."))
 
-    x_out = x_final.detach().cpu().to(torch.float64).numpy()
-    results.write_csv(run_dir / results.TRACE, trace.rows)
-    results.write_npy(run_dir / "final.npy", x_out)
-    results.write_xyz(run_dir / "final.xyz", x_out, comment=f"nrep {run_dir.name} final E={summary['energy_final_exact']:.8g}")
-    if best.x is not None:
-        results.write_npy(run_dir / "best.npy", best.x.detach().cpu().to(torch.float64).numpy())
-    if cfg.output.snapshot:
-        title = f"{cfg.energy.name} n={system.n} {cfg.method.name} seed={cfg.seed}: E={summary['energy_final_exact']:.5g}"
-        loop_snapshot(x_out, run_dir / "final.png", title, loop_spacing=system.loop_spacing)
+    results.write_csv(run_dir / results.TRACE, callbacks["trace"].rows)
+    write_structures(cfg, system, run_dir, final.x, best, summary["energy_final_exact"])
     results.write_json(run_dir / results.SUMMARY, summary)
-    log.info("%s: %s after %d steps, %.2f s", status, final.stop_reason, summary["steps_total"], summary["time_total_s"])
-    log.info(
-        "final energy %.8g [%s] (exact repulsion: %.8g), best %.8g",
-        final.energy, energy.unit, summary["energy_final_exact"], best.energy,
-    )
+    log.info("%s: %s after %d steps, %.2f s", summary["status"], final.stop_reason, summary["steps_total"], summary["time_total_s"])
+    log.info("final energy %.8g [%s] (exact repulsion: %.8g), best %.8g", final.energy, energy.unit, summary["energy_final_exact"], best.energy)
     log.info("loop closure %.2f, stuck pairs %d", summary["loop_closure"], summary["stuck_pairs"])
     log.info("results in %s", run_dir)
     return summary
