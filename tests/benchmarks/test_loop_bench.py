@@ -19,7 +19,7 @@ def loop_bench():
 
 def test_tiny_benchmark_writes_the_documented_columns(tmp_path, loop_bench):
     code = loop_bench.main([
-        "--seeds", "2", "--sizes", "40", "--budget-s", "3", "--jobs", "1", "--energies", "pure_lj",
+        "--seeds", "2", "--sizes", "50", "--budget-s", "3", "--jobs", "1", "--energies", "pure_lj",
         "--variants", "gd-adam", "gd-lbfgs", "--out", str(tmp_path),
     ])
     assert code == 0
@@ -31,7 +31,7 @@ def test_tiny_benchmark_writes_the_documented_columns(tmp_path, loop_bench):
         assert Path(run["run_dir"], "summary.json").exists()
     gd = [s for s in data["summary"] if s["variant"] == "gd-adam"][0]
     assert gd["runs"] == 2 and gd["energy_best"] <= gd["energy_mean"]
-    assert data["meta"]["targets"]["pure_lj/40"] is not None
+    assert data["meta"]["targets"]["pure_lj/50"] is not None
     assert (result.parent / "loop_bench.md").read_text().startswith("# Loop benchmark")
 
 
