@@ -5,10 +5,10 @@ is not a ``torch.optim.Optimizer``: :meth:`ScipyLBFGS.run` takes the stage's ene
 evaluation and a per-iteration hook and drives the parameters itself. The parameters
 travel as one float64 vector on the CPU; the energy is evaluated on the run's device.
 
-Why not ``torch.optim.LBFGS``: measured on the default pure-LJ loop (n = 400, seed 0) it
+Why not ``torch.optim.LBFGS`` (``benchmarks/lbfgs_choice.py``): on the default pure-LJ loop (n = 400, seed 0) it
 stalls at E = -0.0066 after a dozen iterations (its strong-Wolfe search returns a zero
 step once a pair enters the soft-LJ core, and the next steps repeat it), where this
-one reaches -0.086; on two LJ beads started 1.6 apart it stops at r = 1.305 instead of
+one reaches -0.086; on two LJ beads started 1.64 apart it stops at r = 1.305 instead of
 the minimum at 1.132.
 """
 
