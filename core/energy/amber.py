@@ -1,0 +1,179 @@
+"""The AMBER energy of a protein in vacuum, in torch, with OpenMM's parameters.
+
+Every number comes from an OpenMM ``System`` (built from ``amber14-all.xml``): the
+harmonic bonds and angles, the periodic torsions (proper and improper), and the
+non-bonded Lennard-Jones and Coulomb terms with OpenMM's exclusions and scaled 1-4
+exceptions, no cutoff. Units are OpenMM's: nm, kJ/mol, elementary charges. The terms
+follow OpenMM's definitions exactly, so energies and forces agree with its Reference
+platform to rounding:
+
+- bond: ½ k (r − r0)², angle: ½ k (θ − θ0)²
+- torsion: k (1 + cos(n φ − φ0)), φ the signed (IUPAC) dihedral
+- lj: 4 ε_ij ((σ_ij/r)¹² − (σ_ij/r)⁶), σ_ij = (σ_i + σ_j)/2, ε_ij = √(ε_i ε_j), over all
+  pairs that are not exceptions, plus each exception with its own σ and ε
+- coulomb: 138.935… q_i q_j / r over the same pairs, exceptions with their charge product
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+# OpenMM's 1/(4 pi eps0) in kJ nm / (mol e^2).
+ONE_4PI_EPS0 = 138.93545764438198
+TERMS = ("bond", "angle", "torsion", "lj", "coulomb")
+
+
+@dataclass
+class AmberParameters:
+    """Force-field parameters of one system as tensors (float64, CPU)."""
+
+    bonds: torch.Tensor  # (nb, 2) long
+    bond_r0: torch.Tensor
+    bond_k: torch.Tensor
+    angles: torch.Tensor  # (na, 3)
+    angle_theta0: torch.Tensor
+    angle_k: torch.Tensor
+    torsions: torch.Tensor  # (nt, 4)
+    torsion_periodicity: torch.Tensor
+    torsion_phase: torch.Tensor
+    torsion_k: torch.Tensor
+    charge: torch.Tensor  # (n,)
+    sigma: torch.Tensor
+    epsilon: torch.Tensor
+    exceptions: torch.Tensor  # (ne, 2)
+    exception_charge_product: torch.Tensor
+    exception_sigma: torch.Tensor
+    exception_epsilon: torch.Tensor
+
+    @property
+    def n(self) -> int:
+        return len(self.charge)
+
+    @classmethod
+    def from_openmm(cls, system) -> "AmberParameters":  # noqa: ANN001 - openmm.System
+        """Read the parameters of an OpenMM System made of the standard AMBER forces."""
+        import openmm
+
+        found: dict[str, object] = {}
+        for force in system.getForces():
+            found[type(force).__name__] = force
+        missing = {"HarmonicBondForce", "HarmonicAngleForce", "PeriodicTorsionForce", "NonbondedForce"} - set(found)
+        if missing:
+            raise ValueError(f"the OpenMM system lacks {', '.join(sorted(missing))}")
+        extra = set(found) - {"HarmonicBondForce", "HarmonicAngleForce", "PeriodicTorsionForce", "NonbondedForce",
+                              "CMMotionRemover"}
+        if extra:
+            raise ValueError(f"the OpenMM system has forces nrep's amber energy does not model: {', '.join(sorted(extra))}")
+        nonbonded: openmm.NonbondedForce = found["NonbondedForce"]
+        if nonbonded.getNonbondedMethod() != openmm.NonbondedForce.NoCutoff:
+            raise ValueError("nrep's amber energy is for vacuum without cutoff (NonbondedForce.NoCutoff)")
+
+        def values(quantity, unit):  # noqa: ANN001, ANN202
+            return quantity.value_in_unit(unit)
+
+        nm, kj, rad, e = openmm.unit.nanometer, openmm.unit.kilojoule_per_mole, openmm.unit.radian, openmm.unit.elementary_charge
+        bond_force = found["HarmonicBondForce"]
+        bonds = [bond_force.getBondParameters(i) for i in range(bond_force.getNumBonds())]
+        angle_force = found["HarmonicAngleForce"]
+        angles = [angle_force.getAngleParameters(i) for i in range(angle_force.getNumAngles())]
+        torsion_force = found["PeriodicTorsionForce"]
+        torsions = [torsion_force.getTorsionParameters(i) for i in range(torsion_force.getNumTorsions())]
+        particles = [nonbonded.getParticleParameters(i) for i in range(nonbonded.getNumParticles())]
+        exceptions = [nonbonded.getExceptionParameters(i) for i in range(nonbonded.getNumExceptions())]
+
+        def t(data, dtype=torch.float64):  # noqa: ANN001, ANN202
+            return torch.tensor(data, dtype=dtype)
+
+        return cls(
+            bonds=t([[b[0], b[1]] for b in bonds], torch.long).reshape(-1, 2),
+            bond_r0=t([values(b[2], nm) for b in bonds]),
+            bond_k=t([values(b[3], kj / nm**2) for b in bonds]),
+            angles=t([[a[0], a[1], a[2]] for a in angles], torch.long).reshape(-1, 3),
+            angle_theta0=t([values(a[3], rad) for a in angles]),
+            angle_k=t([values(a[4], kj / rad**2) for a in angles]),
+            torsions=t([[d[0], d[1], d[2], d[3]] for d in torsions], torch.long).reshape(-1, 4),
+            torsion_periodicity=t([d[4] for d in torsions]),
+            torsion_phase=t([values(d[5], rad) for d in torsions]),
+            torsion_k=t([values(d[6], kj) for d in torsions]),
+            charge=t([values(p[0], e) for p in particles]),
+            sigma=t([values(p[1], nm) for p in particles]),
+            epsilon=t([values(p[2], kj) for p in particles]),
+            exceptions=t([[x[0], x[1]] for x in exceptions], torch.long).reshape(-1, 2),
+            exception_charge_product=t([values(x[2], e**2) for x in exceptions]),
+            exception_sigma=t([values(x[3], nm) for x in exceptions]),
+            exception_epsilon=t([values(x[4], kj) for x in exceptions]),
+        )
+
+
+def dihedral(x: torch.Tensor, quads: torch.Tensor) -> torch.Tensor:
+    """Signed dihedral angles (IUPAC convention, as OpenMM) of atom quadruples, in radians."""
+    b1 = x[..., quads[:, 1], :] - x[..., quads[:, 0], :]
+    b2 = x[..., quads[:, 2], :] - x[..., quads[:, 1], :]
+    b3 = x[..., quads[:, 3], :] - x[..., quads[:, 2], :]
+    n1 = torch.linalg.cross(b1, b2)
+    n2 = torch.linalg.cross(b2, b3)
+    b2_unit = b2 / torch.linalg.vector_norm(b2, dim=-1, keepdim=True)
+    return torch.atan2((torch.linalg.cross(n1, n2) * b2_unit).sum(-1), (n1 * n2).sum(-1))
+
+def bond_angle(x: torch.Tensor, triples: torch.Tensor) -> torch.Tensor:
+    """Angles i-j-k at j, in radians (atan2 form: accurate near 0 and π)."""
+    a = x[..., triples[:, 0], :] - x[..., triples[:, 1], :]
+    b = x[..., triples[:, 2], :] - x[..., triples[:, 1], :]
+    return torch.atan2(torch.linalg.vector_norm(torch.linalg.cross(a, b), dim=-1), (a * b).sum(-1))
+
+
+class AmberEnergy(nn.Module):
+    """E(x) for coordinates x (..., n, 3) in nm, in kJ/mol; ``terms`` gives the five parts.
+
+    ``weights`` scales (or, with 0, switches off) terms by name. All non-excluded pairs are
+    evaluated densely, which suits proteins of a few thousand atoms.
+    """
+
+    unit = "kJ/mol"
+
+    def __init__(self, params: AmberParameters, weights: dict[str, float] | None = None) -> None:
+        super().__init__()
+        self.weights = {name: 1.0 for name in TERMS} | (weights or {})
+        for name, value in vars(params).items():
+            self.register_buffer(name, value)
+        n = params.n
+        excluded = torch.zeros(n, n, dtype=torch.bool)
+        excluded[params.exceptions[:, 0], params.exceptions[:, 1]] = True
+        excluded[params.exceptions[:, 1], params.exceptions[:, 0]] = True
+        i, j = torch.triu_indices(n, n, offset=1)
+        keep = ~excluded[i, j]
+        self.register_buffer("pairs", torch.stack([i[keep], j[keep]], dim=1))
+        self.register_buffer("pair_sigma", 0.5 * (params.sigma[i[keep]] + params.sigma[j[keep]]))
+        self.register_buffer("pair_epsilon", torch.sqrt(params.epsilon[i[keep]] * params.epsilon[j[keep]]))
+        self.register_buffer("pair_charge_product", params.charge[i[keep]] * params.charge[j[keep]])
+
+    def _distances(self, x: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
+        return torch.linalg.vector_norm(x[..., pairs[:, 0], :] - x[..., pairs[:, 1], :], dim=-1)
+
+    def terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        r_bond = self._distances(x, self.bonds)
+        theta = bond_angle(x, self.angles)
+        phi = dihedral(x, self.torsions)
+        r = self._distances(x, self.pairs)
+        r_ex = self._distances(x, self.exceptions)
+
+        def lj(distance, sigma, epsilon):  # noqa: ANN001, ANN202
+            s6 = (sigma / distance) ** 6
+            return 4 * epsilon * (s6 * s6 - s6)
+
+        values = {
+            "bond": (0.5 * self.bond_k * (r_bond - self.bond_r0) ** 2).sum(-1),
+            "angle": (0.5 * self.angle_k * (theta - self.angle_theta0) ** 2).sum(-1),
+            "torsion": (self.torsion_k * (1 + torch.cos(self.torsion_periodicity * phi - self.torsion_phase))).sum(-1),
+            "lj": lj(r, self.pair_sigma, self.pair_epsilon).sum(-1)
+            + lj(r_ex, self.exception_sigma, self.exception_epsilon).sum(-1),
+            "coulomb": ONE_4PI_EPS0 * ((self.pair_charge_product / r).sum(-1)
+                                       + (self.exception_charge_product / r_ex).sum(-1)),
+        }
+        return {name: self.weights[name] * value for name, value in values.items() if self.weights[name] != 0}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return sum(self.terms(x).values())
