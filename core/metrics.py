@@ -24,3 +24,19 @@ def loop_closure(x: torch.Tensor, loops: torch.Tensor, r_min: float, tolerance: 
     """
     r = pair_distances(x, loops)
     return float(((r - r_min).abs() <= tolerance * r_min).double().mean())
+
+
+def kabsch_rmsd(x: torch.Tensor, reference: torch.Tensor) -> float:
+    """RMSD between two (m, 3) point sets after the optimal rotation and translation (Kabsch).
+
+    In the units of the inputs. The reflection case is excluded (a proper rotation only).
+    """
+    a = x.detach().to(torch.float64)
+    b = reference.detach().to(torch.float64)
+    a = a - a.mean(dim=0)
+    b = b - b.mean(dim=0)
+    u, _, vt = torch.linalg.svd(a.T @ b)
+    sign = torch.sign(torch.linalg.det(u @ vt))
+    d = torch.diag(torch.tensor([1.0, 1.0, float(sign)], dtype=torch.float64))
+    rotated = a @ (u @ d @ vt)
+    return float(torch.sqrt(((rotated - b) ** 2).sum(dim=1).mean()))
