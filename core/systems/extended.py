@@ -1,0 +1,77 @@
+"""The extended start of a protein: its sequence as a straight chain (paper §4.4, Fig. 7a).
+
+Ideal residue geometry from PeptideBuilder, every backbone dihedral at 180°
+(φ = ψ = ω = 180°) and the peptide C–N bond at the paper's 1.32 Å; heavy atoms only
+here, hydrogens are added by the same preparation as the reference structure.
+PeptideBuilder's default side-chain rotamers can hit the neighbouring backbone in a
+fully extended chain, so each side chain takes, of its χ1/χ2 rotations by 0, 120 and
+240°, the one farthest from the residues before it and the backbone after it.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import itertools
+
+import numpy as np
+
+from Bio.PDB import PDBIO
+from Bio.PDB.Polypeptide import protein_letters_3to1
+
+PEPTIDE_BOND_A = 1.32
+
+
+def one_letter_sequence(residue_names: list[str]) -> str:
+    """'GLY', 'TRP', ... -> 'GW...' (standard residues only)."""
+    try:
+        return "".join(protein_letters_3to1[name.upper()] for name in residue_names)
+    except KeyError as error:
+        raise ValueError(f"no one-letter code for residue {error.args[0]}") from error
+
+
+def extended_chain_pdb(sequence: str, peptide_bond: float = PEPTIDE_BOND_A) -> str:
+    """PDB text of the fully extended chain (heavy atoms) for a one-letter sequence."""
+    import PeptideBuilder
+    from PeptideBuilder import Geometry
+
+    def geometry(letter: str, chi1: float = 0.0, chi2: float = 0.0):  # noqa: ANN202
+        geo = Geometry.geometry(letter)
+        geo.peptide_bond = peptide_bond
+        geo.phi, geo.psi_im1, geo.omega = 180.0, 180.0, 180.0
+        for name in vars(geo):
+            if name.startswith("N_CA_CB_") and name.endswith("_diangle"):
+                setattr(geo, name, getattr(geo, name) + chi1)
+            elif name.startswith("CA_CB_CG") and name.endswith("_diangle"):
+                setattr(geo, name, getattr(geo, name) + chi2)
+        return geo
+
+    if not sequence:
+        raise ValueError("an empty sequence has no structure")
+    structure = PeptideBuilder.initialize_res(geometry(sequence[0]))
+    for letter in sequence[1:]:
+        best, best_gap = None, -1.0
+        for chi1, chi2 in itertools.product((0.0, 120.0, 240.0), repeat=2):
+            trial = PeptideBuilder.add_residue(copy.deepcopy(structure), geometry(letter, chi1, chi2))
+            # score against the earlier residues and the backbone of the next one (a glycine stand-in)
+            gap = _side_chain_gap(PeptideBuilder.add_residue(copy.deepcopy(trial), geometry("G")), -2)
+            if gap > best_gap:
+                best, best_gap = trial, gap
+            if letter in "GAP":  # no side chain to turn (proline: a closed ring)
+                break
+        structure = best
+    buffer = io.StringIO()
+    writer = PDBIO()
+    writer.set_structure(structure)
+    writer.save(buffer)
+    return buffer.getvalue()
+
+
+def _side_chain_gap(structure, index: int) -> float:  # noqa: ANN001 - Bio.PDB.Structure
+    """Smallest distance (Å) from residue ``index``'s side chain beyond CB to the other residues."""
+    residues = list(structure.get_residues())
+    side = [a.coord for a in residues[index] if a.get_id() not in ("N", "CA", "C", "O", "CB")]
+    if not side:
+        return np.inf
+    others = np.array([a.coord for r in residues if r is not residues[index] for a in r])
+    return float(np.linalg.norm(np.array(side)[:, None] - others[None], axis=-1).min())
