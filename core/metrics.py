@@ -40,3 +40,26 @@ def kabsch_rmsd(x: torch.Tensor, reference: torch.Tensor) -> float:
     d = torch.diag(torch.tensor([1.0, 1.0, float(sign)], dtype=torch.float64))
     rotated = a @ (u @ d @ vt)
     return float(torch.sqrt(((rotated - b) ** 2).sum(dim=1).mean()))
+
+
+BACKBONE_ATOMS = ("N", "CA", "C")
+
+
+def protein_atom_sets(topology) -> dict[str, torch.Tensor]:  # noqa: ANN001 - openmm.app.Topology
+    """Atom indices of the RMSD sets: ca, backbone (N, CA, C), heavy (no hydrogen), all."""
+    atoms = list(topology.atoms())
+
+    def indices(keep) -> torch.Tensor:  # noqa: ANN001
+        return torch.tensor([a.index for a in atoms if keep(a)], dtype=torch.long)
+
+    return {
+        "ca": indices(lambda a: a.name == "CA"),
+        "backbone": indices(lambda a: a.name in BACKBONE_ATOMS),
+        "heavy": indices(lambda a: a.element is None or a.element.symbol != "H"),
+        "all": indices(lambda a: True),
+    }
+
+
+def protein_rmsd(x_nm: torch.Tensor, reference_nm: torch.Tensor, sets: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Kabsch RMSD in Å on each atom set (coordinates in nm): {"rmsd_ca_A": ..., ...}."""
+    return {f"rmsd_{name}_A": 10.0 * kabsch_rmsd(x_nm[idx], reference_nm[idx]) for name, idx in sets.items()}

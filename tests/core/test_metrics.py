@@ -39,3 +39,32 @@ def test_closure_and_stuck_pairs_by_hand():
     assert loop_closure(x, loops, r_min=1.132) == 0.5
     assert stuck_pairs(x, torch.tensor([[0, 2], [0, 1], [2, 3]])) == 1
     assert math.isclose(loop_closure(x, loops, r_min=3.0), 0.5)
+
+
+def test_protein_rmsd_sets(tmp_path):
+    import io
+
+    import PeptideBuilder
+    from Bio.PDB import PDBIO
+
+    from nrep.core.metrics import protein_atom_sets, protein_rmsd
+    from nrep.core.systems.prepare import prepare_protein
+
+    writer, buffer = PDBIO(), io.StringIO()
+    writer.set_structure(PeptideBuilder.make_extended_structure("GAWS"))
+    writer.save(buffer)
+    path = tmp_path / "gaws.pdb"
+    path.write_text(buffer.getvalue())
+    protein = prepare_protein(path)
+    sets = protein_atom_sets(protein.topology)
+    assert len(sets["ca"]) == 4 and len(sets["backbone"]) == 12
+    assert len(sets["all"]) == protein.positions_nm.shape[0] > len(sets["heavy"])
+    reference = torch.tensor(protein.positions_nm)
+    moved = reference @ torch.tensor(random_rotation(5)).T + 0.7
+    assert all(v < 1e-10 for v in protein_rmsd(moved, reference, sets).values())
+    hydrogens_only = reference.clone()
+    is_h = torch.ones(len(reference), dtype=torch.bool)
+    is_h[sets["heavy"]] = False
+    hydrogens_only[is_h] += 0.05  # nm
+    rmsd = protein_rmsd(hydrogens_only, reference, sets)
+    assert rmsd["rmsd_ca_A"] < 1e-10 and rmsd["rmsd_heavy_A"] < 1e-10 and rmsd["rmsd_all_A"] > 0.1
