@@ -14,7 +14,6 @@ the median final energy of GD with Adam. "Noise" is the std over seeds.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import platform
 import statistics

@@ -73,7 +73,6 @@ def _check_base_url(base_url: str) -> None:
 def download(pdb_id: str, cache_dir: Path, base_url: str = RCSB_DOWNLOAD, timeout_s: float = 30.0) -> Path:
     """Fetch <ID>.pdb, else <ID>.cif, into the cache; one-line errors for 404 and no network."""
     _check_base_url(base_url)
-    last_404 = False
     for suffix in SUFFIXES:
         url = f"{base_url.rstrip('/')}/{pdb_id}{suffix}"
         try:
@@ -81,7 +80,6 @@ def download(pdb_id: str, cache_dir: Path, base_url: str = RCSB_DOWNLOAD, timeou
                 data = response.read()
         except urllib.error.HTTPError as error:
             if error.code == 404:
-                last_404 = True
                 continue
             raise NrepError(f"downloading {url} failed: HTTP {error.code} {error.reason}; try again later") from error
         except (urllib.error.URLError, TimeoutError, OSError) as error:
@@ -95,7 +93,6 @@ def download(pdb_id: str, cache_dir: Path, base_url: str = RCSB_DOWNLOAD, timeou
         path = cache_dir / f"{pdb_id}{suffix}"
         atomic_write_bytes(path, data)
         return path
-    assert last_404
     raise NrepError(f"unknown PDB id {pdb_id}: {base_url} has no entry for it (HTTP 404); check the id")
 
 
