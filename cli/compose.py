@@ -19,6 +19,13 @@ from nrep.configs.schema import ConfigError, NrepConfig, register_schemas, to_co
 from nrep.core.errors import NrepError
 
 CONFIG_NAME = "config"
+# What each command selects before the user's overrides (nrep fold also sets system.pdb).
+COMMAND_BASE = {"loop": [], "fold": ["system=protein"]}
+# Group options that belong to each command (the others are refused or hidden).
+COMMAND_OPTIONS = {
+    "loop": {"system": ["loop"], "init": ["cloud"], "energy": ["bond_lj", "pure_lj"], "experiment": ["smoke"]},
+    "fold": {"system": ["protein"], "init": ["extended", "native"], "energy": ["amber"], "experiment": ["fold_smoke"]},
+}
 # Validating every job of a huge sweep would take long; the first ones catch typos.
 MAX_JOBS_CHECKED = 64
 
@@ -35,8 +42,8 @@ def group_options(group: str) -> list[str]:
 
 
 def user_groups() -> list[str]:
-    """The config groups users choose from (the schema and Hydra's own groups excluded)."""
-    return sorted(p.name for p in config_dir().iterdir() if p.is_dir() and p.name not in ("schema", "hydra", "__pycache__"))
+    """The config groups users choose from (Hydra's own and the ``tuning`` specialisations excluded)."""
+    return sorted(p.name for p in config_dir().iterdir() if p.is_dir() and p.name not in ("tuning", "hydra", "__pycache__"))
 
 
 def _all_keys(cfg: DictConfig, prefix: str = "") -> Iterator[str]:
@@ -126,7 +133,7 @@ def compose(overrides: list[str], *, command: str = "loop", with_hydra: bool = T
         except (HydraException, OmegaConfBaseException, ValueError) as error:
             reference = None
             try:
-                reference = hydra_compose(CONFIG_NAME, overrides=[])
+                reference = hydra_compose(CONFIG_NAME, overrides=COMMAND_BASE.get(command, []))
             except Exception:  # noqa: BLE001 - only used for suggestions
                 pass
             raise NrepError(explain(error, reference, command)) from error

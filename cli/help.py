@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from omegaconf import OmegaConf
 
-from nrep.cli.compose import compose, group_options, user_groups, without_hydra
+from nrep.cli.compose import COMMAND_BASE, COMMAND_OPTIONS, compose, group_options, user_groups, without_hydra
 
 OPTIONS = {
     "loop": [],
@@ -38,7 +38,11 @@ EXAMPLES = {
         "nrep loop --cfg job energy.lj_core_radius=0.8    # show the config, run nothing",
     ],
     "fold": [
-        "nrep fold --pdb 2JOF                      # not available yet",
+        "nrep fold --pdb 2JOF                       # GNN from the extended chain",
+        "nrep fold --pdb 2JOF -m method=gd,cg,gnn seed=0,1,2",
+        "nrep fold --pdb structures/mine.cif --chain B init=native method=gd",
+        "nrep fold --pdb 2JOF energy.weights.coulomb=0 optim=lbfgs",
+        "NREP_PDB_DIR=~/pdb nrep fold --pdb 5AWL    # read 5AWL.pdb from ~/pdb first",
     ],
 }
 
@@ -49,12 +53,13 @@ def _table(rows: list[tuple[str, str]]) -> list[str]:
 
 
 def command_help(command: str, description: str) -> str:
-    cfg = compose([], command=command)
+    cfg = compose(COMMAND_BASE[command], command=command)
     choices = cfg.hydra.runtime.choices
     groups = []
     for group in user_groups():
         default = choices.get(group)
-        options = [f"{o}*" if o == default else o for o in group_options(group)]
+        names = COMMAND_OPTIONS[command].get(group, group_options(group))
+        options = [f"{o}*" if o == default else o for o in names]
         groups.append((group, ", ".join(options)))
     defaults = OmegaConf.to_yaml(without_hydra(cfg)).rstrip().splitlines()
 

@@ -24,7 +24,7 @@ from nrep.core.errors import NrepError
 
 COMMANDS = {
     "loop": "minimise a synthetic bead loop (paper §3); needs no data",
-    "fold": "fold a protein from a PDB id or file (paper §4); not available yet",
+    "fold": "fold a protein from a PDB id or file (paper §4): AMBER14 in vacuum, RMSD to the structure",
 }
 
 # Hydra's own flags: name -> does it take a value ("?" = an optional one).
@@ -149,8 +149,27 @@ def build_invocation(command: str, argv: Sequence[str]) -> tuple[Invocation, arg
             raise NrepError(f"{flag} and {given[key]} both set {key}; keep one of them")
         inv.injected.append(f"{key}={value}")
 
-    if command == "loop" and "system" in given and given["system"] != "system=loop":
-        raise NrepError(f"{given['system']} does not go with `nrep loop`; proteins use `nrep fold --pdb ID`")
+    from nrep.cli.compose import COMMAND_OPTIONS
+
+    for group, allowed in COMMAND_OPTIONS[command].items():
+        if group in given and given[group].split("=", 1)[1] not in allowed:
+            other = "fold" if command == "loop" else "loop"
+            raise NrepError(
+                f"{given[group]} does not go with `nrep {command}` (choose {group} from: {', '.join(allowed)}); "
+                f"it belongs to `nrep {other}`"
+            )
+    if command == "fold" and not args.help:
+        if not args.pdb:
+            raise NrepError("nrep fold needs --pdb ID|FILE (a 4-character PDB id such as 2JOF, or a .pdb/.cif file)")
+        from nrep.core.systems.sources import check_pdb_id, looks_like_file
+
+        if not looks_like_file(args.pdb):
+            check_pdb_id(args.pdb)
+        if "system" not in given:
+            inv.injected.append("system=protein")
+        inject("--pdb", "system.pdb", _quoted(args.pdb))
+        if args.chain is not None:
+            inject("--chain", "system.chain", _quoted(args.chain))
     if args.seed is not None:
         inject("--seed", "seed", str(args.seed))
     if args.threads is not None:
@@ -176,6 +195,34 @@ def check_output_dirs(inv: Invocation, composed) -> None:  # noqa: ANN001 - Dict
         check_new_run_dir(Path(resolved(cfg, key)), overwrite)
 
 
+def check_structures(composed) -> None:  # noqa: ANN001 - DictConfig list
+    """Find (or download) and prepare each protein once before any run starts.
+
+    A missing file, an unknown id, a malformed structure or an unsupported residue is
+    then one line and exit code 2, with nothing written; the download lands in the cache
+    that the runs read.
+    """
+    from nrep.cli.compose import validate
+    from nrep.core.systems.prepare import prepare_protein
+    from nrep.core.systems.sources import locate_structure
+
+    seen = set()
+    for cfg in composed:
+        s = validate(cfg).system
+        key = (s.pdb, s.chain, s.local_dir, s.cache_dir, s.base_url, s.ph, s.replace_nonstandard)
+        if key in seen:
+            continue
+        seen.add(key)
+        source = locate_structure(
+            s.pdb,
+            Path(s.local_dir).expanduser() if s.local_dir else None,
+            Path(s.cache_dir).expanduser() if s.cache_dir else None,
+            s.base_url,
+            s.download_timeout_s,
+        )
+        prepare_protein(source.path, s.chain, s.ph, s.replace_nonstandard)
+
+
 def run_command(command: str, argv: Sequence[str]) -> int:
     inv, args = build_invocation(command, argv)
     if args.help:
@@ -186,19 +233,13 @@ def run_command(command: str, argv: Sequence[str]) -> int:
     if args.debug:
         os.environ["NREP_DEBUG"] = "1"
         os.environ["HYDRA_FULL_ERROR"] = "1"
-    if command == "fold":
-        if not args.pdb:
-            raise NrepError("nrep fold needs --pdb ID|FILE (a 4-character PDB id such as 2JOF, or a .pdb/.cif file)")
-        raise NrepError(
-            f"protein folding (nrep fold --pdb {args.pdb}) is not available yet in nrep "
-            f"{_version()}; synthetic loops work now: nrep loop --help"
-        )
-
     from nrep.cli.compose import compose_jobs
 
     composed = compose_jobs([*inv.injected, *inv.overrides], inv.multirun, command)
     if not inv.info_only:
         check_output_dirs(inv, composed)
+        if command == "fold":
+            check_structures(composed)
     os.environ["NREP_COMMAND_LINE"] = " ".join(["nrep", command, *argv])
 
     from nrep.cli.app import launch, problems
@@ -236,7 +277,8 @@ def top_help() -> str:
         "  --version   show nrep's version",
         "",
         "`nrep <command> --help` lists a command's options, config groups and defaults.",
-        "Example: nrep loop energy=pure_lj system.n=400 method=gd seed=0",
+        "Examples: nrep loop energy=pure_lj system.n=400 method=gd seed=0",
+        "          nrep fold --pdb 2JOF method=gnn",
     ]
     return "\n".join(lines)
 

@@ -57,6 +57,37 @@ class LoopSystemConfig(SystemConfig):
         )
 
 
+@dataclass
+class ProteinSystemConfig(SystemConfig):
+    """One chain of a protein from the PDB, all atoms with hydrogens (paper §4).
+
+    pdb: a PDB id (4 characters), looked up in local_dir, then cache_dir, then downloaded
+        from base_url (``<ID>.pdb``, else ``<ID>.cif``) into cache_dir; or a path to a
+        .pdb/.cif file. The reference is model 1, alternate locations resolved by
+        highest occupancy; waters, ions and ligands are dropped (noted in the summary).
+    chain: the chain to fold; null = the first.
+    local_dir: null = $NREP_PDB_DIR (when set). cache_dir: null = ~/.cache/nrep/pdb.
+    ph: the pH at which OpenMM chooses protonation states when it adds hydrogens.
+    replace_nonstandard: replace non-standard residues (e.g. NLE) by their standard
+        parents with PDBFixer; false refuses such structures.
+    """
+
+    name: str = "protein"
+    pdb: Optional[str] = None
+    chain: Optional[str] = None
+    local_dir: Optional[str] = None
+    cache_dir: Optional[str] = None
+    base_url: str = "https://files.rcsb.org/download"
+    download_timeout_s: float = 30.0
+    ph: float = 7.0
+    replace_nonstandard: bool = False
+
+    def __post_init__(self) -> None:
+        _require(bool(self.pdb), "system.pdb is not set: pass --pdb ID (e.g. 2JOF) or --pdb path/to/file.pdb")
+        _require(0 <= self.ph <= 14, f"system.ph must lie in [0, 14] (got {self.ph})")
+        _require(self.download_timeout_s > 0, f"system.download_timeout_s must be > 0 (got {self.download_timeout_s})")
+
+
 # --------------------------------------------------------------------------- init
 
 
@@ -77,6 +108,34 @@ class CloudInitConfig(InitConfig):
 
     def __post_init__(self) -> None:
         _require(self.std is None or self.std > 0, f"init.std must be > 0 or null (got {self.std})")
+
+
+@dataclass
+class ExtendedInitConfig(InitConfig):
+    """Proteins: the sequence as a fully extended chain (phi = psi = omega = 180 degrees).
+
+    peptide_bond_A: the C-N peptide bond length in Å (the paper's 1.32). The start is the
+    same for every method and seed; cache keeps it under cache_dir (null =
+    ~/.cache/nrep/starts).
+    """
+
+    name: str = "extended"
+    peptide_bond_A: float = 1.32
+    cache: bool = True
+    cache_dir: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        _require(
+            1.0 <= self.peptide_bond_A <= 2.0,
+            f"init.peptide_bond_A must lie in [1.0, 2.0] Å (got {self.peptide_bond_A})",
+        )
+
+
+@dataclass
+class NativeInitConfig(InitConfig):
+    """Proteins: start from the prepared PDB structure itself (refinement)."""
+
+    name: str = "native"
 
 
 # --------------------------------------------------------------------------- energy
@@ -151,6 +210,34 @@ class LoopEnergyConfig(EnergyConfig):
         )
 
 
+@dataclass
+class AmberWeightsConfig:
+    """A factor on each AMBER term; 0 switches a term off (and out of the reported total)."""
+
+    bond: float = 1.0
+    angle: float = 1.0
+    torsion: float = 1.0
+    lj: float = 1.0
+    coulomb: float = 1.0
+
+    def __post_init__(self) -> None:
+        for key, value in vars(self).items():
+            _require(value >= 0, f"energy.weights.{key} must be >= 0 (got {value})")
+        _require(any(vars(self).values()), "energy.weights switch every term off; keep at least one above 0")
+
+
+@dataclass
+class AmberEnergyConfig(EnergyConfig):
+    """AMBER14 (amber14-all.xml) in vacuum without cutoff, in kJ/mol, equal to OpenMM's.
+
+    Bonds, angles, periodic torsions (proper and improper), Lennard-Jones and Coulomb with
+    OpenMM's exclusions and scaled 1-4 exceptions; ``weights`` scales each term.
+    """
+
+    name: str = "amber"
+    weights: AmberWeightsConfig = field(default_factory=AmberWeightsConfig)
+
+
 # --------------------------------------------------------------------------- stop
 
 
@@ -200,7 +287,8 @@ SAMPLE_KINDS = ("auto", "cloud", "perturb")
 class ModesConfig:
     """Slow modes (paper §2) of the reparametrised methods.
 
-    k: how many modes; null = n // 3 (the authors' loops).
+    k: how many modes; null = n // 3 for loops (the authors'), 3 x residues for proteins
+        (the paper's first choice).
     sample_kind: ``cloud`` (random clouds of std s * n^(1/3)/2, the authors' loops),
         ``perturb`` (X0 + N(0, s^2)), ``auto`` (cloud for loops).
     sample_scales: [first, last] scale s, with n_samples evenly spaced values; null =
@@ -263,15 +351,28 @@ class ReparamMethodConfig(MethodConfig):
         self.stop.check("method.stop")
 
 
+CG_STARTS = ("projection", "anchored")
+
+
 @dataclass
 class CGMethodConfig(ReparamMethodConfig):
-    """Linear CG (paper eq. 3): X = Psi Z over the k slowest modes, then the coordinates."""
+    """Linear CG (paper eq. 3): X = Psi Z over the k slowest modes, then the coordinates.
+
+    start: ``projection`` (Z0 = s Psi^T X0, rescaled to std(X0): the authors' loops) or
+        ``anchored`` (X = X0 + Psi Z, Z0 = 0: starts at X0 exactly; the protein default,
+        since a projected protein has overlapping atoms).
+    """
 
     name: str = "cg"
+    start: str = "projection"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_choice("method.start", self.start, CG_STARTS)
 
 
 GNN_GRAPHS = ("slow_modes", "slow_modes_plain", "bonds", "knn")
-OUTPUT_INITS = ("rescale", "fit")
+OUTPUT_INITS = ("rescale", "fit", "anchored")
 
 
 @dataclass
@@ -285,7 +386,10 @@ class GNNMethodConfig(ReparamMethodConfig):
         (A = Psi Psi^T, the paper's text), ``bonds`` (the coupled pairs) or ``knn`` (knn_k
         nearest neighbours in X0); the last two use torch_geometric's GCNConv.
     output_init: ``rescale`` the last layer so std(X) = std(X0) (the authors' loops: a
-        random start of the right size) or ``fit`` X to X0 by least squares first.
+        random start of the right size), ``fit`` X to X0 by least squares first (the
+        authors' protein code), or ``anchored``: X = X0 + GNN(Z) with the output layer
+        zeroed, which starts at X0 exactly (the protein default: an approximate fit
+        leaves atoms overlapping, which exact Lennard-Jones cannot survive).
     """
 
     name: str = "gnn"
@@ -494,6 +598,15 @@ class NrepConfig:
         )
         _require(self.seed >= 0, f"seed must be >= 0 (got {self.seed})")
         _require(self.threads is None or self.threads >= 1, f"threads must be >= 1 or null (got {self.threads})")
+        if isinstance(self.system, ProteinSystemConfig):
+            _require(
+                isinstance(self.energy, AmberEnergyConfig),
+                f"energy={self.energy.name} does not apply to a protein; use energy=amber",
+            )
+            _require(
+                isinstance(self.init, (ExtendedInitConfig, NativeInitConfig)),
+                f"init={self.init.name} does not apply to a protein; use init=extended or init=native",
+            )
         if isinstance(self.system, LoopSystemConfig):
             _require(
                 isinstance(self.energy, LoopEnergyConfig),
@@ -529,21 +642,37 @@ def uses_line_search(cfg: "NrepConfig") -> bool:
 
 
 SCHEMAS: dict[str, dict[str, type]] = {
-    "system": {"loop": LoopSystemConfig},
-    "init": {"cloud": CloudInitConfig},
-    "energy": {"loop": LoopEnergyConfig},
+    "system": {"loop": LoopSystemConfig, "protein": ProteinSystemConfig},
+    "init": {"cloud": CloudInitConfig, "extended": ExtendedInitConfig, "native": NativeInitConfig},
+    "energy": {"loop": LoopEnergyConfig, "amber": AmberEnergyConfig},
     "method": {"gd": GDMethodConfig, "cg": CGMethodConfig, "gnn": GNNMethodConfig},
     "optim": {"adam": AdamConfig, "sgd": SGDConfig, "lbfgs": LBFGSConfig, "fire": FIREConfig},
     "device": {"device": DeviceConfig},
 }
 
 
+def run_label(system: Any) -> str:
+    """The results folder of a system: ``loop``, or the protein's PDB id or file stem."""
+    import re
+    from pathlib import PurePath
+
+    pdb = system.get("pdb") if system.get("name") == "protein" else None
+    if not pdb:
+        return str(system.get("name"))
+    pdb = str(pdb)
+    label = PurePath(pdb).stem if pdb.lower().endswith((".pdb", ".cif")) or "/" in pdb else pdb.upper()
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", label) or "protein"
+
+
 def register_schemas() -> None:
     """Put the dataclasses into Hydra's ConfigStore (as ``schema/<group>/<name>``).
 
     They live outside the user-facing groups so that ``method=...`` lists only real options.
+    Also registers the ``nrep_run_label`` resolver used by the run directories.
     """
     from hydra.core.config_store import ConfigStore
+
+    OmegaConf.register_new_resolver("nrep_run_label", run_label, replace=True)
 
     store = ConfigStore.instance()
     store.store(name="schema", node=NrepConfig)

@@ -4,23 +4,50 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from nrep.configs.schema import CloudInitConfig, LoopEnergyConfig, LoopSystemConfig, NrepConfig
+from nrep.configs.schema import (
+    AmberEnergyConfig,
+    CloudInitConfig,
+    ExtendedInitConfig,
+    LoopEnergyConfig,
+    LoopSystemConfig,
+    NrepConfig,
+    ProteinSystemConfig,
+)
+from nrep.core.energy.amber import AmberEnergy, AmberParameters
 from nrep.core.energy.loop import LoopEnergy, build_loop_energy
 from nrep.core.runtime import derive_seed
 from nrep.core.systems.loop import LoopSystem, cloud_std, gaussian_cloud, make_loop
+from nrep.core.systems.protein import ProteinSystem, load_protein
 
 
-def build_system(cfg: NrepConfig) -> LoopSystem:
-    """The system with its start X0 (float64, CPU), drawn from the run's seed."""
+def build_system(cfg: NrepConfig) -> LoopSystem | ProteinSystem:
+    """The system with its start X0 (float64, CPU); random starts are drawn from the run's seed."""
     if isinstance(cfg.system, LoopSystemConfig) and isinstance(cfg.init, CloudInitConfig):
         n = cfg.system.n
         std = cfg.init.std if cfg.init.std is not None else cloud_std(n)
         x0 = gaussian_cloud(n, std, seed=derive_seed(cfg.seed, "start"))
         return make_loop(n, cfg.system.loop_spacing, x0)
+    if isinstance(cfg.system, ProteinSystemConfig):
+        s, init = cfg.system, cfg.init
+        extended = isinstance(init, ExtendedInitConfig)
+        return load_protein(
+            s.pdb,
+            chain=s.chain,
+            start=init.name,
+            local_dir=s.local_dir,
+            cache_dir=s.cache_dir,
+            base_url=s.base_url,
+            timeout_s=s.download_timeout_s,
+            ph=s.ph,
+            replace_nonstandard=s.replace_nonstandard,
+            peptide_bond=init.peptide_bond_A if extended else 1.32,
+            start_cache_dir=init.cache_dir if extended else None,
+            cache_start=extended and init.cache,
+        )
     raise NotImplementedError(f"no builder for system={cfg.system.name} with init={cfg.init.name}")
 
 
-def build_energy(cfg: NrepConfig, system: LoopSystem) -> LoopEnergy:
+def build_energy(cfg: NrepConfig, system: LoopSystem | ProteinSystem) -> LoopEnergy | AmberEnergy:
     if isinstance(cfg.energy, LoopEnergyConfig):
         e = cfg.energy
         repulsion = None
@@ -37,4 +64,6 @@ def build_energy(cfg: NrepConfig, system: LoopSystem) -> LoopEnergy:
             repulsion=repulsion,
             seed=derive_seed(cfg.seed, "repulsion"),
         )
+    if isinstance(cfg.energy, AmberEnergyConfig):
+        return AmberEnergy(AmberParameters.from_openmm(system.prepared.system), asdict(cfg.energy.weights))
     raise NotImplementedError(f"no builder for energy={cfg.energy.name}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -75,39 +75,48 @@ class BestState(Callback):
 
 
 class TraceRecorder(Callback):
-    """Rows of (step, stage, stage_step, time_s, energy) every ``every`` steps.
+    """Rows of (step, stage, stage_step, time_s, energy, metrics...) every ``every`` steps.
 
     The first step of each stage and the end of each stage are always recorded. The
     energy column is named after the energy's unit (``energy_reduced``, ``energy_kJ_mol``).
     ``time_offset_s`` is added to the times: the method's set-up (slow modes) comes first.
+    ``metrics(x)`` adds columns computed from the coordinates (e.g. RMSD) to each row.
     """
 
-    def __init__(self, every: int, energy_column: str, time_offset_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        every: int,
+        energy_column: str,
+        time_offset_s: float = 0.0,
+        metrics: Callable[[torch.Tensor], dict[str, float]] | None = None,
+    ) -> None:
         self.every = every
         self.energy_column = energy_column
         self.time_offset_s = time_offset_s
+        self.metrics = metrics
         self.rows: list[dict[str, Any]] = []
 
-    def _record(self, step: int, stage: str, stage_step: int, time_s: float, energy: float) -> None:
+    def _record(self, step: int, stage: str, stage_step: int, time_s: float, energy: float, x: torch.Tensor) -> None:
         if self.rows and (self.rows[-1]["stage"], self.rows[-1]["stage_step"]) == (stage, stage_step):
             self.rows.pop()  # the end of a stage re-states its last step
-        self.rows.append(
-            {
-                "step": step,
-                "stage": stage,
-                "stage_step": stage_step,
-                "time_s": self.time_offset_s + time_s,
-                self.energy_column: energy,
-            }
-        )
+        row = {
+            "step": step,
+            "stage": stage,
+            "stage_step": stage_step,
+            "time_s": self.time_offset_s + time_s,
+            self.energy_column: energy,
+        }
+        if self.metrics is not None:
+            row.update(self.metrics(x))
+        self.rows.append(row)
 
     def on_step(self, state: StepState) -> str | None:
         if state.stage_step == 0 or state.stage_step % self.every == 0:
-            self._record(state.step, state.stage, state.stage_step, state.elapsed_s, state.energy_value)
+            self._record(state.step, state.stage, state.stage_step, state.elapsed_s, state.energy_value, state.x)
         return None
 
     def on_stage_end(self, result: StageResult, step: int, elapsed_s: float) -> None:
-        self._record(step, result.name, result.steps, elapsed_s, result.energy)
+        self._record(step, result.name, result.steps, elapsed_s, result.energy, result.x)
 
 
 class Resampler(Callback):

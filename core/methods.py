@@ -22,6 +22,7 @@ import torch
 
 from nrep.configs.schema import (
     CGMethodConfig,
+    ConfigError,
     GNNMethodConfig,
     LoopSystemConfig,
     NrepConfig,
@@ -92,8 +93,12 @@ def reparam_stage(cfg: NrepConfig, method: ReparamMethodConfig, model_from) -> S
 # --------------------------------------------------------------------------- slow modes
 
 
-def mode_count(method: ReparamMethodConfig, n: int) -> int:
-    return method.modes.k if method.modes.k is not None else max(1, n // 3)
+def mode_count(method: ReparamMethodConfig, system) -> int:  # noqa: ANN001
+    """``modes.k``, or the system's default (loops: n // 3; proteins: 3 x residues)."""
+    k = method.modes.k if method.modes.k is not None else system.default_mode_count
+    if k > system.n:
+        raise ConfigError(f"method.modes.k={k} exceeds the {system.n} particles of {system.name}; choose k <= {system.n}")
+    return k
 
 
 def hessian_samples(cfg: NrepConfig, x0: torch.Tensor) -> list[torch.Tensor]:
@@ -133,7 +138,7 @@ def cache_path(cfg: NrepConfig) -> Path:
     return root / f"{cfg.system.name}-{slow.cache_key(description)}.npz"
 
 
-def compute_slow_modes(cfg: NrepConfig, energy, x0: torch.Tensor) -> slow.SlowModes:  # noqa: ANN001
+def compute_slow_modes(cfg: NrepConfig, energy, system) -> slow.SlowModes:  # noqa: ANN001
     """The method's slow modes, from the cache when allowed and present (float64, CPU)."""
     settings = cfg.method.modes
     path = cache_path(cfg) if settings.cache else None
@@ -142,13 +147,14 @@ def compute_slow_modes(cfg: NrepConfig, energy, x0: torch.Tensor) -> slow.SlowMo
         log.info("slow modes from the cache %s (computed in %.2f s)", path, modes.compute_time_s)
         return modes
     modes = slow.slow_modes(
-        hessian_samples(cfg, x0),
+        hessian_samples(cfg, system.x0),
         energy.pair_interactions(),
-        k=mode_count(cfg.method, x0.shape[0]),
+        k=mode_count(cfg.method, system),
         norm=settings.backbone,
         solver=settings.solver,
         dense_max_n=settings.dense_max_n,
         seed=derive_seed(cfg.seed, "eigensolver"),
+        local=energy.local_interactions(),
     )
     log.info("%d slow modes (%s solver) in %.2f s", modes.k, modes.solver, modes.compute_time_s)
     if path is not None:
@@ -210,7 +216,7 @@ def build_plan(cfg: NrepConfig, system, energy, runtime: Runtime) -> MethodPlan:
         return MethodPlan([coords])
 
     needs_modes = isinstance(method, CGMethodConfig) or method.graph in ("slow_modes", "slow_modes_plain")
-    modes = compute_slow_modes(cfg, energy, system.x0) if needs_modes else None
+    modes = compute_slow_modes(cfg, energy, system) if needs_modes else None
     plan = MethodPlan([], modes)
     if modes is not None:
         plan.times["modes"] = modes.compute_time_s
@@ -223,7 +229,8 @@ def build_plan(cfg: NrepConfig, system, energy, runtime: Runtime) -> MethodPlan:
 
     if isinstance(method, CGMethodConfig):
         psi = modes.psi
-        plan.stages = [reparam_stage(cfg, method, lambda x: LinearModes(psi, x)), coords]
+        anchored = method.start == "anchored"
+        plan.stages = [reparam_stage(cfg, method, lambda x: LinearModes(psi, x, anchored)), coords]
         return plan
 
     started = time.perf_counter()
@@ -231,6 +238,8 @@ def build_plan(cfg: NrepConfig, system, energy, runtime: Runtime) -> MethodPlan:
     x0 = system.x0.to(device=runtime.device, dtype=runtime.dtype)
     if method.output_init == "fit":
         plan.info["gnn_fit_steps"] = model.fit_output_(x0)
+    elif method.output_init == "anchored":
+        model.anchor_(x0)
     else:
         model.rescale_output_(x0)
     plan.times["init"] = time.perf_counter() - started

@@ -33,7 +33,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 import torch
 
-from nrep.core.energy.pairs import PairInteraction
+from nrep.core.energy.pairs import LocalInteraction, PairInteraction
 from nrep.core.results import atomic_write_bytes
 
 CACHE_FORMAT = 1  # bump when what is cached changes meaning
@@ -84,17 +84,27 @@ def pair_hessian_blocks(
     return (radial - tangential)[:, None, None] * outer + tangential[:, None, None] * eye
 
 
+def local_hessian_blocks(x: torch.Tensor, term: LocalInteraction) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Rows, columns and 3×3 blocks of the Hessian of a local term, group by group (autograd)."""
+    hessian = torch.func.vmap(torch.func.hessian(term.potential))(x[term.atoms], *term.params)  # (m, q, 3, q, 3)
+    m, q = term.atoms.shape
+    rows = term.atoms[:, :, None].expand(m, q, q).reshape(-1)
+    cols = term.atoms[:, None, :].expand(m, q, q).reshape(-1)
+    return rows, cols, hessian.permute(0, 1, 3, 2, 4).reshape(-1, 3, 3)
+
+
 def hessian_block_norms(
     x: torch.Tensor,
     interactions: Sequence[PairInteraction],
     other: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    local: Sequence[LocalInteraction] = (),
 ) -> scipy.sparse.csr_matrix:
     """The matrix of ‖H_ij‖_F (n × n, sparse, diagonal included) at one configuration.
 
-    Pair terms use their analytic blocks. ``other`` is the rest of the energy (angles,
-    torsions, ...): its Hessian comes from ``torch.func.hessian`` (dense, O(n²) memory)
-    and is added block by block before the norms are taken. Pairs listed several times
-    have their blocks added first.
+    Pair terms use their analytic blocks; ``local`` terms (angles, torsions) the Hessian
+    of each small group of atoms. ``other`` is any remaining energy: its Hessian comes
+    from ``torch.func.hessian`` (dense, O(n²) memory). Blocks of the same pair are added
+    before the norms are taken.
     """
     n = x.shape[0]
     rows, cols, blocks = [], [], []
@@ -106,6 +116,11 @@ def hessian_block_norms(
         rows += [i, j, i, j]
         cols += [j, i, i, j]
         blocks += [-b, -b, b, b]
+    for term in local:
+        i, j, b = local_hessian_blocks(x.detach(), term)
+        rows.append(i)
+        cols.append(j)
+        blocks.append(b)
     if other is not None:
         dense = torch.func.hessian(other)(x.detach()).permute(0, 2, 1, 3)  # (n, n, 3, 3)
         i, j = torch.nonzero(dense.flatten(2).abs().sum(dim=2), as_tuple=True)
@@ -124,6 +139,7 @@ def backbone(
     interactions: Sequence[PairInteraction],
     norm: str = "fro",
     other: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    local: Sequence[LocalInteraction] = (),
 ) -> scipy.sparse.csr_matrix:
     """The backbone K (n × n, symmetric, sparse) over sample configurations.
 
@@ -134,7 +150,7 @@ def backbone(
         raise ValueError(f"unknown backbone norm {norm!r}; use fro or fro2")
     total, count = None, 0
     for x in samples:
-        norms = hessian_block_norms(x, interactions, other)
+        norms = hessian_block_norms(x, interactions, other, local)
         if norm == "fro2":
             norms = norms.multiply(norms)
         total = norms if total is None else total + norms
@@ -190,10 +206,11 @@ def slow_modes(
     dense_max_n: int = 5000,
     seed: int = 0,
     other: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    local: Sequence[LocalInteraction] = (),
 ) -> SlowModes:
-    """Backbone, Laplacian and its k slowest modes, timed (``other``: non-pair terms)."""
+    """Backbone, Laplacian and its k slowest modes, timed (``local``/``other``: non-pair terms)."""
     started = time.perf_counter()
-    k_matrix = backbone(samples, interactions, norm, other)
+    k_matrix = backbone(samples, interactions, norm, other, local)
     lap = laplacian(k_matrix)
     chosen = choose_solver(solver, lap.shape[0], k, dense_max_n)
     values, vectors = lowest_eigenpairs(lap, k, chosen, seed)

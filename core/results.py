@@ -118,3 +118,16 @@ def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[name] = value
     return flat
+
+
+def write_pdb(path: Path, topology, x_nm: np.ndarray) -> np.ndarray:  # noqa: ANN001 - openmm.app.Topology
+    """Write a PDB file with OpenMM (standard residue and atom names, CONECT for non-standard
+    bonds); return the coordinates as written (nm, rounded to the file's 0.001 Å)."""
+    from openmm import app, unit
+
+    buffer = io.StringIO()
+    app.PDBFile.writeFile(topology, x_nm * unit.nanometer, buffer, keepIds=True)
+    text = buffer.getvalue()
+    atomic_write_bytes(path, text.encode())
+    written = app.PDBFile(io.StringIO(text)).getPositions(asNumpy=True)
+    return np.asarray(written.value_in_unit(unit.nanometer), dtype=np.float64)

@@ -14,17 +14,19 @@ from typing import Any
 
 import torch
 
-from nrep.configs.schema import NrepConfig, uses_line_search
+from nrep.configs.schema import LoopEnergyConfig, NrepConfig, uses_line_search
 from nrep.core import results
 from nrep.core.build import build_energy, build_system
 from nrep.core.callbacks import BestState, NonFiniteGuard, ProgressBar, Resampler, TimeBudget, TraceRecorder
-from nrep.core.energy.loop import LoopEnergy, lj_minimum_distance
+from nrep.core.energy.amber import openmm_energy
+from nrep.core.energy.loop import lj_minimum_distance
 from nrep.core.figures import loop_snapshot
 from nrep.core.methods import MethodPlan, build_plan
 from nrep.core.metrics import loop_closure, stuck_pairs
 from nrep.core.optimize import Callback, StageResult, minimise
-from nrep.core.systems.loop import LoopSystem
 from nrep.core.runtime import configure, git_commit, versions
+from nrep.core.systems.loop import LoopSystem
+from nrep.core.systems.protein import ProteinSystem
 
 log = logging.getLogger("nrep")
 
@@ -34,7 +36,7 @@ def energy_column(unit: str) -> str:
     return "energy_" + unit.replace("/", "_")
 
 
-def exact_terms(energy: LoopEnergy, x: torch.Tensor) -> dict[str, float]:
+def exact_terms(energy, x: torch.Tensor) -> dict[str, float]:  # noqa: ANN001
     """The energy's exact terms at x, evaluated in float64 whatever the run's dtype."""
     with torch.no_grad():
         return {name: float(value) for name, value in energy.exact_terms(x.to(torch.float64)).items()}
@@ -44,14 +46,16 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds")
 
 
-def watchers(cfg: NrepConfig, energy: LoopEnergy, plan: MethodPlan, show_progress: bool) -> dict[str, Callback]:
+def watchers(cfg: NrepConfig, system, energy, plan: MethodPlan, show_progress: bool) -> dict[str, Callback]:  # noqa: ANN001
     """The callbacks of a run by role: guard, best, trace, and the optional ones."""
+    metrics = system.rmsd if isinstance(system, ProteinSystem) else None
     found: dict[str, Callback] = {
         "guard": NonFiniteGuard(),
         "best": BestState(),
-        "trace": TraceRecorder(cfg.output.trace_every, energy_column(energy.unit), plan.setup_s),
+        "trace": TraceRecorder(cfg.output.trace_every, energy_column(energy.unit), plan.setup_s, metrics),
     }
-    if cfg.energy.repulsion.enabled and not uses_line_search(cfg):
+    sampled = isinstance(cfg.energy, LoopEnergyConfig) and cfg.energy.repulsion.enabled
+    if sampled and not uses_line_search(cfg):
         found["resampler"] = Resampler(energy, cfg.energy.repulsion.resample_every)
     if cfg.time_budget_s is not None:
         found["budget"] = TimeBudget(cfg.time_budget_s - plan.setup_s)
@@ -60,12 +64,22 @@ def watchers(cfg: NrepConfig, energy: LoopEnergy, plan: MethodPlan, show_progres
     return found
 
 
-def loop_metrics(cfg: NrepConfig, system: LoopSystem, x: torch.Tensor) -> dict[str, Any]:
+def structure_metrics(cfg: NrepConfig, system, x: torch.Tensor) -> dict[str, Any]:  # noqa: ANN001
+    """How good the final structure is: RMSD to the reference, or how well the loop closed."""
+    if isinstance(system, ProteinSystem):
+        return system.rmsd(x)
     r_min = lj_minimum_distance(cfg.energy.bond_length, cfg.energy.lj_softening)
     return {
         "loop_closure": loop_closure(x, system.loops.to(x.device), r_min),
         "stuck_pairs": stuck_pairs(x, system.coupled_pairs.to(x.device), cfg.energy.bond_length),
     }
+
+
+def system_columns(system) -> dict[str, Any]:  # noqa: ANN001
+    columns: dict[str, Any] = {"system": system.name, "n_particles": system.n}
+    if isinstance(system, ProteinSystem):
+        columns.update(system.describe())
+    return columns
 
 
 def stage_columns(stage_results: list[StageResult]) -> dict[str, Any]:
@@ -78,6 +92,19 @@ def stage_columns(stage_results: list[StageResult]) -> dict[str, Any]:
             f"time_{r.name}_s": r.time_s,
         })
     return columns
+
+
+def write_protein_structures(system: ProteinSystem, energy, run_dir: Path, x: torch.Tensor, best: BestState) -> dict[str, float]:  # noqa: ANN001
+    """start.pdb, final.pdb (and best.pdb); the energy of final.pdb as written, by nrep and by OpenMM."""
+    topology = system.topology
+    results.write_pdb(run_dir / "start.pdb", topology, system.x0.numpy())
+    x_final = results.write_pdb(run_dir / "final.pdb", topology, x.detach().cpu().to(torch.float64).numpy())
+    if best.x is not None:
+        results.write_pdb(run_dir / "best.pdb", topology, best.x.detach().cpu().to(torch.float64).numpy())
+    x_written = torch.from_numpy(x_final)
+    with torch.no_grad():
+        ours = float(energy.to("cpu", torch.float64)(x_written))
+    return {"energy_final_pdb": ours, "energy_final_pdb_openmm": openmm_energy(system.prepared.system, x_final)[0]}
 
 
 def write_structures(cfg: NrepConfig, system: LoopSystem, run_dir: Path, x: torch.Tensor, best: BestState, energy_final: float) -> None:
@@ -116,7 +143,7 @@ def execute(
     initial = exact_terms(energy, x0)
     with torch.no_grad():
         initial_sampled = float(energy(x0))
-    callbacks = watchers(cfg, energy, plan, show_progress)
+    callbacks = watchers(cfg, system, energy, plan, show_progress)
     time_setup = time.perf_counter() - t0 - plan.setup_s
 
     log.info(
@@ -140,8 +167,7 @@ def execute(
         "stop_reason": final.stop_reason,
         "command": command,
         "started_at": started_at,
-        "system": system.name,
-        "n_particles": system.n,
+        **system_columns(system),
         "energy_model": cfg.energy.name,
         "energy_unit": energy.unit,
         "method": cfg.method.name,
@@ -154,7 +180,7 @@ def execute(
         "energy_final_exact": sum(final_terms.values()),
         "energy_best": best.energy,
         **{f"energy_final_{name}": value for name, value in final_terms.items()},
-        **loop_metrics(cfg, system, final.x),
+        **structure_metrics(cfg, system, final.x),
         **stage_columns(stage_results),
         **plan.info,
         "time_setup_s": time_setup,
@@ -171,11 +197,18 @@ def execute(
         summary.update(results.flatten(config_record, prefix="cfg."))
 
     results.write_csv(run_dir / results.TRACE, callbacks["trace"].rows)
-    write_structures(cfg, system, run_dir, final.x, best, summary["energy_final_exact"])
+    if isinstance(system, ProteinSystem):
+        summary.update(write_protein_structures(system, energy, run_dir, final.x, best))
+    else:
+        write_structures(cfg, system, run_dir, final.x, best, summary["energy_final_exact"])
     results.write_json(run_dir / results.SUMMARY, summary)
     log.info("%s: %s after %d steps, %.2f s", summary["status"], final.stop_reason, summary["steps_total"], summary["time_total_s"])
-    log.info("final energy %.8g [%s] (exact repulsion: %.8g), best %.8g", final.energy, energy.unit, summary["energy_final_exact"], best.energy)
-    log.info("loop closure %.2f, stuck pairs %d", summary["loop_closure"], summary["stuck_pairs"])
+    log.info("final energy %.8g %s (exact: %.8g), best %.8g", final.energy, energy.unit, summary["energy_final_exact"], best.energy)
+    if isinstance(system, ProteinSystem):
+        log.info("RMSD to %s: CA %.2f Å, backbone %.2f Å, heavy %.2f Å, all %.2f Å", system.name,
+                 summary["rmsd_ca_A"], summary["rmsd_backbone_A"], summary["rmsd_heavy_A"], summary["rmsd_all_A"])
+    else:
+        log.info("loop closure %.2f, stuck pairs %d", summary["loop_closure"], summary["stuck_pairs"])
     log.info("results in %s", run_dir)
     return summary
 

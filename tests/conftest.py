@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
+import io
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -53,3 +56,53 @@ def hand_loop():
 def nrep_cli():
     """nrep_cli(*args, cwd=...) -> the CompletedProcess of the installed `nrep` command."""
     return run_nrep
+
+
+@pytest.fixture
+def server(tmp_path):
+    """(folder, base URL) of an HTTP server on 127.0.0.1 over a folder; ids starting with 9 answer HTTP 500."""
+    served = tmp_path / "served"
+    served.mkdir()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(served), **kwargs)
+
+        def do_GET(self):  # noqa: N802
+            if Path(self.path).name.startswith("9"):
+                self.send_error(500, "server error")
+                return
+            super().do_GET()
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield served, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def peptide_pdb_text(sequence: str = "AKWD", helix: bool = True) -> str:
+    """PDB text (heavy atoms) of a peptide built in code: a helix (phi -57, psi -47) or extended."""
+    import PeptideBuilder
+    from Bio.PDB import PDBIO
+
+    n = len(sequence)
+    if helix:
+        structure = PeptideBuilder.make_structure(sequence, [-57.0] * (n - 1), [-47.0] * (n - 1))
+    else:
+        structure = PeptideBuilder.make_extended_structure(sequence)
+    writer, buffer = PDBIO(), io.StringIO()
+    writer.set_structure(structure)
+    writer.save(buffer)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def peptide_file(tmp_path_factory) -> Path:
+    """A 4-residue helical peptide (AKWD) as a PDB file: the protein of fast end-to-end tests."""
+    path = tmp_path_factory.mktemp("structures") / "AKWD.pdb"
+    path.write_text(peptide_pdb_text())
+    return path

@@ -83,6 +83,10 @@ class SampledRepulsion(nn.Module):
             found += len(chunk)
         return torch.cat(chunks)[: self.n_samples]
 
+    def local_interactions(self) -> list:
+        """Loops are made of pair terms only."""
+        return []
+
     def resample(self) -> None:
         self.pairs = self.draw().to(self.pairs.device)
 
@@ -142,6 +146,10 @@ class LoopEnergy(nn.Module):
             rep = self.repulsion
             found.append(PairInteraction(rep.pairs.cpu(), rep.scale / len(rep.pairs), rep.potential))
         return found
+
+    def local_interactions(self) -> list:
+        """Loops are made of pair terms only."""
+        return []
 
     def resample(self) -> None:
         """Redraw the repulsion pairs (a no-op without repulsion)."""

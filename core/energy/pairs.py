@@ -19,6 +19,19 @@ class PairInteraction:
     potential: PairPotential
 
 
+@dataclass(frozen=True)
+class LocalInteraction:
+    """Σ_t f(x[atoms[t]], *params[t]): a term over small groups of atoms (angles, torsions).
+
+    ``potential(x_local, *p)`` is one group's energy for its q atoms' coordinates (q, 3)
+    and its scalar parameters; the Hessian takes it group by group (q x q blocks).
+    """
+
+    atoms: torch.Tensor  # (m, q)
+    potential: Callable[..., torch.Tensor]
+    params: tuple[torch.Tensor, ...]  # each (m,)
+
+
 def pair_distances(x: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
     """|x_i - x_j| for each row (i, j) of ``pairs``; x is (..., n, 3), the result (..., m).
 

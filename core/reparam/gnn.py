@@ -82,12 +82,26 @@ class GNNReparam(nn.Module):
         self.layers = nn.ModuleList(make_layer(a, b) for a, b in zip(dims[:-1], dims[1:]))
         self.activation = ACTIVATIONS[activation]
         self.output = nn.Linear(dims[-1], 3)
+        self.register_buffer("anchor", None)
 
     def forward(self) -> torch.Tensor:
         h = self.z
         for layer in self.layers:
             h = self.activation(layer(h))
-        return self.output(h)
+        x = self.output(h)
+        return x if self.anchor is None else self.anchor + x
+
+    @torch.no_grad()
+    def anchor_(self, x0: torch.Tensor) -> None:
+        """Make X = X0 + GNN(Z) with the output layer zeroed: the start is X0 exactly.
+
+        Exact force fields cannot start from an approximate X0 (atoms a fraction of an Å
+        apart have astronomical Lennard-Jones energies). The zeroed layer still gets a
+        gradient (its input is not zero), so the network moves X from the first step.
+        """
+        self.output.weight.zero_()
+        self.output.bias.zero_()
+        self.anchor = x0.detach().clone()
 
     @torch.no_grad()
     def rescale_output_(self, x0: torch.Tensor) -> None:

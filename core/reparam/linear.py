@@ -1,4 +1,9 @@
-"""Linear CG reparametrisation (paper eq. 3): X = Ψ Z over the k slowest modes."""
+"""Linear CG reparametrisation (paper eq. 3): X = Ψ Z over the k slowest modes.
+
+``anchored``: X = X0 + Ψ Z with Z0 = 0, which starts at X0 exactly and moves it along the
+slow modes only; exact force fields need it (the projected start puts atoms on top of
+each other).
+"""
 
 from __future__ import annotations
 
@@ -17,13 +22,19 @@ def projected_start(psi: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
 
 
 class LinearModes(nn.Module):
-    """X = Ψ Z with Ψ (n, k) fixed and Z (k, 3) the parameter."""
+    """X = Ψ Z (or X0 + Ψ Z when ``anchored``) with Ψ (n, k) fixed and Z (k, 3) the parameter."""
 
-    def __init__(self, psi: torch.Tensor, x0: torch.Tensor) -> None:
+    def __init__(self, psi: torch.Tensor, x0: torch.Tensor, anchored: bool = False) -> None:
         super().__init__()
         psi = psi.to(dtype=x0.dtype, device=x0.device)
         self.register_buffer("psi", psi)
-        self.z = nn.Parameter(projected_start(psi, x0.detach()))
+        if anchored:
+            self.register_buffer("anchor", x0.detach().clone())
+            self.z = nn.Parameter(torch.zeros(psi.shape[1], 3, dtype=x0.dtype, device=x0.device))
+        else:
+            self.register_buffer("anchor", None)
+            self.z = nn.Parameter(projected_start(psi, x0.detach()))
 
     def forward(self) -> torch.Tensor:
-        return self.psi @ self.z
+        x = self.psi @ self.z
+        return x if self.anchor is None else self.anchor + x

@@ -1,8 +1,12 @@
 """The extended start of a protein: its sequence as a straight chain (paper §4.4, Fig. 7a).
 
 Ideal residue geometry from PeptideBuilder, every backbone dihedral at 180°
-(φ = ψ = ω = 180°) and the peptide C–N bond at the paper's 1.32 Å; heavy atoms only
-here, hydrogens are added by the same preparation as the reference structure.
+(φ = ψ = ω = 180°) and the peptide C–N bond at the paper's 1.32 Å. Heavy atoms come
+from the builder; hydrogens are added by OpenMM with the reference's protonation
+variants, and the atoms are put in the reference's order, so the start and the
+reference share one topology and one force field. End caps (ACE, NME, NH2) are built
+from glycine stand-ins: ACE's CH3/C/O from a glycine's CA/C/O, NME's N/C and NH2's N
+from a glycine's N/CA.
 PeptideBuilder's default side-chain rotamers can hit the neighbouring backbone in a
 fully extended chain, so each side chain takes, of its χ1/χ2 rotations by 0, 120 and
 240°, the one farthest from the residues before it and the backbone after it.
@@ -19,7 +23,11 @@ import numpy as np
 from Bio.PDB import PDBIO
 from Bio.PDB.Polypeptide import protein_letters_3to1
 
+from nrep.core.errors import NrepError
+
 PEPTIDE_BOND_A = 1.32
+# Cap residue -> {its atom name: the glycine stand-in atom it takes the place of}.
+CAPS = {"ACE": {"CH3": "CA", "C": "C", "O": "O"}, "NME": {"N": "N", "C": "CA"}, "NH2": {"N": "N"}}
 
 
 def one_letter_sequence(residue_names: list[str]) -> str:
@@ -60,6 +68,7 @@ def extended_chain_pdb(sequence: str, peptide_bond: float = PEPTIDE_BOND_A) -> s
             if letter in "GAP":  # no side chain to turn (proline: a closed ring)
                 break
         structure = best
+    PeptideBuilder.add_terminal_OXT(structure)
     buffer = io.StringIO()
     writer = PDBIO()
     writer.set_structure(structure)
@@ -75,3 +84,52 @@ def _side_chain_gap(structure, index: int) -> float:  # noqa: ANN001 - Bio.PDB.S
         return np.inf
     others = np.array([a.coord for r in residues if r is not residues[index] for a in r])
     return float(np.linalg.norm(np.array(side)[:, None] - others[None], axis=-1).min())
+
+
+def extended_start(topology, variants: list, ph: float = 7.0, peptide_bond: float = PEPTIDE_BOND_A) -> np.ndarray:  # noqa: ANN001
+    """The extended chain of ``topology``'s residues, in its atom order (n, 3), in nm.
+
+    ``topology`` is a prepared protein's (hydrogens included) and ``variants`` the
+    protonation variants OpenMM chose for it; the start gets the same atoms.
+    """
+    from openmm import app, unit
+
+    from nrep.core.systems.prepare import add_hydrogens
+
+    residues = list(topology.residues())
+    names = [r.name for r in residues]
+    letters = []
+    for name in names:
+        if name in CAPS:
+            letters.append("G")
+            continue
+        try:
+            letters.append(one_letter_sequence([name]))
+        except ValueError:
+            raise NrepError(f"no extended start for residue {name}; start from the structure with init=native") from None
+    built = app.PDBFile(io.StringIO(extended_chain_pdb("".join(letters), peptide_bond)))
+    built_x = np.asarray(built.positions.value_in_unit(unit.nanometer))
+    built_atoms = {(a.residue.index, a.name): a.index for a in built.topology.atoms()}
+
+    heavy = app.Modeller(topology, np.zeros((topology.getNumAtoms(), 3)) * unit.nanometer)
+    heavy.delete([a for a in topology.atoms() if a.element is not None and a.element.symbol == "H"])
+    x_heavy = np.zeros((heavy.topology.getNumAtoms(), 3))
+    for atom in heavy.topology.atoms():
+        name = CAPS.get(atom.residue.name, {}).get(atom.name, atom.name)
+        source = built_atoms.get((atom.residue.index, name))
+        if source is None:
+            raise NrepError(
+                f"the extended chain has no atom {atom.name} in {atom.residue.name}{atom.residue.id}; "
+                "start from the structure with init=native"
+            )
+        x_heavy[atom.index] = built_x[source]
+    full, x_full = add_hydrogens(heavy.topology, x_heavy, variants, ph)
+    placed = {(a.residue.index, a.name): a.index for a in full.atoms()}
+    order = [placed.get((a.residue.index, a.name)) for a in topology.atoms()]
+    if None in order or full.getNumAtoms() != topology.getNumAtoms():
+        missing = [f"{a.residue.name}{a.residue.id}:{a.name}" for a, i in zip(topology.atoms(), order) if i is None]
+        raise NrepError(
+            f"hydrogens of the extended chain do not match the reference ({', '.join(missing[:5]) or 'atom count'}); "
+            "start from the structure with init=native"
+        )
+    return x_full[order]

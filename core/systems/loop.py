@@ -27,6 +27,11 @@ class LoopSystem:
         return self.x0.shape[0]
 
     @property
+    def default_mode_count(self) -> int:
+        """The authors' number of slow modes for loops: n // 3."""
+        return max(1, self.n // 3)
+
+    @property
     def coupled_pairs(self) -> torch.Tensor:
         """All coupled pairs (bonds and loops), shape (m, 2), with i < j."""
         return torch.cat([self.bonds, self.loops])

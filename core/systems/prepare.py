@@ -1,14 +1,21 @@
-"""From a structure file to a parameterised all-atom protein, with PDBFixer and OpenMM.
+"""From a structure file to a parameterised all-atom protein, with Biopython, PDBFixer and OpenMM.
 
-One chain (the first unless told otherwise) of the first model; waters, ions and ligands
-removed; missing heavy atoms added (missing terminal residues are not built);
-hydrogens added for pH 7 by OpenMM's ``Modeller`` with ``amber14-all.xml``; the OpenMM
-``System`` in vacuum without cutoff or constraints. Every force-field number comes from
-the XML; nothing is typed here. What was removed or changed is returned as notes.
+1. Biopython reads the file (PDB or mmCIF) and keeps model 1, with each alternate
+   location resolved to its highest-occupancy position.
+2. PDBFixer keeps one chain (the first unless told otherwise), removes waters, ions and
+   ligands, optionally replaces non-standard residues by their standard parents, and adds
+   missing heavy atoms (missing terminal residues are not built; a gap inside the chain
+   is refused).
+3. OpenMM's ``Modeller`` adds hydrogens for the given pH with ``amber14-all.xml``, and the
+   ``System`` is built in vacuum without cutoff or constraints.
+
+Every force-field number comes from the XML; nothing is typed here. What was removed or
+changed is returned as notes, for the log and the summary.
 """
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +24,10 @@ import numpy as np
 from nrep.core.errors import NrepError
 
 FORCEFIELD = "amber14-all.xml"
+# End caps amber14 has templates for; PDBFixer counts them as heterogens.
+CAPS = ("ACE", "NME", "NH2")
+# A peptide C-N bond is 1.33 Å; consecutive residues farther apart than this are not bonded.
+CHAIN_BREAK_A = 2.0
 
 
 @dataclass
@@ -25,26 +36,98 @@ class PreparedProtein:
     positions_nm: np.ndarray  # (n, 3)
     system: object  # openmm.System
     chain: str
+    variants: list  # per residue: the protonation variant (HID, GLH, CYX, ...) or None
     notes: list[str] = field(default_factory=list)
 
 
-def prepare_protein(path: Path, chain: str | None = None, ph: float = 7.0) -> PreparedProtein:
+def _parse(path: Path):  # noqa: ANN202 - Bio.PDB.Structure
+    from Bio.PDB import MMCIFParser, PDBParser
+
+    parser = MMCIFParser(QUIET=True) if path.suffix.lower() == ".cif" else PDBParser(QUIET=True)
+    try:
+        return parser.get_structure(path.stem, str(path))
+    except Exception as error:  # noqa: BLE001 - the parsers raise many kinds on bad files
+        raise NrepError(f"cannot read {path}: {error}; check that it is a PDB or mmCIF file") from error
+
+
+def first_model_pdb(path: Path) -> tuple[str, list[str]]:
+    """PDB text of model 1 of ``path`` with alternate locations resolved, and notes."""
+    from Bio.PDB import PDBIO, Select
+
+    structure = _parse(path)
+    models = list(structure)
+    if not models or not any(True for _ in models[0].get_atoms()):
+        raise NrepError(f"{path} holds no atoms; check that it is a PDB or mmCIF file with coordinates")
+    notes = [f"used model 1 of {len(models)}"] if len(models) > 1 else []
+    resolved: list[int] = [0]
+
+    class FirstChoice(Select):
+        """Only the selected (highest-occupancy) residue and atom of each disordered one."""
+
+        # PDBIO hands over copies, so entities are compared by residue name and altloc.
+        def accept_residue(self, residue) -> bool:  # noqa: ANN001
+            top = residue.get_parent()[residue.get_id()]
+            return top.is_disordered() != 2 or top.disordered_get().get_resname() == residue.get_resname()
+
+        def accept_atom(self, atom) -> bool:  # noqa: ANN001
+            if not atom.is_disordered():
+                return True
+            if atom.get_parent()[atom.get_id()].disordered_get().get_altloc() != atom.get_altloc():
+                return False
+            resolved[0] += 1
+            return True
+
+    writer, buffer = PDBIO(), io.StringIO()
+    writer.set_structure(models[0])
+    writer.save(buffer, FirstChoice())
+    if resolved[0]:
+        notes.append(f"resolved {resolved[0]} atoms with alternate locations (highest occupancy)")
+    return buffer.getvalue(), notes
+
+
+def chain_breaks(topology, positions_nm: np.ndarray) -> list[str]:  # noqa: ANN001
+    """Consecutive residues whose C and N are farther apart than CHAIN_BREAK_A, as text."""
+    found = []
+    residues = list(topology.residues())
+    for before, after in zip(residues, residues[1:]):
+        c = next((a.index for a in before.atoms() if a.name == "C"), None)
+        n = next((a.index for a in after.atoms() if a.name == "N"), None)
+        if c is None or n is None:
+            continue
+        distance = 10.0 * float(np.linalg.norm(positions_nm[c] - positions_nm[n]))
+        if distance > CHAIN_BREAK_A:
+            found.append(f"{before.name}{before.id}-{after.name}{after.id} ({distance:.1f} Å)")
+    return found
+
+
+def remove_heterogens(fixer) -> list[str]:  # noqa: ANN001 - pdbfixer.PDBFixer
+    """Drop waters, ions and ligands (PDBFixer's rule, but keeping end caps); their names."""
+    from openmm import app
+    from pdbfixer.pdbfixer import proteinResidues
+
+    keep = set(proteinResidues) | set(CAPS)
+    dropped = [r for r in fixer.topology.residues() if r.name not in keep]
+    modeller = app.Modeller(fixer.topology, fixer.positions)
+    modeller.delete(dropped)
+    fixer.topology, fixer.positions = modeller.topology, modeller.positions
+    return sorted({r.name for r in dropped})
+
+
+def prepare_protein(path: Path, chain: str | None = None, ph: float = 7.0, replace_nonstandard: bool = False) -> PreparedProtein:
     """Fix and parameterise one chain of the structure in ``path`` (.pdb or .cif)."""
     from openmm import app, unit
     from pdbfixer import PDBFixer
 
+    text, notes = first_model_pdb(path)
     try:
-        fixer = PDBFixer(filename=str(path))
-    except Exception as error:  # noqa: BLE001 - PDBFixer raises many kinds on bad files
+        fixer = PDBFixer(pdbfile=io.StringIO(text))
+    except Exception as error:  # noqa: BLE001 - PDBFixer raises many kinds on bad input
         raise NrepError(f"cannot read {path}: {error}; check that it is a PDB or mmCIF file") from error
     chains = list(fixer.topology.chains())
-    if not chains or fixer.topology.getNumAtoms() == 0:
-        raise NrepError(f"{path} holds no atoms; check the file")
     ids = [c.id for c in chains]
     chosen = chain if chain is not None else ids[0]
     if chosen not in ids:
         raise NrepError(f"chain {chosen!r} is not in {path.name} (chains: {', '.join(ids)}); pass --chain with one of them")
-    notes: list[str] = []
     drop = [i for i, c in enumerate(chains) if c.id != chosen]
     if drop:
         fixer.removeChains(drop)
@@ -54,16 +137,20 @@ def prepare_protein(path: Path, chain: str | None = None, ph: float = 7.0) -> Pr
     fixer.missingResidues = {}  # termini missing from the experiment are not invented
     fixer.findNonstandardResidues()
     if fixer.nonstandardResidues:
-        names = sorted({residue.name for residue, _ in fixer.nonstandardResidues})
-        raise NrepError(
-            f"non-standard residues {', '.join(names)} in {path.name}; amber14 has no parameters for them "
-            "(replacing them with their standard parents is not available yet)"
-        )
-    before = {r.name for r in fixer.topology.residues()}
-    fixer.removeHeterogens(keepWater=False)
-    removed = sorted(before - {r.name for r in fixer.topology.residues()})
+        pairs = sorted({f"{residue.name}->{parent}" for residue, parent in fixer.nonstandardResidues})
+        if not replace_nonstandard:
+            names = ", ".join(sorted({residue.name for residue, _ in fixer.nonstandardResidues}))
+            raise NrepError(
+                f"non-standard residues {names} in {path.name} have no amber14 parameters; "
+                f"add system.replace_nonstandard=true to replace them ({', '.join(pairs)})"
+            )
+        fixer.replaceNonstandardResidues()
+        notes.append(f"replaced non-standard residues {', '.join(pairs)}")
+    removed = remove_heterogens(fixer)
     if removed:
         notes.append(f"removed waters, ions and ligands: {', '.join(removed)}")
+    if fixer.topology.getNumResidues() == 0:
+        raise NrepError(f"chain {chosen} of {path.name} holds no amino acids; pass --chain with a protein chain")
     fixer.findMissingAtoms()
     missing = sum(len(atoms) for atoms in fixer.missingAtoms.values()) + sum(
         len(atoms) for atoms in fixer.missingTerminals.values()
@@ -71,13 +158,66 @@ def prepare_protein(path: Path, chain: str | None = None, ph: float = 7.0) -> Pr
     fixer.addMissingAtoms()
     if missing:
         notes.append(f"added {missing} missing heavy atoms")
+    breaks = chain_breaks(fixer.topology, np.asarray(fixer.positions.value_in_unit(unit.nanometer)))
+    if breaks:
+        raise NrepError(
+            f"chain {chosen} of {path.name} is broken between {', '.join(breaks)}; nrep folds one continuous "
+            "chain: pick another --chain or fill the gap (e.g. with PDBFixer) first"
+        )
 
     forcefield = app.ForceField(FORCEFIELD)
     modeller = app.Modeller(fixer.topology, fixer.positions)
     try:
-        modeller.addHydrogens(forcefield, pH=ph)
+        add_hydrogens_reproducibly(modeller, forcefield, ph)
         system = forcefield.createSystem(modeller.topology, nonbondedMethod=app.NoCutoff, constraints=None)
     except ValueError as error:
         raise NrepError(f"amber14 cannot parameterise {path.name}: {str(error).splitlines()[0]}") from error
     positions = np.asarray(modeller.positions.value_in_unit(unit.nanometer), dtype=np.float64)
-    return PreparedProtein(modeller.topology, positions, system, chosen, notes)
+    return PreparedProtein(modeller.topology, positions, system, chosen, protonation_variants(modeller.topology), notes)
+
+
+def protonation_variants(topology) -> list:  # noqa: ANN001
+    """Each residue's protonation variant read from its hydrogens, as Modeller.addHydrogens takes them.
+
+    Hydrogens present in the file are kept by OpenMM, so the variant is read from the
+    final atoms rather than from what addHydrogens chose.
+    """
+    variants = []
+    for residue in topology.residues():
+        names = {a.name for a in residue.atoms()}
+        variants.append({
+            "HIS": "HIP" if {"HD1", "HE2"} <= names else "HID" if "HD1" in names else "HIE",
+            "GLU": "GLH" if "HE2" in names else "GLU",
+            "ASP": "ASH" if "HD2" in names else "ASP",
+            "LYS": "LYS" if "HZ3" in names else "LYN",
+            "CYS": "CYS" if "HG" in names else "CYX",
+        }.get(residue.name))
+    return variants
+
+
+def add_hydrogens_reproducibly(modeller, forcefield, ph: float, variants: list | None = None) -> None:  # noqa: ANN001
+    """``Modeller.addHydrogens`` with the same result every time.
+
+    OpenMM places new hydrogens from Python's global ``random`` and relaxes them on the
+    default platform; here the generator is seeded (and restored afterwards) and the
+    relaxation runs on the Reference platform.
+    """
+    import random
+
+    import openmm
+
+    state = random.getstate()
+    random.seed(0)
+    try:
+        modeller.addHydrogens(forcefield, pH=ph, variants=variants, platform=openmm.Platform.getPlatformByName("Reference"))
+    finally:
+        random.setstate(state)
+
+
+def add_hydrogens(topology, positions_nm: np.ndarray, variants: list, ph: float = 7.0):  # noqa: ANN001, ANN201
+    """(topology, positions in nm) with hydrogens added as for the reference (same variants)."""
+    from openmm import app, unit
+
+    modeller = app.Modeller(topology, positions_nm * unit.nanometer)
+    add_hydrogens_reproducibly(modeller, app.ForceField(FORCEFIELD), ph, variants)
+    return modeller.topology, np.asarray(modeller.positions.value_in_unit(unit.nanometer), dtype=np.float64)

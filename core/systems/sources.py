@@ -70,6 +70,14 @@ def _check_base_url(base_url: str) -> None:
     raise NrepError(f"structure downloads must use https (got {base_url!r}); set an https:// base URL")
 
 
+def looks_like_structure(data: bytes, suffix: str) -> bool:
+    """A cheap check that a payload is a PDB (ATOM/HETATM records) or mmCIF (_atom_site) file."""
+    head = data.lstrip()[:5].lower()
+    if suffix == ".cif":
+        return head == b"data_" and b"_atom_site." in data
+    return any(line.startswith((b"ATOM  ", b"HETATM")) for line in data.splitlines())
+
+
 def download(pdb_id: str, cache_dir: Path, base_url: str = RCSB_DOWNLOAD, timeout_s: float = 30.0) -> Path:
     """Fetch <ID>.pdb, else <ID>.cif, into the cache; one-line errors for 404 and no network."""
     _check_base_url(base_url)
@@ -88,8 +96,11 @@ def download(pdb_id: str, cache_dir: Path, base_url: str = RCSB_DOWNLOAD, timeou
                 f"cannot download {pdb_id} ({reason}) and there is no local copy; put {pdb_id}.pdb in "
                 f"$NREP_PDB_DIR or in {cache_dir}, or pass --pdb path/to/file.pdb"
             ) from error
-        if not data.strip():
-            raise NrepError(f"{url} returned an empty file; try again later or pass --pdb path/to/file.pdb")
+        if not looks_like_structure(data, suffix):
+            what = "an empty file" if not data.strip() else f"{len(data)} bytes that are not a {suffix} structure"
+            raise NrepError(
+                f"{url} returned {what}; nothing was cached; try again later or pass --pdb path/to/file.pdb"
+            )
         path = cache_dir / f"{pdb_id}{suffix}"
         atomic_write_bytes(path, data)
         return path

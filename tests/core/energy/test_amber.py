@@ -9,7 +9,7 @@ import torch
 import openmm
 from openmm import app, unit
 
-from nrep.core.energy.amber import TERMS, AmberEnergy, AmberParameters, dihedral
+from nrep.core.energy.amber import TERMS, AmberEnergy, AmberParameters, dihedral, openmm_energy
 
 FORCE_GROUPS = {"HarmonicBondForce": 0, "HarmonicAngleForce": 1, "PeriodicTorsionForce": 2, "NonbondedForce": 3}
 
@@ -110,3 +110,43 @@ def test_dihedral_sign_matches_openmm():
     phi = dihedral(torch.tensor(x), torch.tensor([[0, 1, 2, 3]])).item()
     assert phi == pytest.approx(np.pi / 2)
     assert 1 + np.cos(phi - np.pi / 2) == pytest.approx(reference)
+
+
+def nonbonded_only(system, keep: str):
+    """A copy of ``system`` whose NonbondedForce keeps only Lennard-Jones or only Coulomb."""
+    copy = openmm.XmlSerializer.deserialize(openmm.XmlSerializer.serialize(system))
+    for index in reversed(range(copy.getNumForces())):
+        if not isinstance(copy.getForce(index), openmm.NonbondedForce):
+            copy.removeForce(index)
+    force = copy.getForce(0)
+    for i in range(force.getNumParticles()):
+        q, sigma, epsilon = force.getParticleParameters(i)
+        force.setParticleParameters(i, q if keep == "coulomb" else 0.0, sigma, epsilon if keep == "lj" else 0.0)
+    for i in range(force.getNumExceptions()):
+        a, b, qq, sigma, epsilon = force.getExceptionParameters(i)
+        force.setExceptionParameters(i, a, b, qq if keep == "coulomb" else 0.0, sigma, epsilon if keep == "lj" else 0.0)
+    return copy
+
+
+@pytest.mark.parametrize("term", ["lj", "coulomb"])
+def test_lennard_jones_and_coulomb_each_equal_openmm(peptide, term):
+    system, positions = peptide
+    energy = AmberEnergy(AmberParameters.from_openmm(system), {t: float(t == term) for t in TERMS})
+    x = torch.tensor(positions, dtype=torch.float64, requires_grad=True)
+    value = energy(x)
+    (grad,) = torch.autograd.grad(value, x)
+    reference, forces = openmm_energy(nonbonded_only(system, term), positions)
+    assert abs(value.item() - reference) / max(1.0, abs(reference)) <= 1e-6
+    assert np.linalg.norm(-grad.numpy() - forces) / np.linalg.norm(forces) <= 1e-6
+
+
+def test_hessian_blocks_equal_the_autograd_hessian(peptide):
+    from nrep.core.modes import hessian_block_norms
+
+    system, positions = peptide
+    energy = AmberEnergy(AmberParameters.from_openmm(system), {"lj": 0.5})
+    x = torch.tensor(positions, dtype=torch.float64)
+    blocks = torch.func.hessian(energy)(x).permute(0, 2, 1, 3)  # (n, n, 3, 3)
+    expected = blocks.flatten(2).norm(dim=2).numpy()
+    found = hessian_block_norms(x, energy.pair_interactions(), local=energy.local_interactions()).toarray()
+    assert np.allclose(found, expected, rtol=1e-8, atol=1e-8 * expected.max())

@@ -1,41 +1,11 @@
 """Finding structures: ids, files, the local directory, the cache and downloads."""
 
-import http.server
-import threading
-from pathlib import Path
-
 import pytest
 
 from nrep.core.errors import NrepError
 from nrep.core.systems.sources import check_pdb_id, download, locate_structure
 
 TINY = b"ATOM      1  N   GLY A   1       0.000   0.000   0.000  1.00  0.00           N\nEND\n"
-
-
-@pytest.fixture
-def server(tmp_path):
-    """A local HTTP server over a folder; ids starting with 9 answer HTTP 500."""
-    served = tmp_path / "served"
-    served.mkdir()
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(served), **kwargs)
-
-        def do_GET(self):  # noqa: N802
-            if Path(self.path).name.startswith("9"):
-                self.send_error(500, "server error")
-                return
-            super().do_GET()
-
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield served, f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
 
 
 @pytest.mark.parametrize("bad", ["", "2JO", "2JOFF", "../x", "2J F", "2J/F", "ab-c"])

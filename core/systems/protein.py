@@ -1,0 +1,160 @@
+"""A protein ready to fold: its reference structure, its start, its topology and force field.
+
+:func:`load_protein` runs the whole chain: find the structure file (local directory,
+cache or download), prepare one chain with PDBFixer and OpenMM, and build the start
+(the extended chain, cached per sequence, or the structure itself). Coordinates are in
+nm, float64, in the atom order of the prepared topology.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nrep.core.metrics import protein_atom_sets, protein_rmsd
+from nrep.core.results import atomic_write_bytes
+from nrep.core.systems.extended import PEPTIDE_BOND_A, extended_start, one_letter_sequence
+from nrep.core.systems.prepare import PreparedProtein, prepare_protein
+from nrep.core.systems.sources import RCSB_DOWNLOAD, StructureSource, locate_structure
+
+log = logging.getLogger("nrep")
+
+START_FORMAT = 2  # bump when the extended builder changes what it builds
+
+
+@dataclass
+class ProteinSystem:
+    """One prepared chain: reference and start coordinates (n, 3) in nm, float64."""
+
+    name: str  # the PDB id, or the file's stem
+    source: StructureSource
+    prepared: PreparedProtein
+    x0: torch.Tensor
+    start: str  # extended or native
+
+    @property
+    def topology(self):  # noqa: ANN201 - openmm.app.Topology
+        return self.prepared.topology
+
+    @property
+    def reference(self) -> torch.Tensor:
+        return torch.from_numpy(self.prepared.positions_nm)
+
+    @property
+    def n(self) -> int:
+        return self.x0.shape[0]
+
+    @property
+    def n_residues(self) -> int:
+        return self.topology.getNumResidues()
+
+    @property
+    def sequence(self) -> str:
+        return "".join(_letter(r.name) for r in self.topology.residues())
+
+    @property
+    def default_mode_count(self) -> int:
+        """The paper's first choice for proteins: 3 x the number of residues (at most n)."""
+        return min(self.n, 3 * self.n_residues)
+
+    @property
+    def coupled_pairs(self) -> torch.Tensor:
+        """The covalent bonds, shape (m, 2)."""
+        return torch.tensor([[a.index, b.index] for a, b in self.topology.bonds()], dtype=torch.long)
+
+    def rmsd(self, x_nm: torch.Tensor) -> dict[str, float]:
+        """Kabsch RMSD in Å to the reference on CA, backbone, heavy and all atoms."""
+        if not hasattr(self, "_atom_sets"):
+            self._atom_sets = protein_atom_sets(self.topology)
+        return protein_rmsd(x_nm, self.reference, self._atom_sets)
+
+    def describe(self) -> dict[str, object]:
+        """Summary columns about the structure and how it was prepared."""
+        return {
+            "pdb": self.name,
+            "structure_file": str(self.source.path),
+            "structure_origin": self.source.origin,
+            "chain": self.prepared.chain,
+            "sequence": self.sequence,
+            "n_residues": self.n_residues,
+            "start": self.start,
+            "structure_notes": "; ".join(self.prepared.notes),
+            **{f"start_{name}": value for name, value in self.rmsd(self.x0).items()},
+        }
+
+
+def _letter(name: str) -> str:
+    try:
+        return one_letter_sequence([name])
+    except ValueError:
+        return "X"
+
+
+def load_protein(
+    spec: str,
+    chain: str | None = None,
+    start: str = "extended",
+    local_dir: str | None = None,
+    cache_dir: str | None = None,
+    base_url: str = RCSB_DOWNLOAD,
+    timeout_s: float = 30.0,
+    ph: float = 7.0,
+    replace_nonstandard: bool = False,
+    peptide_bond: float = PEPTIDE_BOND_A,
+    start_cache_dir: str | None = None,
+    cache_start: bool = True,
+) -> ProteinSystem:
+    """Find, prepare and start the protein ``spec`` (a PDB id or a .pdb/.cif path)."""
+    source = locate_structure(
+        spec,
+        Path(local_dir).expanduser() if local_dir else None,
+        Path(cache_dir).expanduser() if cache_dir else None,
+        base_url,
+        timeout_s,
+    )
+    log.info("structure %s (%s)", source.path, source.origin)
+    prepared = prepare_protein(source.path, chain, ph, replace_nonstandard)
+    for note in prepared.notes:
+        log.info("%s: %s", source.path.name, note)
+    name = source.pdb_id or source.path.stem
+    if start == "native":
+        x0 = prepared.positions_nm.copy()
+    elif start == "extended":
+        x0 = cached_extended_start(prepared, ph, peptide_bond, start_cache_dir, cache_start)
+    else:
+        raise ValueError(f"unknown protein start {start!r}; use extended or native")
+    return ProteinSystem(name, source, prepared, torch.from_numpy(x0), start)
+
+
+def cached_extended_start(
+    prepared: PreparedProtein, ph: float, peptide_bond: float, cache_dir: str | None, use_cache: bool
+) -> np.ndarray:
+    """The extended start of ``prepared``, from the cache when it holds the same chain."""
+    atoms = [(a.residue.index, a.residue.name, a.name) for a in prepared.topology.atoms()]
+    key = hashlib.sha256(
+        json.dumps({"format": START_FORMAT, "atoms": atoms, "variants": prepared.variants, "ph": ph,
+                    "peptide_bond": peptide_bond}).encode()
+    ).hexdigest()[:32]
+    root = Path(cache_dir).expanduser() if cache_dir else Path(
+        os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")
+    ) / "nrep" / "starts"
+    path = root / f"extended-{key}.npy"
+    if use_cache and path.is_file():
+        x0 = np.load(path, allow_pickle=False)
+        if x0.shape == (len(atoms), 3):
+            log.info("extended start from the cache %s", path)
+            return x0
+    x0 = extended_start(prepared.topology, prepared.variants, ph, peptide_bond)
+    if use_cache:
+        buffer = io.BytesIO()
+        np.save(buffer, x0)
+        atomic_write_bytes(path, buffer.getvalue())
+    return x0
