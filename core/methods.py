@@ -11,6 +11,7 @@ stage 2 starts a fresh optimiser from stage 1's X.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
@@ -122,7 +123,12 @@ def hessian_samples(cfg: NrepConfig, x0: torch.Tensor) -> list[torch.Tensor]:
     return slow.perturbation_samples(x0, scales, seed=seed)
 
 
-def cache_path(cfg: NrepConfig) -> Path:
+def cache_path(cfg: NrepConfig, system) -> Path:  # noqa: ANN001
+    """Where the modes of this system, energy, mode settings and seed are cached.
+
+    The key includes a hash of the start X0, so a changed structure file never reuses
+    modes computed for the old one.
+    """
     settings = cfg.method.modes
     root = Path(settings.cache_dir) if settings.cache_dir else Path(
         os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")
@@ -134,6 +140,7 @@ def cache_path(cfg: NrepConfig) -> Path:
         "energy": asdict(cfg.energy),
         "modes": modes_settings,
         "seed": cfg.seed,
+        "x0": hashlib.sha256(system.x0.to(torch.float64).numpy().tobytes()).hexdigest(),
     }
     return root / f"{cfg.system.name}-{slow.cache_key(description)}.npz"
 
@@ -141,7 +148,7 @@ def cache_path(cfg: NrepConfig) -> Path:
 def compute_slow_modes(cfg: NrepConfig, energy, system) -> slow.SlowModes:  # noqa: ANN001
     """The method's slow modes, from the cache when allowed and present (float64, CPU)."""
     settings = cfg.method.modes
-    path = cache_path(cfg) if settings.cache else None
+    path = cache_path(cfg, system) if settings.cache else None
     if path is not None and path.exists():
         modes = slow.load_modes(path)
         log.info("slow modes from the cache %s (computed in %.2f s)", path, modes.compute_time_s)

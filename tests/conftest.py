@@ -10,6 +10,8 @@ import sys
 import threading
 from pathlib import Path
 
+import openmm
+
 import pytest
 import torch
 
@@ -106,3 +108,40 @@ def peptide_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("structures") / "AKWD.pdb"
     path.write_text(peptide_pdb_text())
     return path
+
+
+TERM_FORCES = {"bond": "HarmonicBondForce", "angle": "HarmonicAngleForce", "torsion": "PeriodicTorsionForce",
+               "lj": "NonbondedForce", "coulomb": "NonbondedForce"}
+
+
+def system_with_only(system, term: str):
+    """A copy of ``system`` that keeps only one of nrep's terms (LJ and Coulomb split apart)."""
+    copy = openmm.XmlSerializer.deserialize(openmm.XmlSerializer.serialize(system))
+    for index in reversed(range(copy.getNumForces())):
+        if type(copy.getForce(index)).__name__ != TERM_FORCES[term]:
+            copy.removeForce(index)
+    if term in ("lj", "coulomb"):
+        _keep_nonbonded(copy.getForce(0), term)
+    return copy
+
+
+def _keep_nonbonded(force, keep: str) -> None:
+    """Zero the charges (keep="lj") or the LJ well depths (keep="coulomb") of a NonbondedForce."""
+    for i in range(force.getNumParticles()):
+        q, sigma, epsilon = force.getParticleParameters(i)
+        force.setParticleParameters(i, q if keep == "coulomb" else 0.0, sigma, epsilon if keep == "lj" else 0.0)
+    for i in range(force.getNumExceptions()):
+        a, b, qq, sigma, epsilon = force.getExceptionParameters(i)
+        force.setExceptionParameters(i, a, b, qq if keep == "coulomb" else 0.0, sigma, epsilon if keep == "lj" else 0.0)
+
+
+@pytest.fixture
+def only_term():
+    """only_term(system, term) -> a copy of an OpenMM system that keeps one of nrep's AMBER terms."""
+    return system_with_only
+
+
+@pytest.fixture
+def peptide_text():
+    """peptide_text(sequence, helix=True) -> PDB text of a peptide built in code."""
+    return peptide_pdb_text

@@ -4,23 +4,62 @@ import re
 
 import pytest
 
-from nrep.cli.compose import compose, group_options, user_groups, validate
+from nrep.cli.compose import COMMAND_OPTIONS, compose, group_options, user_groups, validate
 from nrep.configs.schema import NrepConfig
 from nrep.core.errors import NrepError
 
 OPTIONS = [(group, option) for group in user_groups() if group != "experiment" for option in group_options(group)]
 
 
+PROTEIN = ["system=protein", "system.pdb=2JOF"]
+
+
+def base_for(group: str, option: str) -> list[str]:
+    """The overrides `nrep fold` adds for options that only proteins take."""
+    return PROTEIN if option in COMMAND_OPTIONS["fold"].get(group, []) else []
+
+
 @pytest.mark.parametrize("group,option", OPTIONS)
 def test_every_group_option_composes(group, option):
-    cfg = validate(compose([f"{group}={option}"]))
+    cfg = validate(compose([*base_for(group, option), f"{group}={option}"]))
     assert isinstance(cfg, NrepConfig)
     assert getattr(cfg, group).name.startswith(option) or group == "device"
 
 
 @pytest.mark.parametrize("preset", group_options("experiment"))
 def test_every_experiment_preset_composes(preset):
-    validate(compose([f"experiment={preset}"]))
+    validate(compose([*base_for("experiment", preset), f"experiment={preset}"]))
+
+
+def test_protein_defaults_come_from_the_tuning_configs():
+    cfg = validate(compose(PROTEIN))
+    assert (cfg.energy.name, cfg.init.name, cfg.method.name, cfg.optim.name) == ("amber", "extended", "gnn", "adam")
+    assert (cfg.optim.lr, cfg.optim.clamp_grad, cfg.stop.min_delta) == (1e-3, 0.01, 0.1)
+    assert (cfg.method.lr, cfg.method.output_init, cfg.method.stop.min_delta) == (1e-4, "anchored", 1.0)
+    assert validate(compose([*PROTEIN, "method=cg"])).method.start == "anchored"
+    loop = validate(compose(["method=cg"]))
+    assert (loop.optim.lr, loop.method.start, loop.stop.min_delta) == (0.02, "projection", 1e-6)
+    assert validate(compose([*PROTEIN, "optim.lr=0.5"])).optim.lr == 0.5  # the command line wins
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (["system=protein"], "system.pdb is not set: pass --pdb ID"),
+        ([*PROTEIN, "system.ph=15"], "system.ph must lie in [0, 14]"),
+        ([*PROTEIN, "energy.weights.lj=-1"], "energy.weights.lj must be >= 0"),
+        ([*PROTEIN, *(f"energy.weights.{t}=0" for t in ("bond", "angle", "torsion", "lj", "coulomb"))],
+         "energy.weights switch every term off"),
+        ([*PROTEIN, "init.peptide_bond_A=3"], "init.peptide_bond_A must lie in [1.0, 2.0]"),
+        ([*PROTEIN, "energy=pure_lj"], "energy=pure_lj does not apply to a protein"),
+        ([*PROTEIN, "init=cloud"], "init=cloud does not apply to a protein"),
+        (["init=native"], "init=native does not apply to a loop"),
+        (["method=cg", "method.start=middle"], "method.start='middle' is not one of"),
+    ],
+)
+def test_impossible_protein_settings_are_refused(overrides, message):
+    with pytest.raises(NrepError, match=re.escape(message)):
+        validate(compose(overrides))
 
 
 def test_defaults_match_the_design_table():

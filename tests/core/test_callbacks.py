@@ -63,11 +63,18 @@ def test_trace_every_and_stage_ends():
         trace.on_step(state(k, float(k)))
 
     class Result:
-        name, steps, energy = "coords", 25, -1.0
+        name, steps, energy, x = "coords", 25, -1.0, torch.zeros(1, 3)
 
     trace.on_stage_end(Result, 25, 1.0)
     assert [r["stage_step"] for r in trace.rows] == [0, 10, 20, 25]
     assert trace.rows[-1]["energy_reduced"] == -1.0
+
+
+def test_trace_adds_metrics_of_the_coordinates():
+    trace = TraceRecorder(every=10, energy_column="energy_kJ_mol", metrics=lambda x: {"atoms": x.shape[0]})
+    trace.on_step(state(0, 5.0))
+    trace.on_step(state(1, 4.0))  # not a trace step: no row, no metric
+    assert trace.rows == [{"step": 0, "stage": "coords", "stage_step": 0, "time_s": 0.0, "energy_kJ_mol": 5.0, "atoms": 2}]
 
 
 def test_resampler_schedule():

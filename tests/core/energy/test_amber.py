@@ -112,30 +112,14 @@ def test_dihedral_sign_matches_openmm():
     assert 1 + np.cos(phi - np.pi / 2) == pytest.approx(reference)
 
 
-def nonbonded_only(system, keep: str):
-    """A copy of ``system`` whose NonbondedForce keeps only Lennard-Jones or only Coulomb."""
-    copy = openmm.XmlSerializer.deserialize(openmm.XmlSerializer.serialize(system))
-    for index in reversed(range(copy.getNumForces())):
-        if not isinstance(copy.getForce(index), openmm.NonbondedForce):
-            copy.removeForce(index)
-    force = copy.getForce(0)
-    for i in range(force.getNumParticles()):
-        q, sigma, epsilon = force.getParticleParameters(i)
-        force.setParticleParameters(i, q if keep == "coulomb" else 0.0, sigma, epsilon if keep == "lj" else 0.0)
-    for i in range(force.getNumExceptions()):
-        a, b, qq, sigma, epsilon = force.getExceptionParameters(i)
-        force.setExceptionParameters(i, a, b, qq if keep == "coulomb" else 0.0, sigma, epsilon if keep == "lj" else 0.0)
-    return copy
-
-
 @pytest.mark.parametrize("term", ["lj", "coulomb"])
-def test_lennard_jones_and_coulomb_each_equal_openmm(peptide, term):
+def test_lennard_jones_and_coulomb_each_equal_openmm(peptide, term, only_term):
     system, positions = peptide
     energy = AmberEnergy(AmberParameters.from_openmm(system), {t: float(t == term) for t in TERMS})
     x = torch.tensor(positions, dtype=torch.float64, requires_grad=True)
     value = energy(x)
     (grad,) = torch.autograd.grad(value, x)
-    reference, forces = openmm_energy(nonbonded_only(system, term), positions)
+    reference, forces = openmm_energy(only_term(system, term), positions)
     assert abs(value.item() - reference) / max(1.0, abs(reference)) <= 1e-6
     assert np.linalg.norm(-grad.numpy() - forces) / np.linalg.norm(forces) <= 1e-6
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from openmm import unit
 
-from nrep.core.energy.amber import AmberEnergy, AmberParameters, openmm_energy
+from nrep.core.energy.amber import TERMS, AmberEnergy, AmberParameters, openmm_energy
 from nrep.core.errors import NrepError
 from nrep.core.systems.prepare import prepare_protein
 
@@ -22,19 +22,21 @@ NEEDS_REPLACEMENT = {"2F4K"}  # norleucine: refused unless system.replace_nonsta
 
 @pytest.mark.skipif(not FILES, reason="set NREP_PDB_DIR to a folder of PDB files (CI points it at ../shared/pdb)")
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
-def test_energy_and_forces_equal_openmm_on_real_proteins(path):
+def test_energy_and_forces_equal_openmm_on_real_proteins(path, only_term):
     replace = path.stem.upper() in NEEDS_REPLACEMENT
     if replace:
         with pytest.raises(NrepError, match="non-standard residues NLE"):
             prepare_protein(path)
     protein = prepare_protein(path, replace_nonstandard=replace)
-    energy = AmberEnergy(AmberParameters.from_openmm(protein.system))
-    x = torch.tensor(protein.positions_nm, requires_grad=True)
-    value = energy(x)
-    (grad,) = torch.autograd.grad(value, x)
-    reference, forces = openmm_energy(protein.system, protein.positions_nm)
-    assert abs(value.item() - reference) / max(1.0, abs(reference)) <= 1e-6
-    assert np.linalg.norm(-grad.numpy() - forces) / np.linalg.norm(forces) <= 1e-6
+    params = AmberParameters.from_openmm(protein.system)
+    for term in TERMS:  # each term against OpenMM evaluating only that term
+        energy = AmberEnergy(params, {t: float(t == term) for t in TERMS})
+        x = torch.tensor(protein.positions_nm, requires_grad=True)
+        value = energy(x)
+        (grad,) = torch.autograd.grad(value, x)
+        reference, forces = openmm_energy(only_term(protein.system, term), protein.positions_nm)
+        assert abs(value.item() - reference) / max(1.0, abs(reference)) <= 1e-6, term
+        assert np.linalg.norm(-grad.numpy() - forces) / max(1.0, np.linalg.norm(forces)) <= 1e-6, term
 
 
 def test_bad_files_and_chains_give_one_line(tmp_path):
@@ -107,10 +109,8 @@ def test_non_standard_residues_are_refused_or_replaced(tmp_path, peptide_file):
     assert any("NLE->LEU" in note for note in protein.notes)
 
 
-def test_a_gap_in_the_chain_is_refused(tmp_path):
-    from tests.conftest import peptide_pdb_text
-
-    text = peptide_pdb_text("AKGWD")
+def test_a_gap_in_the_chain_is_refused(tmp_path, peptide_text):
+    text = peptide_text("AKGWD")
     path = tmp_path / "gap.pdb"
     path.write_text("\n".join(line for line in text.splitlines() if line[17:20] != "GLY") + "\n")
     with pytest.raises(NrepError, match="is broken between LYS2-TRP4"):

@@ -44,7 +44,7 @@ def test_local_directory_then_cache_then_download(tmp_path, server):
 
 def test_mmcif_fallback(tmp_path, server):
     served, base_url = server
-    (served / "3CIF.cif").write_bytes(b"data_3CIF\n")
+    (served / "3CIF.cif").write_bytes(b"data_3CIF\nloop_\n_atom_site.group_PDB\nATOM\n")
     assert download("3CIF", tmp_path, base_url) == tmp_path / "3CIF.cif"
 
 
@@ -73,3 +73,15 @@ def test_http_errors_and_no_network(tmp_path, server):
 def test_only_https_downloads(tmp_path):
     with pytest.raises(NrepError, match="must use https"):
         download("1ABC", tmp_path, "http://example.org/download")
+
+
+def test_a_payload_that_is_not_a_structure_is_not_cached(tmp_path, server):
+    served, base_url = server
+    (served / "7BAD.pdb").write_bytes(b"<html>try again later</html>")
+    (served / "8NIL.pdb").write_bytes(b"")
+    cache = tmp_path / "cache"
+    with pytest.raises(NrepError, match="not a .pdb structure; nothing was cached"):
+        download("7BAD", cache, base_url)
+    with pytest.raises(NrepError, match="an empty file"):
+        download("8NIL", cache, base_url)
+    assert not cache.exists() or not any(cache.iterdir())
