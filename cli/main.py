@@ -203,24 +203,17 @@ def check_structures(composed) -> None:  # noqa: ANN001 - DictConfig list
     that the runs read.
     """
     from nrep.cli.compose import validate
-    from nrep.core.systems.prepare import prepare_protein
-    from nrep.core.systems.sources import locate_structure
+    from nrep.core.build import structure_settings
+    from nrep.core.systems.protein import locate_and_prepare
 
     seen = set()
     for cfg in composed:
-        s = validate(cfg).system
-        key = (s.pdb, s.chain, s.local_dir, s.cache_dir, s.base_url, s.ph, s.replace_nonstandard)
-        if key in seen:
-            continue
-        seen.add(key)
-        source = locate_structure(
-            s.pdb,
-            Path(s.local_dir).expanduser() if s.local_dir else None,
-            Path(s.cache_dir).expanduser() if s.cache_dir else None,
-            s.base_url,
-            s.download_timeout_s,
-        )
-        prepare_protein(source.path, s.chain, s.ph, s.replace_nonstandard)
+        system = validate(cfg).system
+        settings = structure_settings(system)
+        key = (system.pdb, *settings.values())
+        if key not in seen:
+            seen.add(key)
+            locate_and_prepare(system.pdb, **settings)
 
 
 def run_command(command: str, argv: Sequence[str]) -> int:

@@ -17,6 +17,7 @@ from nrep.core.energy.amber import AmberEnergy, AmberParameters
 from nrep.core.energy.loop import LoopEnergy, build_loop_energy
 from nrep.core.runtime import derive_seed
 from nrep.core.systems.loop import LoopSystem, cloud_std, gaussian_cloud, make_loop
+from nrep.core.systems.extended import PEPTIDE_BOND_A
 from nrep.core.systems.protein import ProteinSystem, load_protein
 
 
@@ -28,23 +29,30 @@ def build_system(cfg: NrepConfig) -> LoopSystem | ProteinSystem:
         x0 = gaussian_cloud(n, std, seed=derive_seed(cfg.seed, "start"))
         return make_loop(n, cfg.system.loop_spacing, x0)
     if isinstance(cfg.system, ProteinSystemConfig):
-        s, init = cfg.system, cfg.init
+        init = cfg.init
         extended = isinstance(init, ExtendedInitConfig)
         return load_protein(
-            s.pdb,
-            chain=s.chain,
+            cfg.system.pdb,
             start=init.name,
-            local_dir=s.local_dir,
-            cache_dir=s.cache_dir,
-            base_url=s.base_url,
-            timeout_s=s.download_timeout_s,
-            ph=s.ph,
-            replace_nonstandard=s.replace_nonstandard,
-            peptide_bond=init.peptide_bond_A if extended else 1.32,
+            peptide_bond=init.peptide_bond_A if extended else PEPTIDE_BOND_A,
             start_cache_dir=init.cache_dir if extended else None,
             cache_start=extended and init.cache,
+            **structure_settings(cfg.system),
         )
     raise NotImplementedError(f"no builder for system={cfg.system.name} with init={cfg.init.name}")
+
+
+def structure_settings(system: ProteinSystemConfig) -> dict:
+    """Where to find a protein and how to prepare it, as :func:`locate_and_prepare` takes them."""
+    return {
+        "chain": system.chain,
+        "local_dir": system.local_dir,
+        "cache_dir": system.cache_dir,
+        "base_url": system.base_url,
+        "timeout_s": system.download_timeout_s,
+        "ph": system.ph,
+        "replace_nonstandard": system.replace_nonstandard,
+    }
 
 
 def build_energy(cfg: NrepConfig, system: LoopSystem | ProteinSystem) -> LoopEnergy | AmberEnergy:

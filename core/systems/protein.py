@@ -98,21 +98,17 @@ def _letter(name: str) -> str:
         return "X"
 
 
-def load_protein(
+def locate_and_prepare(
     spec: str,
     chain: str | None = None,
-    start: str = "extended",
     local_dir: str | None = None,
     cache_dir: str | None = None,
     base_url: str = RCSB_DOWNLOAD,
     timeout_s: float = 30.0,
     ph: float = 7.0,
     replace_nonstandard: bool = False,
-    peptide_bond: float = PEPTIDE_BOND_A,
-    start_cache_dir: str | None = None,
-    cache_start: bool = True,
-) -> ProteinSystem:
-    """Find, prepare and start the protein ``spec`` (a PDB id or a .pdb/.cif path)."""
+) -> tuple[StructureSource, PreparedProtein]:
+    """Find (or download) the structure ``spec`` (a PDB id or a .pdb/.cif path) and prepare one chain."""
     source = locate_structure(
         spec,
         Path(local_dir).expanduser() if local_dir else None,
@@ -120,8 +116,21 @@ def load_protein(
         base_url,
         timeout_s,
     )
+    return source, prepare_protein(source.path, chain, ph, replace_nonstandard)
+
+
+def load_protein(
+    spec: str,
+    start: str = "extended",
+    peptide_bond: float = PEPTIDE_BOND_A,
+    start_cache_dir: str | None = None,
+    cache_start: bool = True,
+    ph: float = 7.0,
+    **structure: object,
+) -> ProteinSystem:
+    """Find, prepare and start the protein ``spec``; ``structure`` as :func:`locate_and_prepare`'s."""
+    source, prepared = locate_and_prepare(spec, ph=ph, **structure)
     log.info("structure %s (%s)", source.path, source.origin)
-    prepared = prepare_protein(source.path, chain, ph, replace_nonstandard)
     for note in prepared.notes:
         log.info("%s: %s", source.path.name, note)
     name = source.pdb_id or source.path.stem
