@@ -95,8 +95,14 @@ def reparam_stage(cfg: NrepConfig, method: ReparamMethodConfig, model_from) -> S
 
 
 def mode_count(method: ReparamMethodConfig, system) -> int:  # noqa: ANN001
-    """``modes.k``, or the system's default (loops: n // 3; proteins: 3 x residues)."""
-    k = method.modes.k if method.modes.k is not None else system.default_mode_count
+    """``modes.k``, ``modes.fraction`` of n, or the system's default (loops: n // 3; proteins: 3 x residues)."""
+    settings = method.modes
+    if settings.k is not None:
+        k = settings.k
+    elif settings.fraction is not None:
+        k = max(1, round(settings.fraction * system.n))
+    else:
+        k = system.default_mode_count
     if k > system.n:
         raise ConfigError(f"method.modes.k={k} exceeds the {system.n} particles of {system.name}; choose k <= {system.n}")
     return k

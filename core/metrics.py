@@ -62,4 +62,5 @@ def protein_atom_sets(topology) -> dict[str, torch.Tensor]:  # noqa: ANN001 - op
 
 def protein_rmsd(x_nm: torch.Tensor, reference_nm: torch.Tensor, sets: dict[str, torch.Tensor]) -> dict[str, float]:
     """Kabsch RMSD in Å on each atom set (coordinates in nm): {"rmsd_ca_A": ..., ...}."""
+    x_nm, reference_nm = x_nm.detach().cpu(), reference_nm.detach().cpu()
     return {f"rmsd_{name}_A": 10.0 * kabsch_rmsd(x_nm[idx], reference_nm[idx]) for name, idx in sets.items()}

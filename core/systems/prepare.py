@@ -107,6 +107,12 @@ def remove_heterogens(fixer) -> list[str]:  # noqa: ANN001 - pdbfixer.PDBFixer
 
     keep = set(proteinResidues) | set(CAPS)
     dropped = [r for r in fixer.topology.residues() if r.name not in keep]
+    for residue in dropped:
+        if {"N", "CA", "C"} <= {a.name for a in residue.atoms()}:
+            raise NrepError(
+                f"residue {residue.name}{residue.id} of chain {residue.chain.id} is an amino acid that neither "
+                "amber14 nor PDBFixer's replacement table knows; nrep cannot fold this chain as it is"
+            )
     modeller = app.Modeller(fixer.topology, fixer.positions)
     modeller.delete(dropped)
     fixer.topology, fixer.positions = modeller.topology, modeller.positions

@@ -55,6 +55,8 @@ def test_protein_defaults_come_from_the_tuning_configs():
         ([*PROTEIN, "init=cloud"], "init=cloud does not apply to a protein"),
         (["init=native"], "init=native does not apply to a loop"),
         (["method=cg", "method.start=middle"], "method.start='middle' is not one of"),
+        (["method=cg", "method.modes.fraction=0"], "method.modes.fraction must lie in (0, 1]"),
+        (["method=cg", "method.modes.k=5", "method.modes.fraction=0.5"], "both set; keep one of them"),
     ],
 )
 def test_impossible_protein_settings_are_refused(overrides, message):

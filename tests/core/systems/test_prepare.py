@@ -135,3 +135,11 @@ def test_garbage_files_give_one_line(tmp_path):
     path.write_bytes(b"\x00\x01 this is not a structure\n")
     with pytest.raises(NrepError, match="holds no atoms"):
         prepare_protein(path)
+
+
+def test_an_unknown_amino_acid_in_the_chain_is_named(tmp_path, peptide_file):
+    text = peptide_file.read_text().replace("LYS A   2", "XYZ A   2").replace("ATOM  ", "HETATM")
+    path = tmp_path / "xyz.pdb"
+    path.write_text(text)
+    with pytest.raises(NrepError, match="residue XYZ2 of chain A is an amino acid"):
+        prepare_protein(path)
