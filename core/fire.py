@@ -5,7 +5,9 @@ follow the force, are mixed towards its direction, and the time step grows while
 power P = F·v stays positive; when P turns negative the step is halved, the system
 steps back half a step and stops. This is the paper's semi-implicit Euler variant with
 the initial delay; each displacement is capped at ``max_step`` per row (per particle
-for coordinates).
+for coordinates), and the step back undoes half of the last displacement actually
+taken (the paper's dt·v/2 ignores the cap, which throws stiff systems far away), so
+one call moves a particle by at most 1.5 ``max_step``.
 """
 
 from __future__ import annotations
@@ -80,7 +82,9 @@ class FIRE(torch.optim.Optimizer):
                 self.dt = max(self.dt * group["f_dec"], group["dt_min"])
                 self.alpha = group["alpha_start"]
             for p, v in zip(params, velocities):
-                p.sub_(0.5 * self.dt * v)
+                # half of the last step actually taken back (x -= dt v / 2 would ignore the
+                # cap, and v can be far larger than the capped step on stiff energies)
+                p.sub_(0.5 * self.state[p].get("last_step", torch.zeros_like(p)))
                 v.zero_()
 
         for v, f in zip(velocities, forces):
@@ -91,6 +95,8 @@ class FIRE(torch.optim.Optimizer):
             for v, f in zip(velocities, forces):
                 v.mul_(1 - self.alpha).add_(self.alpha * v_norm / f_norm * f)
         for p, v in zip(params, velocities):
-            p.add_(self._cap_rows(self.dt * v, group["max_step"]))
+            step = self._cap_rows(self.dt * v, group["max_step"])
+            self.state[p]["last_step"] = step
+            p.add_(step)
         self.steps += 1
         return loss

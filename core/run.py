@@ -94,17 +94,28 @@ def stage_columns(stage_results: list[StageResult]) -> dict[str, Any]:
     return columns
 
 
-def write_protein_structures(system: ProteinSystem, energy, run_dir: Path, x: torch.Tensor, best: BestState) -> dict[str, float]:  # noqa: ANN001
-    """start.pdb, final.pdb (and best.pdb); the energy of final.pdb as written, by nrep and by OpenMM."""
+def write_protein_structures(system: ProteinSystem, energy, run_dir: Path, x: torch.Tensor, best: BestState) -> dict[str, Any]:  # noqa: ANN001
+    """start.pdb, final.pdb, best.pdb and final.npy; the energy of final.pdb as written, by nrep and by OpenMM.
+
+    Coordinates beyond the PDB format's range (a run that blew up) leave final.npy only.
+    """
     topology = system.topology
+    x_final = x.detach().cpu().to(torch.float64).numpy()
+    results.write_npy(run_dir / "final.npy", x_final)
     results.write_pdb(run_dir / "start.pdb", topology, system.x0.numpy())
-    x_final = results.write_pdb(run_dir / "final.pdb", topology, x.detach().cpu().to(torch.float64).numpy())
     if best.x is not None:
-        results.write_pdb(run_dir / "best.pdb", topology, best.x.detach().cpu().to(torch.float64).numpy())
-    x_written = torch.from_numpy(x_final)
+        try:
+            results.write_pdb(run_dir / "best.pdb", topology, best.x.detach().cpu().to(torch.float64).numpy())
+        except ValueError as error:
+            log.warning("best.pdb not written: %s", error)
+    try:
+        x_written = results.write_pdb(run_dir / "final.pdb", topology, x_final)
+    except ValueError as error:
+        log.warning("final.pdb not written (%s): the coordinates left the PDB format's range; final.npy holds them", error)
+        return {"energy_final_pdb": None, "energy_final_pdb_openmm": None}
     with torch.no_grad():
-        ours = float(energy.to("cpu", torch.float64)(x_written))
-    return {"energy_final_pdb": ours, "energy_final_pdb_openmm": openmm_energy(system.prepared.system, x_final)[0]}
+        ours = float(energy.to("cpu", torch.float64)(torch.from_numpy(x_written)))
+    return {"energy_final_pdb": ours, "energy_final_pdb_openmm": openmm_energy(system.prepared.system, x_written)[0]}
 
 
 def write_structures(cfg: NrepConfig, system: LoopSystem, run_dir: Path, x: torch.Tensor, best: BestState, energy_final: float) -> None:

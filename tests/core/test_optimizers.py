@@ -60,6 +60,25 @@ def test_fire_caps_each_step():
     assert torch.linalg.vector_norm(result.x).item() == pytest.approx(0.05)
 
 
+def test_fire_never_jumps_farther_than_max_step_on_a_stiff_energy():
+    from nrep.core.optimize import Callback
+
+    class Positions(Callback):
+        seen = []
+
+        def on_step(self, state):
+            self.seen.append(state.x.clone())
+
+    x0 = torch.zeros(1, 3, dtype=torch.float64)
+    stiff = lambda x: 1e6 * (x - 5.0).pow(2).sum()  # noqa: E731
+    stage = Stage("coords", Coordinates, optimizer_factory(FIREConfig(lr=0.01, max_step=0.05)), max_steps=300)
+    positions = Positions()
+    [result] = minimise(stiff, x0, [stage], [positions])
+    jumps = [torch.linalg.vector_norm(b - a).item() for a, b in zip(positions.seen, positions.seen[1:])]
+    assert max(jumps) <= 1.5 * 0.05 + 1e-12  # at most half a step back and one capped step per call
+    assert torch.allclose(result.x, torch.full((1, 3), 5.0, dtype=torch.float64), atol=1e-3)
+
+
 SMALL = ("system.n=30", "threads=1", "stop.max_steps=15", "output.snapshot=false")
 
 

@@ -32,7 +32,7 @@ def test_every_method_folds_a_peptide_and_reports_rmsd(tmp_path, compose_cfg, pe
         assert 0 < summary[f"rmsd_{atoms}_A"] < 30 and summary[f"start_rmsd_{atoms}_A"] > 0
     trace = (run / "trace.csv").read_text().splitlines()
     assert trace[0] == "step,stage,stage_step,time_s,energy_kJ_mol,rmsd_ca_A,rmsd_backbone_A,rmsd_heavy_A,rmsd_all_A"
-    assert {"final.pdb", "start.pdb", "best.pdb", "summary.json"} <= {p.name for p in run.iterdir()}
+    assert {"final.pdb", "final.npy", "start.pdb", "best.pdb", "summary.json"} <= {p.name for p in run.iterdir()}
 
 
 def test_final_pdb_reads_back_into_openmm_with_the_reported_energy(tmp_path, compose_cfg, peptide_file):
@@ -60,3 +60,16 @@ def test_protein_runs_are_reproducible(tmp_path, compose_cfg, peptide_file):
     a = execute(protein_cfg(compose_cfg, peptide_file, tmp_path, "method=gnn"), tmp_path / "a")
     b = execute(protein_cfg(compose_cfg, peptide_file, tmp_path, "method=gnn"), tmp_path / "b")
     assert a["energy_final"] == b["energy_final"] and a["rmsd_all_A"] == b["rmsd_all_A"]
+
+
+def test_a_blown_up_structure_still_leaves_its_coordinates(tmp_path, peptide_file):
+    from nrep.core.callbacks import BestState
+    from nrep.core.run import write_protein_structures
+    from nrep.core.systems.protein import load_protein
+
+    system = load_protein(str(peptide_file), start="native")
+    far = system.x0 * 1e9  # far beyond the PDB format's 8-character fields
+    columns = write_protein_structures(system, None, tmp_path, far, BestState())
+    assert columns == {"energy_final_pdb": None, "energy_final_pdb_openmm": None}
+    assert np.array_equal(np.load(tmp_path / "final.npy"), far.numpy())
+    assert not (tmp_path / "final.pdb").exists() and (tmp_path / "start.pdb").exists()
