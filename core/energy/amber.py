@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -269,9 +270,8 @@ def _bound(f, *params: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]: 
     return lambda r: f(r, *params)
 
 
-def openmm_energy(system, x_nm, platform: str = "Reference") -> tuple[float, "np.ndarray"]:  # noqa: ANN001
+def openmm_energy(system, x_nm, platform: str = "Reference") -> tuple[float, np.ndarray]:  # noqa: ANN001
     """OpenMM's potential energy (kJ/mol) and forces (kJ/mol/nm) of ``system`` at x (n, 3) nm."""
-    import numpy as np
     import openmm
     from openmm import unit
 

@@ -8,6 +8,7 @@ nm, float64, in the atom order of the prepared topology.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -70,11 +71,14 @@ class ProteinSystem:
         """The covalent bonds, shape (m, 2)."""
         return torch.tensor([[a.index, b.index] for a, b in self.topology.bonds()], dtype=torch.long)
 
+    @functools.cached_property
+    def atom_sets(self) -> dict[str, torch.Tensor]:
+        """Atom indices of the RMSD sets: ca, backbone, heavy, all."""
+        return protein_atom_sets(self.topology)
+
     def rmsd(self, x_nm: torch.Tensor) -> dict[str, float]:
         """Kabsch RMSD in Å to the reference on CA, backbone, heavy and all atoms."""
-        if not hasattr(self, "_atom_sets"):
-            self._atom_sets = protein_atom_sets(self.topology)
-        return protein_rmsd(x_nm, self.reference, self._atom_sets)
+        return protein_rmsd(x_nm, self.reference, self.atom_sets)
 
     def describe(self) -> dict[str, object]:
         """Summary columns about the structure and how it was prepared."""

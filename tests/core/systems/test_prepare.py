@@ -4,10 +4,8 @@ import os
 from pathlib import Path
 
 import numpy as np
-import openmm
 import pytest
 import torch
-from openmm import unit
 
 from nrep.core.energy.amber import TERMS, AmberEnergy, AmberParameters, openmm_energy
 from nrep.core.errors import NrepError
