@@ -238,6 +238,44 @@ class AmberEnergyConfig(EnergyConfig):
     weights: AmberWeightsConfig = field(default_factory=AmberWeightsConfig)
 
 
+@dataclass
+class SimpleEnergyConfig(EnergyConfig):
+    """The paper's simplified protein model (model A, §4.2), reduced units, lengths in Å.
+
+    k_bond (per Å²) and k_angle (per rad²) on (r - r0)² and (θ - θ0)² with r0, θ0 from
+    AMBER; eps_vdw, eps_hbond, eps_hydrophobic on the softened V12,6 / V6,4 pair terms
+    (0 switches a term off); softening: ζ; hbond_sigma_A: σ of polar-H/acceptor pairs;
+    hydrophobic_radius_A: c, so σ = 2c between atoms of hydrophobic_residues;
+    normalisation: ``sum`` or ``mean`` over each term's bonds, angles or pairs.
+    """
+
+    name: str = "simple"
+    k_bond: float = 1.0
+    k_angle: float = 1.0
+    eps_vdw: float = 1.0
+    eps_hbond: float = 1.0
+    eps_hydrophobic: float = 1.0
+    softening: float = 0.65
+    hbond_sigma_A: float = 1.5
+    hydrophobic_radius_A: float = 2.0
+    hydrophobic_residues: List[str] = field(
+        default_factory=lambda: ["ALA", "VAL", "LEU", "ILE", "MET", "PHE", "TRP", "PRO"]
+    )
+    normalisation: str = "sum"
+
+    def __post_init__(self) -> None:
+        for key in ("k_bond", "k_angle", "eps_vdw", "eps_hbond", "eps_hydrophobic"):
+            value = getattr(self, key)
+            _require(value >= 0, f"energy.{key} must be >= 0 (got {value})")
+        _require(self.softening >= 0, f"energy.softening must be >= 0 (got {self.softening})")
+        _require(self.hbond_sigma_A > 0, f"energy.hbond_sigma_A must be > 0 (got {self.hbond_sigma_A})")
+        _require(
+            self.hydrophobic_radius_A > 0,
+            f"energy.hydrophobic_radius_A must be > 0 (got {self.hydrophobic_radius_A})",
+        )
+        _check_choice("energy.normalisation", self.normalisation, ("sum", "mean"))
+
+
 # --------------------------------------------------------------------------- stop
 
 
@@ -611,8 +649,8 @@ class NrepConfig:
         _require(self.threads is None or self.threads >= 1, f"threads must be >= 1 or null (got {self.threads})")
         if isinstance(self.system, ProteinSystemConfig):
             _require(
-                isinstance(self.energy, AmberEnergyConfig),
-                f"energy={self.energy.name} does not apply to a protein; use energy=amber",
+                isinstance(self.energy, (AmberEnergyConfig, SimpleEnergyConfig)),
+                f"energy={self.energy.name} does not apply to a protein; use energy=amber or energy=simple",
             )
             _require(
                 isinstance(self.init, (ExtendedInitConfig, NativeInitConfig)),
@@ -655,7 +693,7 @@ def uses_line_search(cfg: "NrepConfig") -> bool:
 SCHEMAS: dict[str, dict[str, type]] = {
     "system": {"loop": LoopSystemConfig, "protein": ProteinSystemConfig},
     "init": {"cloud": CloudInitConfig, "extended": ExtendedInitConfig, "native": NativeInitConfig},
-    "energy": {"loop": LoopEnergyConfig, "amber": AmberEnergyConfig},
+    "energy": {"loop": LoopEnergyConfig, "amber": AmberEnergyConfig, "simple": SimpleEnergyConfig},
     "method": {"gd": GDMethodConfig, "cg": CGMethodConfig, "gnn": GNNMethodConfig},
     "optim": {"adam": AdamConfig, "sgd": SGDConfig, "lbfgs": LBFGSConfig, "fire": FIREConfig},
     "device": {"device": DeviceConfig},

@@ -12,9 +12,11 @@ from nrep.configs.schema import (
     LoopSystemConfig,
     NrepConfig,
     ProteinSystemConfig,
+    SimpleEnergyConfig,
 )
 from nrep.core.energy.amber import AmberEnergy, AmberParameters
 from nrep.core.energy.loop import LoopEnergy, build_loop_energy
+from nrep.core.energy.simple import SimpleEnergy, SimpleParameters
 from nrep.core.runtime import derive_seed
 from nrep.core.systems.loop import LoopSystem, cloud_std, gaussian_cloud, make_loop
 from nrep.core.systems.extended import PEPTIDE_BOND_A
@@ -55,7 +57,7 @@ def structure_settings(system: ProteinSystemConfig) -> dict:
     }
 
 
-def build_energy(cfg: NrepConfig, system: LoopSystem | ProteinSystem) -> LoopEnergy | AmberEnergy:
+def build_energy(cfg: NrepConfig, system: LoopSystem | ProteinSystem) -> LoopEnergy | AmberEnergy | SimpleEnergy:
     if isinstance(cfg.energy, LoopEnergyConfig):
         e = cfg.energy
         repulsion = None
@@ -74,4 +76,10 @@ def build_energy(cfg: NrepConfig, system: LoopSystem | ProteinSystem) -> LoopEne
         )
     if isinstance(cfg.energy, AmberEnergyConfig):
         return AmberEnergy(AmberParameters.from_openmm(system.prepared.system), asdict(cfg.energy.weights))
+    if isinstance(cfg.energy, SimpleEnergyConfig):
+        e = cfg.energy
+        amber = AmberParameters.from_openmm(system.prepared.system)
+        params = SimpleParameters.from_protein(system.topology, amber, tuple(e.hydrophobic_residues))
+        settings = {k: v for k, v in asdict(e).items() if k not in ("name", "hydrophobic_residues")}
+        return SimpleEnergy(params, **settings)
     raise NotImplementedError(f"no builder for energy={cfg.energy.name}")

@@ -50,6 +50,15 @@ def test_final_pdb_reads_back_into_openmm_with_the_reported_energy(tmp_path, com
     assert on_disk["structure_origin"] == "file" and on_disk["n_particles"] == pdb.topology.getNumAtoms()
 
 
+@pytest.mark.parametrize("method", ["gd", "cg"])
+def test_the_simplified_model_runs(tmp_path, compose_cfg, peptide_file, method):
+    summary = execute(protein_cfg(compose_cfg, peptide_file, tmp_path, f"method={method}", "energy=simple"), tmp_path / "run")
+    assert summary["status"] == "ok" and summary["energy_unit"] == "reduced"
+    assert summary["energy_final"] < summary["energy_start"]
+    assert {"energy_final_vdw", "energy_final_hbond", "energy_final_hydrophobic"} <= set(summary)
+    assert "energy_reduced" in (tmp_path / "run" / "trace.csv").read_text().splitlines()[0]
+
+
 def test_native_start_refines_in_place(tmp_path, compose_cfg, peptide_file):
     summary = execute(protein_cfg(compose_cfg, peptide_file, tmp_path, "method=gd", "init=native"), tmp_path / "run")
     assert summary["start_rmsd_all_A"] == pytest.approx(0.0, abs=1e-6)
