@@ -111,24 +111,74 @@ class CloudInitConfig(InitConfig):
 
 
 @dataclass
-class ExtendedInitConfig(InitConfig):
+class CachedStartConfig(InitConfig):
+    """A protein start that is built once and kept: cache_dir null = ~/.cache/nrep/starts."""
+
+    cache: bool = True
+    cache_dir: Optional[str] = None
+
+
+@dataclass
+class ExtendedInitConfig(CachedStartConfig):
     """Proteins: the sequence as a fully extended chain (phi = psi = omega = 180 degrees).
 
     peptide_bond_A: the C-N peptide bond length in Å (the paper's 1.32). The start is the
-    same for every method and seed; cache keeps it under cache_dir (null =
-    ~/.cache/nrep/starts).
+    same for every method and seed.
     """
 
     name: str = "extended"
     peptide_bond_A: float = 1.32
-    cache: bool = True
-    cache_dir: Optional[str] = None
 
     def __post_init__(self) -> None:
         _require(
             1.0 <= self.peptide_bond_A <= 2.0,
             f"init.peptide_bond_A must lie in [1.0, 2.0] Å (got {self.peptide_bond_A})",
         )
+
+
+@dataclass
+class RandomInitConfig(ExtendedInitConfig):
+    """Proteins: a self-avoiding random coil with ideal geometry, drawn from the run's seed.
+
+    Each residue's phi and the previous psi are uniform in [-180, 180) degrees (omega 180),
+    redrawn until the new backbone is 3 Å from the chain two or more residues back.
+    """
+
+    name: str = "random"
+
+
+UNFOLD_SOLVENTS = ("implicit", "explicit", "vacuum")
+OPENMM_PLATFORMS = ("auto", "reference", "cpu", "cuda")
+
+
+@dataclass
+class UnfoldMDInitConfig(CachedStartConfig):
+    """Proteins: the structure unfolded by OpenMM Langevin dynamics (the authors' code).
+
+    temperature_K, steps, timestep_fs, friction_per_ps: the dynamics (20,000 steps of
+    2 fs at 1000 K, as theirs); solvent: ``implicit`` (GBn2), ``explicit`` (TIP3P-FB box
+    with padding_nm, PME, their setup) or ``vacuum``; platform: OpenMM's (``auto`` =
+    CUDA if present, else the CPU on one thread, which is bit-reproducible; CUDA is
+    not). Cached per protein, settings and seed.
+    """
+
+    name: str = "unfold_md"
+    temperature_K: float = 1000.0
+    steps: int = 20000
+    timestep_fs: float = 2.0
+    friction_per_ps: float = 1.0
+    solvent: str = "implicit"
+    padding_nm: float = 1.0
+    platform: str = "auto"
+
+    def __post_init__(self) -> None:
+        _require(self.temperature_K > 0, f"init.temperature_K must be > 0 (got {self.temperature_K})")
+        _require(self.steps >= 0, f"init.steps must be >= 0 (got {self.steps})")
+        _require(0 < self.timestep_fs <= 4, f"init.timestep_fs must lie in (0, 4] (got {self.timestep_fs})")
+        _require(self.friction_per_ps > 0, f"init.friction_per_ps must be > 0 (got {self.friction_per_ps})")
+        _require(self.padding_nm > 0, f"init.padding_nm must be > 0 (got {self.padding_nm})")
+        _check_choice("init.solvent", self.solvent, UNFOLD_SOLVENTS)
+        _check_choice("init.platform", self.platform, OPENMM_PLATFORMS)
 
 
 @dataclass
@@ -653,8 +703,8 @@ class NrepConfig:
                 f"energy={self.energy.name} does not apply to a protein; use energy=amber or energy=simple",
             )
             _require(
-                isinstance(self.init, (ExtendedInitConfig, NativeInitConfig)),
-                f"init={self.init.name} does not apply to a protein; use init=extended or init=native",
+                isinstance(self.init, (CachedStartConfig, NativeInitConfig)),
+                f"init={self.init.name} does not apply to a protein; use init=extended, random, unfold_md or native",
             )
         if isinstance(self.system, LoopSystemConfig):
             _require(
@@ -692,7 +742,13 @@ def uses_line_search(cfg: "NrepConfig") -> bool:
 
 SCHEMAS: dict[str, dict[str, type]] = {
     "system": {"loop": LoopSystemConfig, "protein": ProteinSystemConfig},
-    "init": {"cloud": CloudInitConfig, "extended": ExtendedInitConfig, "native": NativeInitConfig},
+    "init": {
+        "cloud": CloudInitConfig,
+        "extended": ExtendedInitConfig,
+        "random": RandomInitConfig,
+        "unfold_md": UnfoldMDInitConfig,
+        "native": NativeInitConfig,
+    },
     "energy": {"loop": LoopEnergyConfig, "amber": AmberEnergyConfig, "simple": SimpleEnergyConfig},
     "method": {"gd": GDMethodConfig, "cg": CGMethodConfig, "gnn": GNNMethodConfig},
     "optim": {"adam": AdamConfig, "sgd": SGDConfig, "lbfgs": LBFGSConfig, "fire": FIREConfig},

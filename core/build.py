@@ -6,8 +6,8 @@ from dataclasses import asdict
 
 from nrep.configs.schema import (
     AmberEnergyConfig,
+    CachedStartConfig,
     CloudInitConfig,
-    ExtendedInitConfig,
     LoopEnergyConfig,
     LoopSystemConfig,
     NrepConfig,
@@ -19,7 +19,6 @@ from nrep.core.energy.loop import LoopEnergy, build_loop_energy
 from nrep.core.energy.simple import SimpleEnergy, SimpleParameters
 from nrep.core.runtime import derive_seed
 from nrep.core.systems.loop import LoopSystem, cloud_std, gaussian_cloud, make_loop
-from nrep.core.systems.extended import PEPTIDE_BOND_A
 from nrep.core.systems.protein import ProteinSystem, load_protein
 
 
@@ -32,13 +31,17 @@ def build_system(cfg: NrepConfig) -> LoopSystem | ProteinSystem:
         return make_loop(n, cfg.system.loop_spacing, x0)
     if isinstance(cfg.system, ProteinSystemConfig):
         init = cfg.init
-        extended = isinstance(init, ExtendedInitConfig)
+        options = {k: v for k, v in asdict(init).items() if k not in ("name", "cache", "cache_dir")}
+        if "peptide_bond_A" in options:
+            options["peptide_bond"] = options.pop("peptide_bond_A")
+        cached = isinstance(init, CachedStartConfig)
         return load_protein(
             cfg.system.pdb,
             start=init.name,
-            peptide_bond=init.peptide_bond_A if extended else PEPTIDE_BOND_A,
-            start_cache_dir=init.cache_dir if extended else None,
-            cache_start=extended and init.cache,
+            start_options=options,
+            start_cache_dir=init.cache_dir if cached else None,
+            cache_start=cached and init.cache,
+            seed=derive_seed(cfg.seed, "start"),
             **structure_settings(cfg.system),
         )
     raise NotImplementedError(f"no builder for system={cfg.system.name} with init={cfg.init.name}")

@@ -38,15 +38,21 @@ def one_letter_sequence(residue_names: list[str]) -> str:
         raise ValueError(f"no one-letter code for residue {error.args[0]}") from error
 
 
-def extended_chain_pdb(sequence: str, peptide_bond: float = PEPTIDE_BOND_A) -> str:
-    """PDB text of the fully extended chain (heavy atoms) for a one-letter sequence."""
+def extended_chain_pdb(sequence: str, peptide_bond: float = PEPTIDE_BOND_A, rng: np.random.Generator | None = None) -> str:
+    """PDB text of the chain (heavy atoms) for a one-letter sequence.
+
+    Without ``rng`` the chain is fully extended (φ = ψ = ω = 180°). With ``rng`` it is a
+    self-avoiding random coil: each residue's φ and the previous ψ are drawn uniformly
+    (ω stays 180°), up to RANDOM_TRIES times, until its backbone is at least
+    RANDOM_MIN_GAP_A from every residue two or more places back (else the best draw).
+    """
     import PeptideBuilder
     from PeptideBuilder import Geometry
 
-    def geometry(letter: str, chi1: float = 0.0, chi2: float = 0.0):  # noqa: ANN202
+    def geometry(letter: str, chi1: float = 0.0, chi2: float = 0.0, phi: float = 180.0, psi_before: float = 180.0):  # noqa: ANN202
         geo = Geometry.geometry(letter)
         geo.peptide_bond = peptide_bond
-        geo.phi, geo.psi_im1, geo.omega = 180.0, 180.0, 180.0
+        geo.phi, geo.psi_im1, geo.omega = phi, psi_before, 180.0
         for name in vars(geo):
             if name.startswith("N_CA_CB_") and name.endswith("_diangle"):
                 setattr(geo, name, getattr(geo, name) + chi1)
@@ -58,9 +64,12 @@ def extended_chain_pdb(sequence: str, peptide_bond: float = PEPTIDE_BOND_A) -> s
         raise ValueError("an empty sequence has no structure")
     structure = PeptideBuilder.initialize_res(geometry(sequence[0]))
     for letter in sequence[1:]:
+        phi, psi_before = 180.0, 180.0
+        if rng is not None:
+            phi, psi_before = _random_backbone(structure, lambda a, b: geometry(letter, phi=a, psi_before=b), rng)
         best, best_gap = None, -1.0
         for chi1, chi2 in itertools.product((0.0, 120.0, 240.0), repeat=2):
-            trial = PeptideBuilder.add_residue(copy.deepcopy(structure), geometry(letter, chi1, chi2))
+            trial = PeptideBuilder.add_residue(copy.deepcopy(structure), geometry(letter, chi1, chi2, phi, psi_before))
             # score against the earlier residues and the backbone of the next one (a glycine stand-in)
             gap = _side_chain_gap(PeptideBuilder.add_residue(copy.deepcopy(trial), geometry("G")), -2)
             if gap > best_gap:
@@ -76,6 +85,29 @@ def extended_chain_pdb(sequence: str, peptide_bond: float = PEPTIDE_BOND_A) -> s
     return buffer.getvalue()
 
 
+RANDOM_TRIES = 50
+RANDOM_MIN_GAP_A = 3.0
+
+
+def _random_backbone(structure, make_geometry, rng: np.random.Generator) -> tuple[float, float]:  # noqa: ANN001
+    """(φ, ψ of the previous residue) for the next residue, drawn until its backbone clears the chain."""
+    import PeptideBuilder
+
+    best, best_gap = (180.0, 180.0), -1.0
+    for _ in range(RANDOM_TRIES):
+        phi, psi_before = (float(v) for v in rng.uniform(-180.0, 180.0, size=2))
+        trial = PeptideBuilder.add_residue(copy.deepcopy(structure), make_geometry(phi, psi_before))
+        residues = list(trial.get_residues())
+        new = np.array([a.coord for a in residues[-1] if a.get_id() in ("N", "CA", "C", "O", "CB")])
+        earlier = [a.coord for r in residues[:-2] for a in r]
+        gap = float(np.linalg.norm(new[:, None] - np.array(earlier)[None], axis=-1).min()) if earlier else np.inf
+        if gap > best_gap:
+            best, best_gap = (phi, psi_before), gap
+        if gap >= RANDOM_MIN_GAP_A:
+            break
+    return best
+
+
 def _side_chain_gap(structure, index: int) -> float:  # noqa: ANN001 - Bio.PDB.Structure
     """Smallest distance (Å) from residue ``index``'s side chain beyond CB to the other residues."""
     residues = list(structure.get_residues())
@@ -86,8 +118,10 @@ def _side_chain_gap(structure, index: int) -> float:  # noqa: ANN001 - Bio.PDB.S
     return float(np.linalg.norm(np.array(side)[:, None] - others[None], axis=-1).min())
 
 
-def extended_start(topology, variants: list, ph: float = 7.0, peptide_bond: float = PEPTIDE_BOND_A) -> np.ndarray:  # noqa: ANN001
-    """The extended chain of ``topology``'s residues, in its atom order (n, 3), in nm.
+def extended_start(
+    topology, variants: list, ph: float = 7.0, peptide_bond: float = PEPTIDE_BOND_A, rng: np.random.Generator | None = None  # noqa: ANN001
+) -> np.ndarray:
+    """The extended chain (or, with ``rng``, a random coil) of ``topology``'s residues, in its atom order (n, 3), in nm.
 
     ``topology`` is a prepared protein's (hydrogens included) and ``variants`` the
     protonation variants OpenMM chose for it; the start gets the same atoms.
@@ -107,7 +141,7 @@ def extended_start(topology, variants: list, ph: float = 7.0, peptide_bond: floa
             letters.append(one_letter_sequence([name]))
         except ValueError:
             raise NrepError(f"no extended start for residue {name}; start from the structure with init=native") from None
-    built = app.PDBFile(io.StringIO(extended_chain_pdb("".join(letters), peptide_bond)))
+    built = app.PDBFile(io.StringIO(extended_chain_pdb("".join(letters), peptide_bond, rng)))
     built_x = np.asarray(built.positions.value_in_unit(unit.nanometer))
     built_atoms = {(a.residue.index, a.name): a.index for a in built.topology.atoms()}
 

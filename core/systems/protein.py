@@ -126,13 +126,19 @@ def locate_and_prepare(
 def load_protein(
     spec: str,
     start: str = "extended",
-    peptide_bond: float = PEPTIDE_BOND_A,
+    start_options: dict | None = None,
     start_cache_dir: str | None = None,
     cache_start: bool = True,
+    seed: int = 0,
     ph: float = 7.0,
     **structure: object,
 ) -> ProteinSystem:
-    """Find, prepare and start the protein ``spec``; ``structure`` as :func:`locate_and_prepare`'s."""
+    """Find, prepare and start the protein ``spec``; ``structure`` as :func:`locate_and_prepare`'s.
+
+    ``start``: native, extended, random or unfold_md; ``start_options`` are the builder's
+    keyword arguments (peptide_bond for extended and random; the dynamics of unfold_md).
+    Random and unfolded starts are drawn from ``seed``.
+    """
     source, prepared = locate_and_prepare(spec, ph=ph, **structure)
     log.info("structure %s (%s)", source.path, source.origin)
     for note in prepared.notes:
@@ -140,32 +146,57 @@ def load_protein(
     name = source.pdb_id or source.path.stem
     if start == "native":
         x0 = prepared.positions_nm.copy()
-    elif start == "extended":
-        x0 = cached_extended_start(prepared, ph, peptide_bond, start_cache_dir, cache_start)
+    elif start in START_BUILDERS:
+        x0 = cached_start(prepared, start, start_options or {}, seed, ph, start_cache_dir, cache_start)
     else:
-        raise ValueError(f"unknown protein start {start!r}; use extended or native")
+        raise ValueError(f"unknown protein start {start!r}; use {', '.join(['native', *START_BUILDERS])}")
     return ProteinSystem(name, source, prepared, torch.from_numpy(x0), start)
 
 
-def cached_extended_start(
-    prepared: PreparedProtein, ph: float, peptide_bond: float, cache_dir: str | None, use_cache: bool
+def _extended(prepared: PreparedProtein, seed: int, ph: float, peptide_bond: float = PEPTIDE_BOND_A) -> np.ndarray:
+    return extended_start(prepared.topology, prepared.variants, ph, peptide_bond)
+
+
+def _random(prepared: PreparedProtein, seed: int, ph: float, peptide_bond: float = PEPTIDE_BOND_A) -> np.ndarray:
+    return extended_start(prepared.topology, prepared.variants, ph, peptide_bond, np.random.default_rng(seed))
+
+
+def _unfolded(prepared: PreparedProtein, seed: int, ph: float, **dynamics: object) -> np.ndarray:
+    from nrep.core.systems.unfold import unfold_md
+
+    log.info("unfolding by Langevin dynamics (%s) ...", ", ".join(f"{k}={v}" for k, v in dynamics.items()))
+    return unfold_md(prepared.topology, prepared.positions_nm, seed, **dynamics)
+
+
+# start -> (builder, whether the seed changes it)
+START_BUILDERS = {"extended": (_extended, False), "random": (_random, True), "unfold_md": (_unfolded, True)}
+
+
+def cached_start(
+    prepared: PreparedProtein,
+    start: str,
+    options: dict,
+    seed: int,
+    ph: float,
+    cache_dir: str | None,
+    use_cache: bool,
 ) -> np.ndarray:
-    """The extended start of ``prepared``, from the cache when it holds the same chain."""
+    """The ``start`` of ``prepared`` (n, 3) in nm, from the cache when it holds the same chain, settings and seed."""
+    build, seeded = START_BUILDERS[start]
     atoms = [(a.residue.index, a.residue.name, a.name) for a in prepared.topology.atoms()]
-    key = hashlib.sha256(
-        json.dumps({"format": START_FORMAT, "atoms": atoms, "variants": prepared.variants, "ph": ph,
-                    "peptide_bond": peptide_bond}).encode()
-    ).hexdigest()[:32]
+    description = {"format": START_FORMAT, "start": start, "options": options, "seed": seed if seeded else None,
+                   "atoms": atoms, "variants": prepared.variants, "ph": ph}
+    key = hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:32]
     root = Path(cache_dir).expanduser() if cache_dir else Path(
         os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")
     ) / "nrep" / "starts"
-    path = root / f"extended-{key}.npy"
+    path = root / f"{start}-{key}.npy"
     if use_cache and path.is_file():
         x0 = np.load(path, allow_pickle=False)
         if x0.shape == (len(atoms), 3):
-            log.info("extended start from the cache %s", path)
+            log.info("%s start from the cache %s", start, path)
             return x0
-    x0 = extended_start(prepared.topology, prepared.variants, ph, peptide_bond)
+    x0 = build(prepared, seed, ph, **options)
     if use_cache:
         buffer = io.BytesIO()
         np.save(buffer, x0)
