@@ -651,17 +651,21 @@ class OutputConfig:
     step of each stage are always recorded). progress: a rich progress bar (auto: only
     when the terminal is interactive and the run is single). overwrite: allow a run to
     replace an earlier run's files in the same directory. snapshot: draw the final
-    structure as final.png.
+    structure as final.png. trajectory_every: keep X every that many steps (and at the
+    end of each stage) as trajectory.pdb (proteins, one MODEL per frame) or
+    trajectory.xyz (loops); 0 = no trajectory.
     """
 
     root: str = "results"
     trace_every: int = 20
+    trajectory_every: int = 0
     progress: str = "auto"
     overwrite: bool = False
     snapshot: bool = True
 
     def __post_init__(self) -> None:
         _require(self.trace_every >= 1, f"output.trace_every must be >= 1 (got {self.trace_every})")
+        _require(self.trajectory_every >= 0, f"output.trajectory_every must be >= 0 (got {self.trajectory_every})")
         _check_choice("output.progress", self.progress, PROGRESS_MODES)
 
 

@@ -119,6 +119,27 @@ class TraceRecorder(Callback):
         self._record(step, result.name, result.steps, elapsed_s, result.energy, result.x)
 
 
+class TrajectoryRecorder(Callback):
+    """Snapshots (step, stage, X on the CPU in float64) every ``every`` steps and at each stage's end."""
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self.frames: list[tuple[int, str, torch.Tensor]] = []
+
+    def _keep(self, step: int, stage: str, x: torch.Tensor) -> None:
+        if self.frames and self.frames[-1][:2] == (step, stage):
+            return
+        self.frames.append((step, stage, x.detach().to("cpu", torch.float64).clone()))
+
+    def on_step(self, state: StepState) -> str | None:
+        if state.stage_step % self.every == 0:
+            self._keep(state.step, state.stage, state.x)
+        return None
+
+    def on_stage_end(self, result: StageResult, step: int, elapsed_s: float) -> None:
+        self._keep(step, result.name, result.x)
+
+
 class Resampler(Callback):
     """Calls ``resample()`` (e.g. new repulsion pairs) every ``every`` steps, counted over all stages."""
 

@@ -78,10 +78,19 @@ def write_npy(path: Path, array: np.ndarray) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
+def _xyz_frame(coordinates: np.ndarray, comment: str, symbol: str) -> list[str]:
+    lines = [str(len(coordinates)), comment.replace("\n", " ")]
+    return lines + [f"{symbol} {x:.8f} {y:.8f} {z:.8f}" for x, y, z in coordinates]
+
+
 def write_xyz(path: Path, coordinates: np.ndarray, comment: str = "", symbol: str = "C") -> None:
     """An XYZ file (one element symbol for every bead), readable by VMD, OVITO or ASE."""
-    lines = [str(len(coordinates)), comment.replace("\n", " ")]
-    lines += [f"{symbol} {x:.8f} {y:.8f} {z:.8f}" for x, y, z in coordinates]
+    atomic_write_text(path, "\n".join(_xyz_frame(coordinates, comment, symbol)) + "\n")
+
+
+def write_xyz_frames(path: Path, frames: list[tuple[str, np.ndarray]], symbol: str = "C") -> None:
+    """A multi-frame XYZ file of (comment, coordinates) frames."""
+    lines = [line for comment, x in frames for line in _xyz_frame(x, comment, symbol)]
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
@@ -131,3 +140,15 @@ def write_pdb(path: Path, topology, x_nm: np.ndarray) -> np.ndarray:  # noqa: AN
     atomic_write_bytes(path, text.encode())
     written = app.PDBFile(io.StringIO(text)).getPositions(asNumpy=True)
     return np.asarray(written.value_in_unit(unit.nanometer), dtype=np.float64)
+
+
+def write_pdb_models(path: Path, topology, frames: list[np.ndarray]) -> None:  # noqa: ANN001
+    """A multi-model PDB file (MODEL 1, 2, ...), one model per frame of coordinates in nm."""
+    from openmm import app, unit
+
+    buffer = io.StringIO()
+    app.PDBFile.writeHeader(topology, buffer)
+    for number, x_nm in enumerate(frames, start=1):
+        app.PDBFile.writeModel(topology, x_nm * unit.nanometer, buffer, modelIndex=number, keepIds=True)
+    app.PDBFile.writeFooter(topology, buffer)
+    atomic_write_bytes(path, buffer.getvalue().encode())

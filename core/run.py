@@ -17,7 +17,15 @@ import torch
 from nrep.configs.schema import LoopEnergyConfig, NrepConfig, uses_line_search
 from nrep.core import results
 from nrep.core.build import build_energy, build_system
-from nrep.core.callbacks import BestState, NonFiniteGuard, ProgressBar, Resampler, TimeBudget, TraceRecorder
+from nrep.core.callbacks import (
+    BestState,
+    NonFiniteGuard,
+    ProgressBar,
+    Resampler,
+    TimeBudget,
+    TraceRecorder,
+    TrajectoryRecorder,
+)
 from nrep.core.energy.amber import openmm_energy
 from nrep.core.energy.loop import lj_minimum_distance
 from nrep.core.figures import loop_snapshot
@@ -59,9 +67,20 @@ def watchers(cfg: NrepConfig, system, energy, plan: MethodPlan, show_progress: b
         found["resampler"] = Resampler(energy, cfg.energy.repulsion.resample_every)
     if cfg.time_budget_s is not None:
         found["budget"] = TimeBudget(cfg.time_budget_s - plan.setup_s)
+    if cfg.output.trajectory_every:
+        found["trajectory"] = TrajectoryRecorder(cfg.output.trajectory_every)
     if show_progress:
         found["progress"] = ProgressBar(energy.unit)
     return found
+
+
+def write_trajectory(system, run_dir: Path, recorder: TrajectoryRecorder) -> None:  # noqa: ANN001
+    """trajectory.pdb (proteins) or trajectory.xyz (loops) of the recorded frames."""
+    if isinstance(system, ProteinSystem):
+        results.write_pdb_models(run_dir / "trajectory.pdb", system.topology, [x.numpy() for _, _, x in recorder.frames])
+    else:
+        frames = [(f"step {step} stage {stage}", x.numpy()) for step, stage, x in recorder.frames]
+        results.write_xyz_frames(run_dir / "trajectory.xyz", frames)
 
 
 def structure_metrics(cfg: NrepConfig, system, x: torch.Tensor) -> dict[str, Any]:  # noqa: ANN001
@@ -208,6 +227,8 @@ def execute(
         summary.update(results.flatten(config_record, prefix="cfg."))
 
     results.write_csv(run_dir / results.TRACE, callbacks["trace"].rows)
+    if "trajectory" in callbacks:
+        write_trajectory(system, run_dir, callbacks["trajectory"])
     if isinstance(system, ProteinSystem):
         summary.update(write_protein_structures(system, energy, run_dir, final.x, best))
     else:

@@ -84,3 +84,10 @@ def test_modes_cache_reports_the_original_compute_time(tmp_path, compose_cfg):
     assert second["time_modes_s"] == first["time_modes_s"] > 0
     assert second["energy_final"] == first["energy_final"]
     assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
+
+
+def test_a_loop_trajectory_is_a_multi_frame_xyz(tmp_path, compose_cfg):
+    execute(compose_cfg(*GD, "stop.max_steps=50", "output.trajectory_every=10"), tmp_path / "run")
+    lines = (tmp_path / "run" / "trajectory.xyz").read_text().splitlines()
+    frames = [i for i, line in enumerate(lines) if line.startswith("step ")]
+    assert len(frames) == 6 and lines[frames[0] - 1] == "60"  # steps 0, 10, ..., 50; 60 beads

@@ -82,3 +82,16 @@ def test_a_blown_up_structure_still_leaves_its_coordinates(tmp_path, peptide_fil
     assert columns == {"energy_final_pdb": None, "energy_final_pdb_openmm": None}
     assert np.array_equal(np.load(tmp_path / "final.npy"), far.numpy())
     assert not (tmp_path / "final.pdb").exists() and (tmp_path / "start.pdb").exists()
+
+
+def test_a_trajectory_holds_one_model_per_snapshot(tmp_path, compose_cfg, peptide_file):
+    cfg = protein_cfg(compose_cfg, peptide_file, tmp_path, "method=cg", "output.trajectory_every=25")
+    summary = execute(cfg, tmp_path / "run")
+    pdb = app.PDBFile(str(tmp_path / "run" / "trajectory.pdb"))
+    steps = [summary["steps_reparam"], summary["steps_coords"]]
+    # every 25 steps of each stage plus each stage's end
+    expected = sum(len(range(0, s, 25)) + (s % 25 != 0 or s == 0) for s in steps)
+    assert pdb.getNumFrames() == expected
+    first, last = (np.asarray(pdb.getPositions(asNumpy=True, frame=f).value_in_unit(unit.nanometer)) for f in (0, expected - 1))
+    final = app.PDBFile(str(tmp_path / "run" / "final.pdb")).getPositions(asNumpy=True).value_in_unit(unit.nanometer)
+    assert np.allclose(last, final, atol=1e-3) and not np.allclose(first, last, atol=1e-3)
