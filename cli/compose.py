@@ -23,8 +23,10 @@ CONFIG_NAME = "config"
 COMMAND_BASE = {"loop": [], "fold": ["system=protein"]}
 # Group options that belong to each command (the others are refused or hidden).
 COMMAND_OPTIONS = {
-    "loop": {"system": ["loop"], "init": ["cloud"], "energy": ["bond_lj", "pure_lj"], "experiment": ["smoke"]},
-    "fold": {"system": ["protein"], "init": ["extended", "random", "unfold_md", "native"], "energy": ["amber", "simple"], "experiment": ["fold_smoke"]},
+    "loop": {"system": ["loop"], "init": ["cloud"], "energy": ["bond_lj", "pure_lj"], "experiment": ["smoke"],
+             "method": ["gnn", "cg", "gd"]},
+    "fold": {"system": ["protein"], "init": ["extended", "random", "unfold_md", "native"], "energy": ["amber", "simple"], "experiment": ["fold_smoke"],
+             "method": ["gnn", "cg", "gd", "openmm_min"]},
 }
 # Validating every job of a huge sweep would take long; the first ones catch typos.
 MAX_JOBS_CHECKED = 64

@@ -151,13 +151,20 @@ def build_invocation(command: str, argv: Sequence[str]) -> tuple[Invocation, arg
 
     from nrep.cli.compose import COMMAND_OPTIONS
 
+    other = "fold" if command == "loop" else "loop"
     for group, allowed in COMMAND_OPTIONS[command].items():
-        if group in given and given[group].split("=", 1)[1] not in allowed:
-            other = "fold" if command == "loop" else "loop"
+        values = given[group].split("=", 1)[1].split(",") if group in given else []
+        # options of the other command are refused here; typos are left to the composer's suggestions
+        wrong = [v for v in values if v not in allowed and v in COMMAND_OPTIONS[other].get(group, [])]
+        if wrong:
             raise NrepError(
-                f"{given[group]} does not go with `nrep {command}` (choose {group} from: {', '.join(allowed)}); "
+                f"{group}={wrong[0]} does not go with `nrep {command}` (choose {group} from: {', '.join(allowed)}); "
                 f"it belongs to `nrep {other}`"
             )
+    methods = given.get("method", "=").split("=", 1)[1].split(",")
+    optim_keys = [o for k, o in given.items() if k == "optim" or k.startswith("optim.")]
+    if any(m.startswith("openmm_") for m in methods) and optim_keys:
+        raise NrepError(f"the OpenMM methods use OpenMM's own minimiser or integrator; drop {optim_keys[0]}")
     if command == "fold" and not args.help:
         if not args.pdb:
             raise NrepError("nrep fold needs --pdb ID|FILE (a 4-character PDB id such as 2JOF, or a .pdb/.cif file)")

@@ -366,6 +366,29 @@ class GDMethodConfig(MethodConfig):
     name: str = "gd"
 
 
+@dataclass
+class OpenMMMinMethodConfig(MethodConfig):
+    """OpenMM's LocalEnergyMinimizer (L-BFGS) on the same system and start (proteins, energy=amber).
+
+    tolerance_kJ_mol_nm: stop when the RMS force is below it (OpenMM's default 10);
+    max_iterations: 0 = until converged; platform: OpenMM's reference, cpu (with
+    ``threads``) or cuda. It has no optimiser, learning rate or slow modes.
+    """
+
+    name: str = "openmm_min"
+    tolerance_kJ_mol_nm: float = 10.0
+    max_iterations: int = 0
+    platform: str = "cpu"
+
+    def __post_init__(self) -> None:
+        _require(
+            self.tolerance_kJ_mol_nm > 0,
+            f"method.tolerance_kJ_mol_nm must be > 0 (got {self.tolerance_kJ_mol_nm})",
+        )
+        _require(self.max_iterations >= 0, f"method.max_iterations must be >= 0 (got {self.max_iterations})")
+        _check_choice("method.platform", self.platform, ("reference", "cpu", "cuda"))
+
+
 BACKBONE_NORMS = ("fro", "fro2")
 EIGENSOLVERS = ("auto", "dense", "sparse")
 SAMPLE_KINDS = ("auto", "cloud", "perturb")
@@ -710,6 +733,15 @@ class NrepConfig:
                 isinstance(self.init, (CachedStartConfig, NativeInitConfig)),
                 f"init={self.init.name} does not apply to a protein; use init=extended, random, unfold_md or native",
             )
+        if isinstance(self.method, OpenMMMinMethodConfig):
+            _require(
+                isinstance(self.system, ProteinSystemConfig) and isinstance(self.energy, AmberEnergyConfig),
+                f"method={self.method.name} runs OpenMM's amber14 on proteins; use nrep fold with energy=amber",
+            )
+            _require(
+                all(w == 1.0 for w in vars(self.energy.weights).values()),
+                f"method={self.method.name} evaluates the full amber14 energy; energy.weights do not apply",
+            )
         if isinstance(self.system, LoopSystemConfig):
             _require(
                 isinstance(self.energy, LoopEnergyConfig),
@@ -754,7 +786,7 @@ SCHEMAS: dict[str, dict[str, type]] = {
         "native": NativeInitConfig,
     },
     "energy": {"loop": LoopEnergyConfig, "amber": AmberEnergyConfig, "simple": SimpleEnergyConfig},
-    "method": {"gd": GDMethodConfig, "cg": CGMethodConfig, "gnn": GNNMethodConfig},
+    "method": {"gd": GDMethodConfig, "cg": CGMethodConfig, "gnn": GNNMethodConfig, "openmm_min": OpenMMMinMethodConfig},
     "optim": {"adam": AdamConfig, "sgd": SGDConfig, "lbfgs": LBFGSConfig, "fire": FIREConfig},
     "device": {"device": DeviceConfig},
 }

@@ -224,9 +224,9 @@ def build_gnn(cfg: NrepConfig, system, modes: slow.SlowModes | None, runtime: Ru
 def build_plan(cfg: NrepConfig, system, energy, runtime: Runtime) -> MethodPlan:  # noqa: ANN001
     """Stages (and slow modes) of ``cfg.method``; the energy must still be on the CPU."""
     method = cfg.method
+    if not isinstance(method, ReparamMethodConfig):  # gd; the OpenMM baselines run outside the stage loop
+        return MethodPlan([coordinate_stage(cfg)] if method.name == "gd" else [])
     coords = coordinate_stage(cfg)
-    if method.name == "gd":
-        return MethodPlan([coords])
 
     needs_modes = isinstance(method, CGMethodConfig) or method.graph in ("slow_modes", "slow_modes_plain")
     modes = compute_slow_modes(cfg, energy, system) if needs_modes else None

@@ -14,8 +14,9 @@ from typing import Any
 
 import torch
 
-from nrep.configs.schema import LoopEnergyConfig, NrepConfig, uses_line_search
+from nrep.configs.schema import LoopEnergyConfig, NrepConfig, OpenMMMinMethodConfig, uses_line_search
 from nrep.core import results
+from nrep.core.baselines.openmm_min import minimise_with_openmm
 from nrep.core.build import build_energy, build_system
 from nrep.core.callbacks import (
     BestState,
@@ -182,7 +183,16 @@ def execute(
         runtime.device, cfg.device.dtype, runtime.threads,
     )
     try:
-        stage_results = minimise(energy, x0, plan.stages, list(callbacks.values()))
+        if isinstance(cfg.method, OpenMMMinMethodConfig):
+            m = cfg.method
+            result, platform = minimise_with_openmm(
+                system.prepared.system, system.x0, energy, list(callbacks.values()),
+                m.tolerance_kJ_mol_nm, m.max_iterations, m.platform, runtime.threads,
+            )
+            stage_results = [result]
+            plan.info["openmm_platform"] = platform
+        else:
+            stage_results = minimise(energy, x0, plan.stages, list(callbacks.values()))
     finally:
         if "progress" in callbacks:
             callbacks["progress"].close()

@@ -56,6 +56,7 @@ def test_multirun_writes_one_directory_per_job(tmp_path, nrep_cli):
         (["--seed", "1", "seed=2"], "--seed and seed=2 both set seed"),
         (["--pdb", "2JOF"], "proteins use `nrep fold --pdb ID`"),
         (["init=extended"], "does not go with `nrep loop`"),
+        (["-m", "method=gd,openmm_min"], "method=openmm_min does not go with `nrep loop`"),
         (["system.n=5"], "system.n=5 is too small"),
         (["optim.lr=-1"], "optim.lr must be > 0"),
     ],
@@ -119,6 +120,7 @@ def test_fold_download_failures_give_one_line_and_leave_nothing(tmp_path, nrep_c
         (["--pdb", "2JOF", "system=loop"], "does not go with `nrep fold`"),
         (["--pdb", "2JOF", "energy=pure_lj"], "does not go with `nrep fold`"),
         (["--pdb", "2JOF", "--chain", "A", "system.chain=B"], "--chain and system.chain=B both set system.chain"),
+        (["--pdb", "2JOF", "method=openmm_min", "optim.lr=0.1"], "use OpenMM's own minimiser or integrator; drop optim.lr=0.1"),
     ],
 )
 def test_fold_refuses_bad_input_before_running(tmp_path, nrep_cli, args, message):

@@ -56,6 +56,10 @@ def test_protein_defaults_come_from_the_tuning_configs():
         (["init=native"], "init=native does not apply to a loop"),
         (["method=cg", "method.start=middle"], "method.start='middle' is not one of"),
         (["method=cg", "method.modes.fraction=0"], "method.modes.fraction must lie in (0, 1]"),
+        (["method=openmm_min"], "method=openmm_min runs OpenMM's amber14 on proteins"),
+        ([*PROTEIN, "method=openmm_min", "energy=simple"], "method=openmm_min runs OpenMM's amber14 on proteins"),
+        ([*PROTEIN, "method=openmm_min", "energy.weights.lj=0.5"], "energy.weights do not apply"),
+        ([*PROTEIN, "method=openmm_min", "method.platform=gpu"], "method.platform='gpu' is not one of"),
         (["method=cg", "method.modes.k=5", "method.modes.fraction=0.5"], "both set; keep one of them"),
     ],
 )
