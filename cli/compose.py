@@ -26,7 +26,7 @@ COMMAND_OPTIONS = {
     "loop": {"system": ["loop"], "init": ["cloud"], "energy": ["bond_lj", "pure_lj"], "experiment": ["smoke"],
              "method": ["gnn", "cg", "gd"]},
     "fold": {"system": ["protein"], "init": ["extended", "random", "unfold_md", "native"], "energy": ["amber", "simple"], "experiment": ["fold_smoke"],
-             "method": ["gnn", "cg", "gd", "openmm_min"]},
+             "method": ["gnn", "cg", "gd", "openmm_min", "openmm_md"]},
 }
 # Validating every job of a huge sweep would take long; the first ones catch typos.
 MAX_JOBS_CHECKED = 64

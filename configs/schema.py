@@ -367,7 +367,12 @@ class GDMethodConfig(MethodConfig):
 
 
 @dataclass
-class OpenMMMinMethodConfig(MethodConfig):
+class OpenMMMethodConfig(MethodConfig):
+    """A baseline run by OpenMM itself (proteins, energy=amber); it takes no optim settings."""
+
+
+@dataclass
+class OpenMMMinMethodConfig(OpenMMMethodConfig):
     """OpenMM's LocalEnergyMinimizer (L-BFGS) on the same system and start (proteins, energy=amber).
 
     tolerance_kJ_mol_nm: stop when the RMS force is below it (OpenMM's default 10);
@@ -387,6 +392,41 @@ class OpenMMMinMethodConfig(MethodConfig):
         )
         _require(self.max_iterations >= 0, f"method.max_iterations must be >= 0 (got {self.max_iterations})")
         _check_choice("method.platform", self.platform, ("reference", "cpu", "cuda"))
+
+
+@dataclass
+class OpenMMMDMethodConfig(OpenMMMethodConfig):
+    """OpenMM Langevin MD (the paper's comparison): steps of timestep_fs at temperature_K.
+
+    friction_per_ps; bonds to hydrogen constrained; solvent: ``implicit`` (GBn2),
+    ``explicit`` (TIP3P-FB box with padding_nm, PME, 1 nm cutoff: the authors') or
+    ``vacuum``; report_every: steps between snapshots (a trace row with nrep's amber
+    energy of the solute, OpenMM's energy, the temperature and the RMSD); platform: as
+    init=unfold_md's; minimise_before: start from OpenMM's minimum (the authors did
+    not); minimise_after: finish with OpenMM's minimiser.
+    """
+
+    name: str = "openmm_md"
+    steps: int = 20000
+    report_every: int = 1000
+    temperature_K: float = 298.0
+    timestep_fs: float = 2.0
+    friction_per_ps: float = 1.0
+    solvent: str = "implicit"
+    padding_nm: float = 1.0
+    platform: str = "auto"
+    minimise_before: bool = False
+    minimise_after: bool = False
+
+    def __post_init__(self) -> None:
+        _require(self.steps >= 0, f"method.steps must be >= 0 (got {self.steps})")
+        _require(self.report_every >= 1, f"method.report_every must be >= 1 (got {self.report_every})")
+        _require(self.temperature_K > 0, f"method.temperature_K must be > 0 (got {self.temperature_K})")
+        _require(0 < self.timestep_fs <= 4, f"method.timestep_fs must lie in (0, 4] (got {self.timestep_fs})")
+        _require(self.friction_per_ps > 0, f"method.friction_per_ps must be > 0 (got {self.friction_per_ps})")
+        _require(self.padding_nm > 0, f"method.padding_nm must be > 0 (got {self.padding_nm})")
+        _check_choice("method.solvent", self.solvent, ("implicit", "explicit", "vacuum"))
+        _check_choice("method.platform", self.platform, ("auto", "reference", "cpu", "cuda"))
 
 
 BACKBONE_NORMS = ("fro", "fro2")
@@ -733,7 +773,7 @@ class NrepConfig:
                 isinstance(self.init, (CachedStartConfig, NativeInitConfig)),
                 f"init={self.init.name} does not apply to a protein; use init=extended, random, unfold_md or native",
             )
-        if isinstance(self.method, OpenMMMinMethodConfig):
+        if isinstance(self.method, OpenMMMethodConfig):
             _require(
                 isinstance(self.system, ProteinSystemConfig) and isinstance(self.energy, AmberEnergyConfig),
                 f"method={self.method.name} runs OpenMM's amber14 on proteins; use nrep fold with energy=amber",
@@ -786,7 +826,8 @@ SCHEMAS: dict[str, dict[str, type]] = {
         "native": NativeInitConfig,
     },
     "energy": {"loop": LoopEnergyConfig, "amber": AmberEnergyConfig, "simple": SimpleEnergyConfig},
-    "method": {"gd": GDMethodConfig, "cg": CGMethodConfig, "gnn": GNNMethodConfig, "openmm_min": OpenMMMinMethodConfig},
+    "method": {"gd": GDMethodConfig, "cg": CGMethodConfig, "gnn": GNNMethodConfig, "openmm_min": OpenMMMinMethodConfig,
+               "openmm_md": OpenMMMDMethodConfig},
     "optim": {"adam": AdamConfig, "sgd": SGDConfig, "lbfgs": LBFGSConfig, "fire": FIREConfig},
     "device": {"device": DeviceConfig},
 }

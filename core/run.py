@@ -7,6 +7,7 @@ or a notebook with a config object and a directory.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
 import logging
 import time
 from pathlib import Path
@@ -14,8 +15,15 @@ from typing import Any
 
 import torch
 
-from nrep.configs.schema import LoopEnergyConfig, NrepConfig, OpenMMMinMethodConfig, uses_line_search
+from nrep.configs.schema import (
+    LoopEnergyConfig,
+    NrepConfig,
+    OpenMMMDMethodConfig,
+    OpenMMMinMethodConfig,
+    uses_line_search,
+)
 from nrep.core import results
+from nrep.core.baselines.openmm_md import run_md
 from nrep.core.baselines.openmm_min import minimise_with_openmm
 from nrep.core.build import build_energy, build_system
 from nrep.core.callbacks import (
@@ -33,7 +41,7 @@ from nrep.core.figures import loop_snapshot
 from nrep.core.methods import MethodPlan, build_plan
 from nrep.core.metrics import loop_closure, stuck_pairs
 from nrep.core.optimize import Callback, StageResult, minimise
-from nrep.core.runtime import configure, git_commit, versions
+from nrep.core.runtime import configure, derive_seed, git_commit, versions
 from nrep.core.systems.loop import LoopSystem
 from nrep.core.systems.protein import ProteinSystem
 
@@ -82,6 +90,13 @@ def write_trajectory(system, run_dir: Path, recorder: TrajectoryRecorder) -> Non
     else:
         frames = [(f"step {step} stage {stage}", x.numpy()) for step, stage, x in recorder.frames]
         results.write_xyz_frames(run_dir / "trajectory.xyz", frames)
+
+
+def merge_rows(rows: list[dict[str, Any]], extra: list[dict[str, Any]]) -> None:
+    """Add the columns of ``extra`` to the trace rows of the same step."""
+    by_step = {row["step"]: row for row in extra}
+    for row in rows:
+        row.update({k: v for k, v in by_step.get(row["step"], {}).items() if k != "step"})
 
 
 def structure_metrics(cfg: NrepConfig, system, x: torch.Tensor) -> dict[str, Any]:  # noqa: ANN001
@@ -191,6 +206,17 @@ def execute(
             )
             stage_results = [result]
             plan.info["openmm_platform"] = platform
+        elif isinstance(cfg.method, OpenMMMDMethodConfig):
+            m = cfg.method
+            callbacks["trace"].every = m.report_every  # one trace row per MD snapshot
+            settings = {k: v for k, v in asdict(m).items() if k not in ("name", "steps", "report_every")}
+            result, openmm_rows, columns = run_md(
+                system.topology, system.x0, energy, list(callbacks.values()), m.steps, m.report_every,
+                derive_seed(cfg.seed, "md"), **settings,
+            )
+            stage_results = [result]
+            merge_rows(callbacks["trace"].rows, openmm_rows)
+            plan.info.update(columns)
         else:
             stage_results = minimise(energy, x0, plan.stages, list(callbacks.values()))
     finally:

@@ -60,6 +60,9 @@ def test_protein_defaults_come_from_the_tuning_configs():
         ([*PROTEIN, "method=openmm_min", "energy=simple"], "method=openmm_min runs OpenMM's amber14 on proteins"),
         ([*PROTEIN, "method=openmm_min", "energy.weights.lj=0.5"], "energy.weights do not apply"),
         ([*PROTEIN, "method=openmm_min", "method.platform=gpu"], "method.platform='gpu' is not one of"),
+        (["method=openmm_md"], "method=openmm_md runs OpenMM's amber14 on proteins"),
+        ([*PROTEIN, "method=openmm_md", "method.solvent=water"], "method.solvent='water' is not one of"),
+        ([*PROTEIN, "method=openmm_md", "method.report_every=0"], "method.report_every must be >= 1"),
         (["method=cg", "method.modes.k=5", "method.modes.fraction=0.5"], "both set; keep one of them"),
     ],
 )
