@@ -376,14 +376,16 @@ class OpenMMMinMethodConfig(OpenMMMethodConfig):
     """OpenMM's LocalEnergyMinimizer (L-BFGS) on the same system and start (proteins, energy=amber).
 
     tolerance_kJ_mol_nm: stop when the RMS force is below it (OpenMM's default 10);
-    max_iterations: 0 = until converged; platform: OpenMM's reference, cpu (with
-    ``threads``) or cuda. It has no optimiser, learning rate or slow modes.
+    max_iterations: 0 = until converged; platform: OpenMM's ``auto`` (CUDA with
+    device=cuda when present, else CPU), reference, cpu or cuda; the CPU platform uses
+    ``threads`` (null: one, where OpenMM is bit-reproducible). It has no optimiser,
+    learning rate or slow modes.
     """
 
     name: str = "openmm_min"
     tolerance_kJ_mol_nm: float = 10.0
     max_iterations: int = 0
-    platform: str = "cpu"
+    platform: str = "auto"
 
     def __post_init__(self) -> None:
         _require(
@@ -391,7 +393,7 @@ class OpenMMMinMethodConfig(OpenMMMethodConfig):
             f"method.tolerance_kJ_mol_nm must be > 0 (got {self.tolerance_kJ_mol_nm})",
         )
         _require(self.max_iterations >= 0, f"method.max_iterations must be >= 0 (got {self.max_iterations})")
-        _check_choice("method.platform", self.platform, ("reference", "cpu", "cuda"))
+        _check_choice("method.platform", self.platform, ("auto", "reference", "cpu", "cuda"))
 
 
 @dataclass
@@ -402,7 +404,7 @@ class OpenMMMDMethodConfig(OpenMMMethodConfig):
     ``explicit`` (TIP3P-FB box with padding_nm, PME, 1 nm cutoff: the authors') or
     ``vacuum``; report_every: steps between snapshots (a trace row with nrep's amber
     energy of the solute, OpenMM's energy, the temperature and the RMSD); platform: as
-    init=unfold_md's; minimise_before: start from OpenMM's minimum (the authors did
+    method=openmm_min's; minimise_before: start from OpenMM's minimum (the authors did
     not); minimise_after: finish with OpenMM's minimiser.
     """
 

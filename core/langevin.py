@@ -4,11 +4,11 @@ amber14 with GBn2 implicit solvent (``implicit``), a TIP3P-FB water box with
 ``padding_nm``, PME and a 1 nm cutoff (``explicit``, the authors' setup) or nothing
 (``vacuum``); bonds to hydrogen constrained; a seeded Langevin middle integrator.
 
-Platforms: ``cpu`` runs on one thread, where OpenMM's sums are bit-identical from run to
-run (with two threads they are not, and thousands of hot steps amplify the last bits
-into a different structure); ``reference`` is also bit-reproducible and about half as
-fast; ``cuda`` is fast but not bit-reproducible; ``auto`` takes CUDA when present, else
-the CPU.
+Platforms: ``cpu`` runs on one thread unless told otherwise; on one thread OpenMM's sums
+are bit-identical from run to run (with two they are not, and thousands of hot steps
+amplify the last bits into a different structure); ``reference`` is also
+bit-reproducible and about half as fast; ``cuda`` is fast but not bit-reproducible;
+``auto`` takes CUDA when present, else the CPU.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ FORCEFIELDS = {
 }
 
 
-def openmm_platform(name: str):  # noqa: ANN201
-    """(platform, properties) for ``name`` (auto: CUDA if OpenMM has it, else CPU)."""
+def openmm_platform(name: str, threads: int | None = None):  # noqa: ANN201
+    """(platform, properties) for ``name``: reference, cpu (``threads``, default one), cuda,
+    or auto (CUDA if OpenMM has it, else the CPU)."""
     import openmm
 
     available = {openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())}
@@ -36,7 +37,7 @@ def openmm_platform(name: str):  # noqa: ANN201
         from nrep.core.errors import NrepError
 
         raise NrepError(f"OpenMM has no {chosen} platform here (it has {', '.join(sorted(available))}); choose another platform")
-    properties = {"Threads": "1"} if chosen == "CPU" else {}
+    properties = {"Threads": str(threads or 1)} if chosen == "CPU" else {}
     return openmm.Platform.getPlatformByName(chosen), properties
 
 
@@ -55,6 +56,7 @@ def langevin_context(
     solvent: str = "implicit",
     padding_nm: float = 1.0,
     platform: str = "auto",
+    threads: int | None = None,
 ):  # noqa: ANN201
     """An OpenMM context ready to run, with velocities drawn at ``temperature_K``.
 
@@ -78,7 +80,7 @@ def langevin_context(
         temperature_K * unit.kelvin, friction_per_ps / unit.picosecond, timestep_fs * unit.femtosecond
     )
     integrator.setRandomNumberSeed(openmm_seed(seed))
-    context = openmm.Context(system, integrator, *openmm_platform(platform))
+    context = openmm.Context(system, integrator, *openmm_platform(platform, threads))
     context.setPositions(modeller.positions)
     context.setVelocitiesToTemperature(temperature_K * unit.kelvin, openmm_seed(seed))
     return context

@@ -19,6 +19,7 @@ from nrep.configs.schema import (
     LoopEnergyConfig,
     NrepConfig,
     OpenMMMDMethodConfig,
+    OpenMMMethodConfig,
     OpenMMMinMethodConfig,
     uses_line_search,
 )
@@ -90,6 +91,18 @@ def write_trajectory(system, run_dir: Path, recorder: TrajectoryRecorder) -> Non
     else:
         frames = [(f"step {step} stage {stage}", x.numpy()) for step, stage, x in recorder.frames]
         results.write_xyz_frames(run_dir / "trajectory.xyz", frames)
+
+
+def optimiser_name(cfg: NrepConfig) -> str | None:
+    """The ``optim`` group's choice, or None for the OpenMM methods (which bring their own)."""
+    return None if isinstance(cfg.method, OpenMMMethodConfig) else cfg.optim.name
+
+
+def openmm_platform_name(cfg: NrepConfig, platform: str) -> str:
+    """``auto`` follows the run's device: OpenMM's CUDA with device=cuda (when present), else the CPU."""
+    if platform != "auto":
+        return platform
+    return "auto" if cfg.device.name.startswith("cuda") else "cpu"
 
 
 def merge_rows(rows: list[dict[str, Any]], extra: list[dict[str, Any]]) -> None:
@@ -194,7 +207,7 @@ def execute(
 
     log.info(
         "%s n=%d, energy=%s, method=%s, optim=%s, seed=%d; %s %s, %d threads",
-        system.name, system.n, cfg.energy.name, cfg.method.name, cfg.optim.name, cfg.seed,
+        system.name, system.n, cfg.energy.name, cfg.method.name, optimiser_name(cfg) or "OpenMM's own", cfg.seed,
         runtime.device, cfg.device.dtype, runtime.threads,
     )
     try:
@@ -202,17 +215,18 @@ def execute(
             m = cfg.method
             result, platform = minimise_with_openmm(
                 system.prepared.system, system.x0, energy, list(callbacks.values()),
-                m.tolerance_kJ_mol_nm, m.max_iterations, m.platform, runtime.threads,
+                m.tolerance_kJ_mol_nm, m.max_iterations, openmm_platform_name(cfg, m.platform), cfg.threads,
             )
             stage_results = [result]
             plan.info["openmm_platform"] = platform
         elif isinstance(cfg.method, OpenMMMDMethodConfig):
             m = cfg.method
             callbacks["trace"].every = m.report_every  # one trace row per MD snapshot
-            settings = {k: v for k, v in asdict(m).items() if k not in ("name", "steps", "report_every")}
+            settings = {k: v for k, v in asdict(m).items() if k not in ("name", "steps", "report_every", "platform")}
             result, openmm_rows, columns = run_md(
                 system.topology, system.x0, energy, list(callbacks.values()), m.steps, m.report_every,
-                derive_seed(cfg.seed, "md"), **settings,
+                derive_seed(cfg.seed, "md"), platform=openmm_platform_name(cfg, m.platform), threads=cfg.threads,
+                **settings,
             )
             stage_results = [result]
             merge_rows(callbacks["trace"].rows, openmm_rows)
@@ -237,7 +251,7 @@ def execute(
         "energy_model": cfg.energy.name,
         "energy_unit": energy.unit,
         "method": cfg.method.name,
-        "optim": cfg.optim.name,
+        "optim": optimiser_name(cfg),
         "seed": cfg.seed,
         "energy_initial": initial_sampled,
         "energy_initial_exact": sum(initial.values()),

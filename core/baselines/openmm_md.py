@@ -40,6 +40,7 @@ def run_md(
     solvent: str = "implicit",
     padding_nm: float = 1.0,
     platform: str = "auto",
+    threads: int | None = None,
     minimise_before: bool = False,
     minimise_after: bool = False,
 ) -> tuple[StageResult, list[dict[str, Any]], dict[str, Any]]:
@@ -51,7 +52,7 @@ def run_md(
     device = next(iter(energy.buffers())).device
     context = langevin_context(
         topology, x0_nm.detach().cpu().numpy(), seed, temperature_K, timestep_fs, friction_per_ps, solvent, padding_nm,
-        platform,
+        platform, threads,
     )
     integrator = context.getIntegrator()
     if minimise_before:
@@ -102,6 +103,7 @@ def run_md(
         cb.on_stage_end(result, step, elapsed)
     settled = temperatures[len(temperatures) // 2:]  # the first half is equilibration
     columns = {
+        "openmm_platform": context.getPlatform().getName(),
         "md_temperature_mean_K": float(np.mean(settled)) if settled else float("nan"),
         "energy_final_openmm_md": openmm_rows[-1]["energy_openmm_kJ_mol"],
     }

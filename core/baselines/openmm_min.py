@@ -15,24 +15,18 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from nrep.core.langevin import openmm_platform
 from nrep.core.optimize import Callback, Stage, StageResult, StepState
 
 STAGE = "openmm"
 
 
 def openmm_context(system, platform: str, threads: int | None):  # noqa: ANN001, ANN201
-    """A context for ``system`` on ``platform`` (reference, cpu or cuda), and its platform's name."""
+    """A context for ``system`` on ``platform`` (auto, reference, cpu or cuda), and its platform's name."""
     import openmm
 
-    name = {"reference": "Reference", "cpu": "CPU", "cuda": "CUDA"}[platform]
-    properties = {"Threads": str(threads)} if name == "CPU" and threads else {}
-    try:
-        chosen = openmm.Platform.getPlatformByName(name)
-    except Exception as error:  # noqa: BLE001 - OpenMM raises a plain Exception
-        from nrep.core.errors import NrepError
-
-        raise NrepError(f"OpenMM has no {name} platform here; choose method.platform=cpu or reference") from error
-    return openmm.Context(system, openmm.VerletIntegrator(0.001), chosen, properties), name
+    chosen, properties = openmm_platform(platform, threads)
+    return openmm.Context(system, openmm.VerletIntegrator(0.001), chosen, properties), chosen.getName()
 
 
 def minimise_with_openmm(
@@ -42,7 +36,7 @@ def minimise_with_openmm(
     callbacks: Sequence[Callback],
     tolerance: float,
     max_iterations: int,
-    platform: str = "cpu",
+    platform: str = "auto",
     threads: int | None = None,
 ) -> tuple[StageResult, str]:
     """Minimise from x0 with OpenMM; returns the stage's result and the platform used."""

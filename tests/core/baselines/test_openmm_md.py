@@ -20,6 +20,7 @@ def test_md_writes_a_trace_row_per_report(tmp_path, compose_cfg, peptide_file):
     cfg = md_cfg(compose_cfg, peptide_file, tmp_path, "method.steps=200", "method.report_every=50")
     summary = execute(cfg, tmp_path / "run")
     assert summary["status"] == "ok" and summary["steps_md"] == summary["steps_total"] == 200
+    assert summary["openmm_platform"] == "CPU"
     lines = (tmp_path / "run" / "trace.csv").read_text().splitlines()
     header = lines[0].split(",")
     assert {"energy_kJ_mol", "rmsd_ca_A", "energy_openmm_kJ_mol", "temperature_K"} <= set(header)

@@ -41,3 +41,12 @@ def test_a_run_writes_the_columns_of_the_other_methods(tmp_path, compose_cfg, pe
     assert not missing, missing
     assert omm["steps_openmm"] == omm["steps_total"] > 0 and omm["openmm_platform"] == "CPU"
     assert (tmp_path / "omm" / "final.pdb").is_file()
+
+
+def test_auto_platform_follows_the_device(compose_cfg):
+    from nrep.core.run import openmm_platform_name
+
+    protein = ("system=protein", "system.pdb=2JOF", "method=openmm_min")
+    assert openmm_platform_name(compose_cfg(*protein), "auto") == "cpu"
+    assert openmm_platform_name(compose_cfg(*protein, "device=cuda"), "auto") == "auto"  # CUDA when OpenMM has it
+    assert openmm_platform_name(compose_cfg(*protein), "reference") == "reference"
