@@ -35,25 +35,21 @@ def run_md(
     report_every: int,
     seed: int,
     temperature_K: float = 298.0,
-    timestep_fs: float = 2.0,
-    friction_per_ps: float = 1.0,
-    solvent: str = "implicit",
-    padding_nm: float = 1.0,
-    platform: str = "auto",
-    threads: int | None = None,
     minimise_before: bool = False,
     minimise_after: bool = False,
+    **dynamics: Any,
 ) -> tuple[StageResult, list[dict[str, Any]], dict[str, Any]]:
-    """MD from x0; returns the stage result, per-report OpenMM columns (by step) and summary columns."""
+    """MD from x0; returns the stage result, per-report OpenMM columns (by step) and summary columns.
+
+    ``dynamics``: :func:`langevin_context`'s timestep_fs, friction_per_ps, solvent,
+    padding_nm, platform and threads.
+    """
     import openmm
     from openmm import unit
 
     n = x0_nm.shape[0]
     device = next(iter(energy.buffers())).device
-    context = langevin_context(
-        topology, x0_nm.detach().cpu().numpy(), seed, temperature_K, timestep_fs, friction_per_ps, solvent, padding_nm,
-        platform, threads,
-    )
+    context = langevin_context(topology, x0_nm.detach().cpu().numpy(), seed, temperature_K, **dynamics)
     integrator = context.getIntegrator()
     if minimise_before:
         openmm.LocalEnergyMinimizer.minimize(context)

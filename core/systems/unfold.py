@@ -18,18 +18,15 @@ def unfold_md(
     seed: int,
     temperature_K: float = 1000.0,
     steps: int = 20000,
-    timestep_fs: float = 2.0,
-    friction_per_ps: float = 1.0,
-    solvent: str = "implicit",
-    padding_nm: float = 1.0,
-    platform: str = "auto",
+    **dynamics: object,
 ) -> np.ndarray:
-    """Positions (n, 3) in nm of the protein after ``steps`` of Langevin dynamics at ``temperature_K``."""
+    """Positions (n, 3) in nm of the protein after ``steps`` of Langevin dynamics at ``temperature_K``.
+
+    ``dynamics``: :func:`langevin_context`'s timestep_fs, friction_per_ps, solvent, padding_nm and platform.
+    """
     from openmm import unit
 
-    context = langevin_context(
-        topology, positions_nm, seed, temperature_K, timestep_fs, friction_per_ps, solvent, padding_nm, platform
-    )
+    context = langevin_context(topology, positions_nm, seed, temperature_K, **dynamics)
     context.getIntegrator().step(steps)
     state = context.getState(getPositions=True)
     x = np.asarray(state.getPositions(asNumpy=True).value_in_unit(unit.nanometer), dtype=np.float64)
