@@ -67,10 +67,12 @@ def _now() -> str:
 def watchers(cfg: NrepConfig, system, energy, plan: MethodPlan, show_progress: bool) -> dict[str, Callback]:  # noqa: ANN001
     """The callbacks of a run by role: guard, best, trace, and the optional ones."""
     metrics = system.rmsd if isinstance(system, ProteinSystem) else None
+    # MD reports a snapshot every report_every steps: one trace row per snapshot
+    every = cfg.method.report_every if isinstance(cfg.method, OpenMMMDMethodConfig) else cfg.output.trace_every
     found: dict[str, Callback] = {
         "guard": NonFiniteGuard(),
         "best": BestState(),
-        "trace": TraceRecorder(cfg.output.trace_every, energy_column(energy.unit), plan.setup_s, metrics),
+        "trace": TraceRecorder(every, energy_column(energy.unit), plan.setup_s, metrics),
     }
     sampled = isinstance(cfg.energy, LoopEnergyConfig) and cfg.energy.repulsion.enabled
     if sampled and not uses_line_search(cfg):
@@ -221,7 +223,6 @@ def execute(
             plan.info["openmm_platform"] = platform
         elif isinstance(cfg.method, OpenMMMDMethodConfig):
             m = cfg.method
-            callbacks["trace"].every = m.report_every  # one trace row per MD snapshot
             settings = {k: v for k, v in asdict(m).items() if k not in ("name", "steps", "report_every", "platform")}
             result, openmm_rows, columns = run_md(
                 system.topology, system.x0, energy, list(callbacks.values()), m.steps, m.report_every,

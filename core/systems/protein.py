@@ -2,7 +2,8 @@
 
 :func:`load_protein` runs the whole chain: find the structure file (local directory,
 cache or download), prepare one chain with PDBFixer and OpenMM, and build the start
-(the extended chain, cached per sequence, or the structure itself). Coordinates are in
+(the extended chain, a random coil or an MD-unfolded structure, each cached; or the
+structure itself). Coordinates are in
 nm, float64, in the atom order of the prepared topology.
 """
 
@@ -28,7 +29,7 @@ from nrep.core.systems.sources import RCSB_DOWNLOAD, StructureSource, locate_str
 
 log = logging.getLogger("nrep")
 
-START_FORMAT = 2  # bump when the extended builder changes what it builds
+START_FORMAT = 2  # bump when a start builder changes what it builds
 
 
 @dataclass
@@ -39,7 +40,7 @@ class ProteinSystem:
     source: StructureSource
     prepared: PreparedProtein
     x0: torch.Tensor
-    start: str  # extended or native
+    start: str  # extended, random, unfold_md or native
 
     @property
     def topology(self):  # noqa: ANN201 - openmm.app.Topology
