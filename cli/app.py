@@ -34,16 +34,11 @@ def _show_progress(mode: str, multirun: bool) -> bool:
     return mode == "auto" and not multirun and sys.stdout.isatty()
 
 
-def parallel_jobs(hydra_cfg: DictConfig, multirun: bool) -> bool:
-    """True when the jobs of a sweep run side by side (any launcher but Hydra's basic one)."""
-    launcher = str(OmegaConf.select(hydra_cfg, "launcher._target_", default="") or "")
-    return multirun and not launcher.endswith("BasicLauncher")
-
-
 def task(cfg: DictConfig) -> float | None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    from nrep.cli.launchers import job_threads
     from nrep.core.run import execute, record_failure
 
     hydra_cfg = HydraConfig.get()
@@ -54,8 +49,8 @@ def task(cfg: DictConfig) -> float | None:
     try:
         record = OmegaConf.to_container(cfg, resolve=True)
         typed = to_config(cfg)
-        if typed.threads is None and parallel_jobs(hydra_cfg, multirun):
-            typed.threads = 1  # jobs side by side: one torch thread each, no oversubscription
+        if typed.threads is None:
+            typed.threads = job_threads(hydra_cfg.get("launcher"), multirun)
         summary = execute(typed, run_dir, record, _show_progress(typed.output.progress, multirun), command)
     except NrepError as error:
         log.error("%s", error)

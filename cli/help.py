@@ -27,7 +27,9 @@ HYDRA_OPTIONS = [
     ("--cfg job|hydra|all", "print the composed config and exit (--resolve to resolve it)"),
     ("--info [WHAT]", "Hydra's information about the config (defaults, search path, ...)"),
     ("-cd, --config-dir DIR", "add a directory of your own configs (e.g. experiment presets)"),
-    ("hydra/launcher=NAME", "how jobs of a sweep are launched (basic by default)"),
+    ("hydra/launcher=NAME", "how a sweep's jobs run: basic (one after another), joblib (side by side,"),
+    ("", "one thread each), slurm_cpu / slurm_gpu / submitit_slurm (SLURM array),"),
+    ("", "submitit_local (the same path without SLURM); pip install 'nrep[launchers]'"),
 ]
 EXAMPLES = {
     "loop": [
@@ -36,6 +38,8 @@ EXAMPLES = {
         "nrep loop -m seed=0,1,2 energy=pure_lj,bond_lj   # six runs",
         "nrep loop experiment=smoke --out results/try1    # a few seconds",
         "nrep loop --cfg job energy.lj_core_radius=0.8    # show the config, run nothing",
+        "nrep loop -m hydra/launcher=joblib method=gd,cg,gnn seed=0,1  # jobs side by side",
+        "nrep report results/loop                   # tables and figures of the runs",
     ],
     "fold": [
         "nrep fold --pdb 2JOF                       # GNN from the extended chain",
@@ -43,6 +47,7 @@ EXAMPLES = {
         "nrep fold --pdb structures/mine.cif --chain B init=native method=gd",
         "nrep fold --pdb 2JOF energy.weights.coulomb=0 optim=lbfgs",
         "NREP_PDB_DIR=~/pdb nrep fold --pdb 5AWL    # read 5AWL.pdb from ~/pdb first",
+        "nrep fold --pdb 2JOF -m hydra/launcher=slurm_cpu hydra.launcher.partition=short seed=0,1,2,3",
     ],
 }
 

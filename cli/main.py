@@ -25,6 +25,7 @@ from nrep.core.errors import NrepError
 COMMANDS = {
     "loop": "minimise a synthetic bead loop (paper §3); needs no data",
     "fold": "fold a protein from a PDB id or file (paper §4): AMBER14 in vacuum, RMSD to the structure",
+    "report": "tables and figures from finished runs: nrep report DIR...",
 }
 
 # Hydra's own flags: name -> does it take a value ("?" = an optional one).
@@ -143,6 +144,12 @@ def build_invocation(command: str, argv: Sequence[str]) -> tuple[Invocation, arg
     flags, overrides = split_hydra_args(rest, command)
     inv = Invocation(command, flags, [], overrides, args.out, args.overwrite)
     given = _override_keys(overrides)
+    if inv.multirun and inv.info_only:
+        raise NrepError("--cfg/--info show the config of one job; drop -m (a sweep's first job is the command without its commas)")
+
+    from nrep.cli.launchers import check_launcher_choice
+
+    check_launcher_choice(overrides, inv.multirun, inv.info_only)
 
     def inject(flag: str, key: str, value: str) -> None:
         if key in given:
@@ -237,6 +244,9 @@ def run_command(command: str, argv: Sequence[str]) -> int:
 
     composed = compose_jobs([*inv.injected, *inv.overrides], inv.multirun, command)
     if not inv.info_only:
+        from nrep.cli.launchers import check_parallel_threads
+
+        check_parallel_threads(composed, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
         check_output_dirs(inv, composed)
         if command == "fold":
             check_structures(composed)
@@ -278,7 +288,8 @@ def top_help() -> str:
         "",
         "`nrep <command> --help` lists a command's options, config groups and defaults.",
         "Examples: nrep loop energy=pure_lj system.n=400 method=gd seed=0",
-        "          nrep fold --pdb 2JOF method=gnn",
+        "          nrep fold --pdb 2JOF -m method=gd,cg,gnn seed=0,1,2",
+        "          nrep report results/2JOF",
     ]
     return "\n".join(lines)
 
@@ -295,6 +306,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if argv[0] not in COMMANDS:
             raise NrepError(f"unknown command '{argv[0]}'; use one of: {', '.join(COMMANDS)} (see nrep --help)")
+        if argv[0] == "report":
+            from nrep.cli.report import run_report
+
+            return run_report(argv[1:])
         return run_command(argv[0], argv[1:])
     except NrepError as error:
         if debug:

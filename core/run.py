@@ -145,13 +145,15 @@ def stage_columns(stage_results: list[StageResult]) -> dict[str, Any]:
 
 
 def write_protein_structures(system: ProteinSystem, energy, run_dir: Path, x: torch.Tensor, best: BestState) -> dict[str, Any]:  # noqa: ANN001
-    """start.pdb, final.pdb, best.pdb and final.npy; the energy of final.pdb as written, by nrep and by OpenMM.
+    """reference.pdb, start.pdb, final.pdb, best.pdb and final.npy; the energy of final.pdb as
+    written, by nrep and by OpenMM.
 
     Coordinates beyond the PDB format's range (a run that blew up) leave final.npy only.
     """
     topology = system.topology
     x_final = x.detach().cpu().to(torch.float64).numpy()
     results.write_npy(run_dir / "final.npy", x_final)
+    results.write_pdb(run_dir / "reference.pdb", topology, system.reference.numpy())
     results.write_pdb(run_dir / "start.pdb", topology, system.x0.numpy())
     if best.x is not None:
         try:

@@ -32,7 +32,7 @@ def test_every_method_folds_a_peptide_and_reports_rmsd(tmp_path, compose_cfg, pe
         assert 0 < summary[f"rmsd_{atoms}_A"] < 30 and summary[f"start_rmsd_{atoms}_A"] > 0
     trace = (run / "trace.csv").read_text().splitlines()
     assert trace[0] == "step,stage,stage_step,time_s,energy_kJ_mol,rmsd_ca_A,rmsd_backbone_A,rmsd_heavy_A,rmsd_all_A"
-    assert {"final.pdb", "final.npy", "start.pdb", "best.pdb", "summary.json"} <= {p.name for p in run.iterdir()}
+    assert {"final.pdb", "final.npy", "reference.pdb", "start.pdb", "best.pdb", "summary.json"} <= {p.name for p in run.iterdir()}
 
 
 def test_final_pdb_reads_back_into_openmm_with_the_reported_energy(tmp_path, compose_cfg, peptide_file):

@@ -1,0 +1,119 @@
+"""``nrep report DIR...``: the runs below some directories as tables and figures.
+
+Prints a rich table (a row per group of runs that differ only in their seed), and
+writes runs.csv, summary.csv, summary.md and the figures (PNG and PDF) into the report
+directory (``--out``; by default ``report/`` inside the one directory given, or inside
+the directories' common parent).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Sequence
+
+from nrep.core.errors import NrepError
+
+USAGE = """usage: nrep report DIR... [--out DIR] [--baseline METHOD] [--no-figures]
+
+Collect the summary.json of every run below the directories into one table, average
+over seeds (grouping by every config key that differs, except the seed), and draw the
+paper's figure types.
+
+options:
+  --out DIR          where to write the report (default: DIR/report for one DIR,
+                     else report/ in the directories' common parent)
+  --baseline METHOD  the method the speedup figure divides by (default: gd)
+  --no-figures       tables only
+  --debug            show tracebacks
+
+writes: runs.csv (a row per run), summary.csv and summary.md (a row per group),
+speedup.csv, and energy_vs_time, speedup_vs_energy, rmsd_vs_time, ca_overlays,
+energy_vs_iteration, loop_snapshots (.png and .pdf) for the runs that have the data.
+Runs whose status is not ok are counted in their group, not averaged in."""
+
+
+def parse(argv: Sequence[str]):  # noqa: ANN201 - argparse.Namespace
+    from nrep.cli.main import Parser
+
+    parser = Parser(prog="nrep report", add_help=False, allow_abbrev=False)
+    parser.add_argument("-h", "--help", action="store_true")
+    parser.add_argument("directories", nargs="*", type=Path)
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--baseline", default="gd")
+    parser.add_argument("--no-figures", action="store_true")
+    parser.add_argument("--debug", action="store_true")
+    return parser.parse_args(list(argv))
+
+
+def default_out(directories: Sequence[Path]) -> Path:
+    if len(directories) == 1:
+        return directories[0] / "report"
+    return Path(os.path.commonpath([d.resolve() for d in directories])) / "report"
+
+
+def _cell(mean: float, std: float, digits: int = 6) -> str:
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "–"
+    text = f"{mean:.{digits}g}"
+    return text if std is None or math.isnan(std) else f"{text} ± {std:.2g}"
+
+
+def print_table(groups, shown: list[str], failures) -> None:  # noqa: ANN001 - pandas frames
+    from rich.console import Console
+    from rich.table import Table
+
+    from nrep.core.report import short_name
+
+    unit = next((u for u in groups.get("energy_unit", []) if isinstance(u, str)), "")
+    table = Table(title="runs grouped over seeds (mean ± std over runs that ended ok)", title_justify="left")
+    for key in shown:
+        table.add_column(short_name(key))
+    table.add_column("ok/runs", justify="right")
+    table.add_column(f"energy ({unit})" if unit else "energy", justify="right")
+    table.add_column("best", justify="right")
+    has_rmsd = "rmsd_ca_A_mean" in groups and groups["rmsd_ca_A_mean"].notna().any()
+    if has_rmsd:
+        table.add_column("CA RMSD (Å)", justify="right")
+    table.add_column("time (s)", justify="right")
+    table.add_column("steps", justify="right")
+    table.add_column("not ok")
+    for _, row in groups.iterrows():
+        cells = [str(row[k]) for k in shown]
+        cells += [f"{row['ok']}/{row['runs']}", _cell(row.get("energy_mean"), row.get("energy_std")), _cell(row.get("energy_best"), None)]
+        if has_rmsd:
+            cells.append(_cell(row.get("rmsd_ca_A_mean"), row.get("rmsd_ca_A_std"), 3))
+        cells += [_cell(row.get("time_s_mean"), row.get("time_s_std"), 3), _cell(row.get("steps_mean"), None, 5), row["not_ok"]]
+        table.add_row(*cells)
+    console = Console()
+    console.print(table)
+    for run_dir, status, error in failures:
+        console.print(f"[yellow]{status}[/]: {run_dir}" + (f": {error}" if isinstance(error, str) else ""), highlight=False)
+
+
+def run_report(argv: Sequence[str]) -> int:
+    args = parse(argv)
+    if args.help:
+        print(USAGE)
+        return 0
+    if args.debug:
+        os.environ["NREP_DEBUG"] = "1"
+    if not args.directories:
+        raise NrepError("nrep report needs at least one directory of runs (e.g. results/2JOF)")
+    from nrep.core import report
+
+    table = report.load_runs(args.directories)
+    out = args.out or default_out(args.directories)
+    report.check_report_dir(out)
+    keys = report.group_keys(table)
+    groups = report.summarise(table, keys)
+    shown = report.independent_keys(table, keys)
+    written = report.write_tables(table, groups, out, shown)
+    if not args.no_figures:
+        written += report.write_figures(table, out, args.baseline)
+    not_ok = table[table["status"] != "ok"]
+    failures = list(zip(not_ok["run_dir"], not_ok["status"], not_ok.get("error", [None] * len(not_ok))))
+    print_table(groups, shown, failures)
+    print(f"{len(table)} runs in {len(groups)} groups; report in {out} ({len(written)} files)")
+    return 0
