@@ -14,17 +14,25 @@ STAMP := $(VENV)/.installed
 .DEFAULT_GOAL := help
 FULL ?=
 BENCH_ARGS ?=
+# reproduce-*: QUICK=1 for the small versions; LAUNCHER=slurm_cpu (or any hydra/launcher)
+# and LAUNCH_ARGS="hydra.launcher.partition=..." to run the full ones on a cluster.
+QUICK ?=
+LAUNCHER ?= joblib
+LAUNCH_ARGS ?=
+REPRODUCE_ROOT ?= results/reproduce
 
-.PHONY: help install run test test-all bench-loop clean
+.PHONY: help install run test test-all bench-loop clean reproduce-all \
+	reproduce-fig2 reproduce-fig3 reproduce-fig4 reproduce-fig5 reproduce-fig6 reproduce-fig8
 
 help: ## show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip setuptools wheel
 	$(BIN)/pip install "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install -e ".[dev]"
+	$(BIN)/python -m nrep.core.viewer_js || echo "note: 3Dmol.js not cached; nrep report --html fetches it when online"
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv: torch first (TORCH_SPEC, TORCH_INDEX), then nrep with its dev extra
@@ -40,6 +48,42 @@ test-all: $(STAMP) ## every test, the slow ones included
 
 bench-loop: $(STAMP) ## loop benchmark: methods x optimisers, 5 seeds (FULL=1: n=1000); ~25 min
 	$(BIN)/python benchmarks/loop_bench.py $(if $(FULL),--sizes 1000 --budget-s 120) $(BENCH_ARGS)
+
+# $(call reproduce,COMMAND,FIGURE,PARTS[,OPTIONAL_PDB]): one sweep per part (experiment=
+# FIGURE/PART, or PART_quick with QUICK=1) into one dated directory, then `nrep report
+# --html` over it. A part with failed runs does not stop the others; the target fails at
+# the end. OPTIONAL_PDB (full runs only): a structure run as well when it can be had
+# (downloaded, cached or in $$NREP_PDB_DIR), skipped with a note when not.
+define reproduce
+	@set -u; out="$(REPRODUCE_ROOT)/$(2)$(if $(QUICK),-quick)/$$(date +%Y-%m-%d_%H-%M-%S)"; failed=0; \
+	for part in $(3); do \
+	  echo "== $(2)/$$part$(if $(QUICK),_quick) -> $$out/$$part"; \
+	  $(BIN)/nrep $(1) -m experiment=$(2)/$$part$(if $(QUICK),_quick) hydra/launcher=$(LAUNCHER) $(LAUNCH_ARGS) --out "$$out/$$part" || failed=1; \
+	  $(if $(and $(4),$(if $(QUICK),,x)),$(BIN)/nrep $(1) -m experiment=$(2)/$$part --pdb $(4) hydra/launcher=$(LAUNCHER) $(LAUNCH_ARGS) --out "$$out/$$part-$(4)" || echo "note: $(4) skipped for $$part (not available here, or its runs failed: see above)";) \
+	done; \
+	$(BIN)/nrep report "$$out" --out "$$out/report" --html || failed=1; \
+	exit $$failed
+endef
+
+reproduce-fig2: $(STAMP) ## Fig. 2: loop layouts, GD/CG/GNN (QUICK=1: ~3 min)
+	$(call reproduce,loop,fig2,layouts)
+
+reproduce-fig3: $(STAMP) ## Fig. 3: loop energy vs time, GD/CG/GNN + L-BFGS/FIRE (QUICK=1: ~6 min)
+	$(call reproduce,loop,fig3,methods baselines)
+
+reproduce-fig4: $(STAMP) ## Fig. 4: speedup vs energy, GNN vs GD on proteins + baselines (QUICK=1: ~8 min)
+	$(call reproduce,fold,fig4,gd gnn baselines openmm,3GB1)
+
+reproduce-fig5: $(STAMP) ## Fig. 5: 2JOF RMSD vs time, GD / GNN hidden sizes / OpenMM MD (QUICK=1: ~4 min)
+	$(call reproduce,fold,fig5,gd gnn md)
+
+reproduce-fig6: $(STAMP) ## Fig. 6: 2JOF energy vs iteration and time, learning rates, starts (QUICK=1: ~6 min)
+	$(call reproduce,fold,fig6,gd gnn openmm inits)
+
+reproduce-fig8: $(STAMP) ## Fig. 8: CG vs GD on the simplified protein model (QUICK=1: ~5 min)
+	$(call reproduce,fold,fig8,cg gd)
+
+reproduce-all: reproduce-fig2 reproduce-fig3 reproduce-fig4 reproduce-fig5 reproduce-fig6 reproduce-fig8 ## every figure above, one after another
 
 clean: ## remove the virtual environment, caches and build files (results/ is kept)
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

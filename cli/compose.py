@@ -23,9 +23,10 @@ CONFIG_NAME = "config"
 COMMAND_BASE = {"loop": [], "fold": ["system=protein"]}
 # Group options that belong to each command (the others are refused or hidden).
 COMMAND_OPTIONS = {
-    "loop": {"system": ["loop"], "init": ["cloud"], "energy": ["bond_lj", "pure_lj"], "experiment": ["smoke"],
-             "method": ["gnn", "cg", "gd"]},
-    "fold": {"system": ["protein"], "init": ["extended", "random", "unfold_md", "native"], "energy": ["amber", "simple"], "experiment": ["fold_smoke"],
+    "loop": {"system": ["loop"], "init": ["cloud"], "energy": ["bond_lj", "pure_lj"],
+             "experiment": ["smoke", "fig2/*", "fig3/*"], "method": ["gnn", "cg", "gd"]},
+    "fold": {"system": ["protein"], "init": ["extended", "random", "unfold_md", "native"], "energy": ["amber", "simple"],
+             "experiment": ["fold_smoke", "fig4/*", "fig5/*", "fig6/*", "fig8/*"],
              "method": ["gnn", "cg", "gd", "openmm_min", "openmm_md"]},
 }
 # Validating every job of a huge sweep would take long; the first ones catch typos.
@@ -39,8 +40,19 @@ def config_dir() -> Path:
 
 
 def group_options(group: str) -> list[str]:
-    """The options of a config group, from the YAML files that define them."""
-    return sorted(p.stem for p in (config_dir() / group).glob("*.yaml"))
+    """The options of a config group, from the YAML files that define them (``fig2/layouts``
+    for a file in a sub-folder)."""
+    root = config_dir() / group
+    return sorted(p.relative_to(root).with_suffix("").as_posix() for p in root.rglob("*.yaml"))
+
+
+def command_options(command: str, group: str) -> list[str]:
+    """The options of ``group`` that go with ``command`` (``fig2/*`` stands for a folder's)."""
+    patterns = COMMAND_OPTIONS[command].get(group)
+    if patterns is None:
+        return group_options(group)
+    options = group_options(group)
+    return [o for p in patterns for o in (sorted(x for x in options if x.startswith(p[:-1])) if p.endswith("/*") else [p])]
 
 
 def user_groups() -> list[str]:
@@ -98,7 +110,8 @@ def explain(error: Exception, reference: DictConfig | None, command: str = "loop
 
 
 def expand_sweeps(overrides: list[str], limit: int = MAX_JOBS_CHECKED) -> list[list[str]]:
-    """The override lists of the jobs of a sweep (the first ``limit`` of them).
+    """The override lists of the jobs of a sweep (the first ``limit`` of them), as Hydra's
+    basic sweeper builds them: a key given twice keeps its last value.
 
     Sweeps that cannot be expanded here (e.g. glob) are left as their first form and left
     for Hydra to check.
@@ -106,19 +119,27 @@ def expand_sweeps(overrides: list[str], limit: int = MAX_JOBS_CHECKED) -> list[l
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     parsed = OverridesParser.create().parse_overrides(overrides)
-    choices: list[list[str]] = []
+    choices: dict[str, list[str]] = {}
     for override in parsed:
+        key = override.get_key_element()
         if override.is_sweep_override():
             try:
-                values = list(override.sweep_string_iterator())
-                choices.append([f"{override.get_key_element()}={v}" for v in values])
-                continue
+                choices[key] = [f"{key}={v}" for v in override.sweep_string_iterator()]
             except Exception:  # noqa: BLE001 - Hydra checks it when it runs the sweep
-                choices.append([])
-                continue
-        choices.append([override.input_line])
-    filtered = [c for c in choices if c]
-    return [list(job) for job in itertools.islice(itertools.product(*filtered), limit)]
+                choices.pop(key, None)
+            continue
+        choices[key] = [override.input_line]
+    return [list(job) for job in itertools.islice(itertools.product(*choices.values()), limit)]
+
+
+def preset_sweep(overrides: list[str], command: str) -> list[str]:
+    """The ``hydra.sweeper.params`` of the config these overrides select (e.g. an
+    experiment preset's sweep), as overrides that go before the command line's."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    fixed = [o.input_line for o in OverridesParser.create().parse_overrides(overrides) if not o.is_sweep_override()]
+    params = OmegaConf.select(compose(fixed, command=command), "hydra.sweeper.params") or {}
+    return [f"{key}={value}" for key, value in params.items()]
 
 
 def compose(overrides: list[str], *, command: str = "loop", with_hydra: bool = True) -> DictConfig:
@@ -163,7 +184,7 @@ def validate(cfg: DictConfig) -> NrepConfig:
 
 def compose_jobs(overrides: list[str], multirun: bool, command: str = "loop") -> list[DictConfig]:
     """Compose and validate every job of the command (the first MAX_JOBS_CHECKED of a sweep)."""
-    jobs = expand_sweeps(overrides) if multirun else [overrides]
+    jobs = expand_sweeps(preset_sweep(overrides, command) + overrides) if multirun else [overrides]
     composed = []
     for job in jobs:
         cfg = compose(job, command=command)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from omegaconf import OmegaConf
 
-from nrep.cli.compose import COMMAND_BASE, COMMAND_OPTIONS, compose, group_options, user_groups, without_hydra
+from nrep.cli.compose import COMMAND_BASE, command_options, compose, user_groups, without_hydra
 
 OPTIONS = {
     "loop": [],
@@ -63,7 +63,7 @@ def command_help(command: str, description: str) -> str:
     groups = []
     for group in user_groups():
         default = choices.get(group)
-        names = COMMAND_OPTIONS[command].get(group, group_options(group))
+        names = command_options(command, group)
         options = [f"{o}*" if o == default else o for o in names]
         groups.append((group, ", ".join(options)))
     defaults = OmegaConf.to_yaml(without_hydra(cfg)).rstrip().splitlines()

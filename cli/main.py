@@ -139,6 +139,17 @@ def _override_keys(overrides: Sequence[str]) -> dict[str, str]:
     return {o.split("=", 1)[0].lstrip("+~"): o for o in overrides if "=" in o}
 
 
+def pdb_override_value(pdb: str, multirun: bool) -> str:
+    """``--pdb`` as the value of ``system.pdb``: one id or file, or with -m a comma-separated list (a sweep)."""
+    from nrep.core.systems.sources import check_pdb_id, looks_like_file
+
+    entries = [p.strip() for p in pdb.split(",")] if multirun and not looks_like_file(pdb) else [pdb]
+    for entry in entries:
+        if not looks_like_file(entry):
+            check_pdb_id(entry)
+    return ",".join(_quoted(entry) for entry in entries)
+
+
 def build_invocation(command: str, argv: Sequence[str]) -> tuple[Invocation, argparse.Namespace]:
     args, rest = command_parser(command).parse_known_args(list(argv))
     flags, overrides = split_hydra_args(rest, command)
@@ -156,13 +167,14 @@ def build_invocation(command: str, argv: Sequence[str]) -> tuple[Invocation, arg
             raise NrepError(f"{flag} and {given[key]} both set {key}; keep one of them")
         inv.injected.append(f"{key}={value}")
 
-    from nrep.cli.compose import COMMAND_OPTIONS
+    from nrep.cli.compose import COMMAND_OPTIONS, command_options
 
     other = "fold" if command == "loop" else "loop"
-    for group, allowed in COMMAND_OPTIONS[command].items():
+    for group in COMMAND_OPTIONS[command]:
+        allowed = command_options(command, group)
         values = given[group].split("=", 1)[1].split(",") if group in given else []
         # options of the other command are refused here; typos are left to the composer's suggestions
-        wrong = [v for v in values if v not in allowed and v in COMMAND_OPTIONS[other].get(group, [])]
+        wrong = [v for v in values if v not in allowed and v in command_options(other, group)]
         if wrong:
             raise NrepError(
                 f"{group}={wrong[0]} does not go with `nrep {command}` (choose {group} from: {', '.join(allowed)}); "
@@ -173,15 +185,10 @@ def build_invocation(command: str, argv: Sequence[str]) -> tuple[Invocation, arg
     if any(m.startswith("openmm_") for m in methods) and optim_keys:
         raise NrepError(f"the OpenMM methods use OpenMM's own minimiser or integrator; drop {optim_keys[0]}")
     if command == "fold" and not args.help:
-        if not args.pdb:
-            raise NrepError("nrep fold needs --pdb ID|FILE (a 4-character PDB id such as 2JOF, or a .pdb/.cif file)")
-        from nrep.core.systems.sources import check_pdb_id, looks_like_file
-
-        if not looks_like_file(args.pdb):
-            check_pdb_id(args.pdb)
         if "system" not in given:
             inv.injected.append("system=protein")
-        inject("--pdb", "system.pdb", _quoted(args.pdb))
+        if args.pdb:
+            inject("--pdb", "system.pdb", pdb_override_value(args.pdb, inv.multirun))
         if args.chain is not None:
             inject("--chain", "system.chain", _quoted(args.chain))
     if args.seed is not None:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Sequence
 
 from nrep.core.errors import NrepError
 
-USAGE = """usage: nrep report DIR... [--out DIR] [--baseline METHOD] [--no-figures]
+USAGE = """usage: nrep report DIR... [--out DIR] [--baseline METHOD] [--no-figures] [--html]
 
 Collect the summary.json of every run below the directories into one table, average
 over seeds (grouping by every config key that differs, except the seed), and draw the
@@ -26,6 +27,8 @@ options:
                      else report/ in the directories' common parent)
   --baseline METHOD  the method the speedup figure divides by (default: gd)
   --no-figures       tables only
+  --html             also report.html: one self-contained page (tables, figures, and a
+                     3-D view of final vs reference structures) that works offline
   --debug            show tracebacks
 
 writes: runs.csv (a row per run), summary.csv and summary.md (a row per group),
@@ -43,6 +46,7 @@ def parse(argv: Sequence[str]):  # noqa: ANN201 - argparse.Namespace
     parser.add_argument("--out", type=Path)
     parser.add_argument("--baseline", default="gd")
     parser.add_argument("--no-figures", action="store_true")
+    parser.add_argument("--html", action="store_true")
     parser.add_argument("--debug", action="store_true")
     return parser.parse_args(list(argv))
 
@@ -89,7 +93,25 @@ def print_table(groups, shown: list[str], failures) -> None:  # noqa: ANN001 - p
     console = Console()
     console.print(table)
     for run_dir, status, error in failures:
-        console.print(f"[yellow]{status}[/]: {run_dir}" + (f": {error}" if isinstance(error, str) else ""), highlight=False)
+        console.print(f"[yellow]{status}[/]: {run_dir}" + (f": {error}" if error else ""), highlight=False, markup=True)
+
+
+def write_html(table, groups, shown, failures, pngs, out: Path) -> Path:  # noqa: ANN001 - pandas frames
+    from nrep.core import html_report, report, viewer_js
+    from nrep.core.results import atomic_write_text
+
+    views = html_report.structures(report.label_runs(table))
+    viewer, note = None, ""
+    if views:
+        try:
+            viewer = viewer_js.viewer_script()
+        except NrepError as error:
+            note = str(error)
+            print(f"nrep: warning: {note}", file=sys.stderr)
+    page = html_report.render(f"nrep report: {out.parent.name}/{out.name}", groups, shown, failures, pngs, views, viewer, note)
+    path = out / "report.html"
+    atomic_write_text(path, page)
+    return path
 
 
 def run_report(argv: Sequence[str]) -> int:
@@ -113,7 +135,10 @@ def run_report(argv: Sequence[str]) -> int:
     if not args.no_figures:
         written += report.write_figures(table, out, args.baseline)
     not_ok = table[table["status"] != "ok"]
-    failures = list(zip(not_ok["run_dir"], not_ok["status"], not_ok.get("error", [None] * len(not_ok))))
+    errors = not_ok["error"] if "error" in not_ok else [None] * len(not_ok)
+    failures = [(d, s, e if isinstance(e, str) else "") for d, s, e in zip(not_ok["run_dir"], not_ok["status"], errors)]
+    if args.html:
+        written.append(write_html(table, groups, shown, failures, [p for p in written if p.suffix == ".png"], out))
     print_table(groups, shown, failures)
     print(f"{len(table)} runs in {len(groups)} groups; report in {out} ({len(written)} files)")
     return 0

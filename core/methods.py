@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from nrep.configs.schema import (
 from nrep.core import modes as slow
 from nrep.core.callbacks import EarlyStopping
 from nrep.core.optimize import Stage
+from nrep.core.paths import cache_dir
 from nrep.core.optimizers import optimizer_factory
 from nrep.core.reparam.coordinates import Coordinates
 from nrep.core.reparam.gnn import GNNReparam, SlowModeGCN, SparseGCN, mode_propagator
@@ -136,9 +136,7 @@ def cache_path(cfg: NrepConfig, system) -> Path:  # noqa: ANN001
     modes computed for the old one.
     """
     settings = cfg.method.modes
-    root = Path(settings.cache_dir) if settings.cache_dir else Path(
-        os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")
-    ) / "nrep" / "modes"
+    root = cache_dir("modes", settings.cache_dir)
     modes_settings = {k: v for k, v in asdict(settings).items() if k not in ("cache", "cache_dir", "solver", "dense_max_n")}
     description = {
         "system": asdict(cfg.system),

@@ -29,10 +29,17 @@ TRACE = "trace.csv"
 RUN_MARKERS = (SUMMARY, TRACE)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; results are shared like any other file
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

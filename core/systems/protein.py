@@ -14,7 +14,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 
 from nrep.core.metrics import protein_atom_sets, protein_rmsd
+from nrep.core.paths import cache_dir as nrep_cache_dir
 from nrep.core.results import atomic_write_bytes
 from nrep.core.systems.extended import PEPTIDE_BOND_A, extended_start, one_letter_sequence
 from nrep.core.systems.prepare import PreparedProtein, prepare_protein
@@ -188,9 +188,7 @@ def cached_start(
     description = {"format": START_FORMAT, "start": start, "options": options, "seed": seed if seeded else None,
                    "atoms": atoms, "variants": prepared.variants, "ph": ph}
     key = hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:32]
-    root = Path(cache_dir).expanduser() if cache_dir else Path(
-        os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")
-    ) / "nrep" / "starts"
+    root = nrep_cache_dir("starts", cache_dir)
     path = root / f"{start}-{key}.npy"
     if use_cache and path.is_file():
         x0 = np.load(path, allow_pickle=False)

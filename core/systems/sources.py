@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nrep.core.errors import NrepError
+from nrep.core.paths import cache_dir
 from nrep.core.results import atomic_write_bytes
 
 RCSB_DOWNLOAD = "https://files.rcsb.org/download"
@@ -36,7 +37,7 @@ class StructureSource:
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "nrep" / "pdb"
+    return cache_dir("pdb")
 
 
 def looks_like_file(spec: str) -> bool:

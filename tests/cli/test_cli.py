@@ -114,7 +114,7 @@ def test_fold_download_failures_give_one_line_and_leave_nothing(tmp_path, nrep_c
 @pytest.mark.parametrize(
     "args,message",
     [
-        ([], "nrep fold needs --pdb ID|FILE"),
+        ([], "system.pdb is not set: pass --pdb ID"),
         (["--pdb", "2J!F"], "is not a PDB id"),
         (["--pdb", "missing.pdb"], "no such structure file"),
         (["--pdb", "2JOF", "system=loop"], "does not go with `nrep fold`"),
