@@ -57,9 +57,9 @@ bench-loop: $(STAMP) ## loop benchmark: methods x optimisers, 5 seeds (FULL=1: n
 define reproduce
 	@set -u; out="$(REPRODUCE_ROOT)/$(2)$(if $(QUICK),-quick)/$$(date +%Y-%m-%d_%H-%M-%S)"; failed=0; \
 	for part in $(3); do \
-	  echo "== $(2)/$$part$(if $(QUICK),_quick) -> $$out/$$part"; \
-	  $(BIN)/nrep $(1) -m experiment=$(2)/$$part$(if $(QUICK),_quick) hydra/launcher=$(LAUNCHER) $(LAUNCH_ARGS) --out "$$out/$$part" || failed=1; \
-	  $(if $(and $(4),$(if $(QUICK),,x)),$(BIN)/nrep $(1) -m experiment=$(2)/$$part --pdb $(4) hydra/launcher=$(LAUNCHER) $(LAUNCH_ARGS) --out "$$out/$$part-$(4)" || echo "note: $(4) skipped for $$part (not available here, or its runs failed: see above)";) \
+	  echo "== $(2)/$${part}$(if $(QUICK),_quick) -> $$out/$${part}"; \
+	  $(BIN)/nrep $(1) -m experiment=$(2)/$${part}$(if $(QUICK),_quick) hydra/launcher=$(LAUNCHER) $(LAUNCH_ARGS) --out "$$out/$${part}" || failed=1; \
+	  $(if $(and $(4),$(if $(QUICK),,x)),$(BIN)/nrep $(1) -m experiment=$(2)/$${part} --pdb $(4) hydra/launcher=$(LAUNCHER) $(LAUNCH_ARGS) --out "$$out/$${part}-$(4)" || echo "note: $(4) skipped for $${part} (not available here, or its runs failed: see above)";) \
 	done; \
 	$(BIN)/nrep report "$$out" --out "$$out/report" --html || failed=1; \
 	exit $$failed
