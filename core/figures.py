@@ -57,6 +57,14 @@ def _grid(n_panels: int, columns: int = 3, projection: str | None = None) -> tup
     return fig, axes
 
 
+def _panel_grid(runs: pd.DataFrame) -> tuple[Figure, list[tuple[Axes, str, pd.DataFrame]], dict[str, tuple]]:
+    """A panel per system and a colour per series: (figure, [(axes, panel, its runs)], colours)."""
+    colours = _colours(sorted(runs["label"].unique()))
+    panels = sorted(runs["panel"].unique())
+    fig, axes = _grid(len(panels))
+    return fig, [(ax, panel, runs[runs["panel"] == panel]) for ax, panel in zip(axes, panels)], colours
+
+
 def _energy_label(runs: pd.DataFrame) -> str:
     units = runs["energy_unit"].dropna().unique() if "energy_unit" in runs else []
     return f"energy ({units[0]})" if len(units) == 1 else "energy"
@@ -71,11 +79,8 @@ def energy_vs_time(table: pd.DataFrame) -> Figure | None:
     runs = _ok(table).dropna(subset=["energy_final_exact", "time_method_s"])
     if runs.empty:
         return None
-    colours = _colours(sorted(runs["label"].unique()))
-    panels = sorted(runs["panel"].unique())
-    fig, axes = _grid(len(panels))
-    for ax, panel in zip(axes, panels):
-        here = runs[runs["panel"] == panel]
+    fig, panels, colours = _panel_grid(runs)
+    for ax, panel, here in panels:
         for label, series in here.groupby("label", sort=True):
             ax.scatter(series["time_method_s"], series["energy_final_exact"], label=label, color=colours[label], s=22, alpha=0.8)
         ax.set_xscale("log")
@@ -117,11 +122,9 @@ def rmsd_vs_time(table: pd.DataFrame, traces: Mapping[str, pd.DataFrame], column
     runs = _runs_with(table, traces, column)
     if runs.empty:
         return None
-    colours = _colours(sorted(runs["label"].unique()))
-    panels = sorted(runs["panel"].unique())
-    fig, axes = _grid(len(panels))
-    for ax, panel in zip(axes, panels):
-        _trace_lines(ax, runs[runs["panel"] == panel], traces, "time_s", column, colours)
+    fig, panels, colours = _panel_grid(runs)
+    for ax, panel, here in panels:
+        _trace_lines(ax, here, traces, "time_s", column, colours)
         ax.set(title=panel, xlabel="wall time (s)", ylabel=f"{column.removeprefix('rmsd_').removesuffix('_A').upper()} RMSD (Å)")
         ax.legend(fontsize=7)
     return fig
@@ -146,6 +149,20 @@ def energy_vs_iteration(table: pd.DataFrame, traces: Mapping[str, pd.DataFrame])
     return fig
 
 
+def baseline_label(runs: pd.DataFrame, baseline: str = "gd") -> str | None:
+    """The series the others are divided by: method ``baseline`` with the optimiser the
+    other methods use most (GD-Adam against GNN-Adam), when there are several."""
+    candidates = runs[runs["method"] == baseline]
+    if candidates.empty:
+        return None
+    others = runs[runs["method"] != baseline]
+    if "optim" in runs and others["optim"].notna().any():
+        common = others["optim"].mode().iloc[0]
+        if (candidates["optim"] == common).any():
+            candidates = candidates[candidates["optim"] == common]
+    return sorted(candidates["label"].unique())[0]
+
+
 def speedup_table(table: pd.DataFrame, baseline: str = "gd") -> pd.DataFrame:
     """Per protein and series: t_base / t and E_base / E (mean and std over seeds run by both).
 
@@ -153,16 +170,20 @@ def speedup_table(table: pd.DataFrame, baseline: str = "gd") -> pd.DataFrame:
     negative energies, δE < 1 means the series ended higher than the baseline).
     """
     runs = _ok(table).dropna(subset=["energy_final_exact", "time_method_s"])
-    base = runs[runs["method"] == baseline].groupby(["panel", "seed"], as_index=False)[["time_method_s", "energy_final_exact"]].mean()
+    base_label = baseline_label(runs, baseline)
+    if base_label is None:
+        return pd.DataFrame()
+    columns = ["time_method_s", "energy_final_exact"]
+    base = runs[runs["label"] == base_label].groupby(["panel", "seed"], as_index=False)[columns].mean()
     rows = []
-    for (panel, label), series in runs[runs["method"] != baseline].groupby(["panel", "label"], sort=True):
+    for (panel, label), series in runs[runs["label"] != base_label].groupby(["panel", "label"], sort=True):
         paired = series.merge(base, on=["panel", "seed"], suffixes=("", "_base"))
         if paired.empty:
             continue
         speedup = paired["time_method_s_base"] / paired["time_method_s"]
         factor = paired["energy_final_exact_base"] / paired["energy_final_exact"]
         rows.append({
-            "panel": panel, "label": label, "pairs": len(paired),
+            "panel": panel, "label": label, "baseline": base_label, "pairs": len(paired),
             "speedup_mean": speedup.mean(), "speedup_std": speedup.std(ddof=1) if len(paired) > 1 else 0.0,
             "energy_factor_mean": factor.mean(), "energy_factor_std": factor.std(ddof=1) if len(paired) > 1 else 0.0,
         })
@@ -184,7 +205,8 @@ def speedup_vs_energy(table: pd.DataFrame, baseline: str = "gd") -> Figure | Non
                         xytext=(4, 4), textcoords="offset points")
     ax.axhline(1.0, color="0.7", lw=0.8)
     ax.axvline(1.0, color="0.7", lw=0.8)
-    ax.set(xlabel=f"energy factor E_{baseline} / E", ylabel=f"speedup t_{baseline} / t", title=f"against {baseline}")
+    base = ratios["baseline"].iloc[0]
+    ax.set(xlabel="energy factor E_base / E", ylabel="speedup t_base / t", title=f"base: {base}")
     ax.legend(fontsize=7)
     return fig
 

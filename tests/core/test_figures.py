@@ -121,3 +121,15 @@ def test_figures_are_written_as_png_and_pdf(tmp_path):
     written = figures.save(fig, tmp_path, "energy_vs_time")
     assert [p.name for p in written] == ["energy_vs_time.png", "energy_vs_time.pdf"]
     assert written[0].read_bytes()[:4] == b"\x89PNG" and written[1].read_bytes()[:4] == b"%PDF"
+
+
+def test_the_baseline_is_gd_with_the_optimiser_the_others_use(tmp_path):
+    for method, optim, t, e in (("gd", "adam", 10.0, -100.0), ("gd", "lbfgs", 5.0, -110.0), ("gnn", "adam", 4.0, -99.0)):
+        protein_run(tmp_path, f"{method}-{optim}", method, 0, e, t, optim=optim, **{"cfg.optim.name": optim})
+    runs = labelled(tmp_path)
+    assert figures.baseline_label(runs) == "gd adam"
+    ratios = figures.speedup_table(runs).set_index("label")
+    assert sorted(ratios.index) == ["gd lbfgs", "gnn adam"]
+    assert ratios.loc["gd lbfgs", "speedup_mean"] == pytest.approx(2.0)
+    assert ratios.loc["gnn adam", "speedup_mean"] == pytest.approx(2.5)
+    assert ratios.loc["gd lbfgs", "energy_factor_mean"] == pytest.approx(100 / 110)
