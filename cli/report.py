@@ -77,17 +77,17 @@ def print_table(groups, shown: list[str], failures) -> None:  # noqa: ANN001 - p
     table.add_column("ok/runs", justify="right")
     table.add_column(f"energy ({unit})" if unit else "energy", justify="right")
     table.add_column("best", justify="right")
-    has_rmsd = "rmsd_ca_A_mean" in groups and groups["rmsd_ca_A_mean"].notna().any()
-    if has_rmsd:
-        table.add_column("CA RMSD (Å)", justify="right")
+    optional = {name: title for name, title in (("rmsd_ca_A", "CA RMSD (Å)"), ("closure", "closure"))
+                if f"{name}_mean" in groups and groups[f"{name}_mean"].notna().any()}
+    for title in optional.values():
+        table.add_column(title, justify="right")
     table.add_column("time (s)", justify="right")
     table.add_column("steps", justify="right")
     table.add_column("not ok")
     for _, row in groups.iterrows():
-        cells = [str(row[k]) for k in shown]
+        cells = ["–" if row[k] is None or (isinstance(row[k], float) and math.isnan(row[k])) else str(row[k]) for k in shown]
         cells += [f"{row['ok']}/{row['runs']}", _cell(row.get("energy_mean"), row.get("energy_std")), _cell(row.get("energy_best"), None)]
-        if has_rmsd:
-            cells.append(_cell(row.get("rmsd_ca_A_mean"), row.get("rmsd_ca_A_std"), 3))
+        cells += [_cell(row.get(f"{name}_mean"), row.get(f"{name}_std"), 3) for name in optional]
         cells += [_cell(row.get("time_s_mean"), row.get("time_s_std"), 3), _cell(row.get("steps_mean"), None, 5), row["not_ok"]]
         table.add_row(*cells)
     console = Console()

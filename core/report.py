@@ -39,6 +39,7 @@ KEY_PRIORITY = ("cfg.system.pdb", "cfg.system.name", "cfg.system.n", "cfg.energy
 METRICS = {
     "energy_final_exact": "energy",
     "rmsd_ca_A": "rmsd_ca_A",
+    "loop_closure": "closure",
     "time_method_s": "time_s",
     "steps_total": "steps",
 }
@@ -87,7 +88,10 @@ def load_runs(directories: Sequence[Path]) -> pd.DataFrame:
         names = ", ".join(str(d) for d in directories)
         raise NrepError(f"no runs below {names} (no summary.json); point nrep report at run or sweep directories")
     table = pd.DataFrame(rows)
-    for column in [*METRICS, "seed", "energy_best", "time_total_s", "rmsd_backbone_A", "rmsd_heavy_A", "rmsd_all_A"]:
+    if "optim" in table:  # the OpenMM methods carry an optim group they do not use (summary: optim=null)
+        unused = table["optim"].isna() & (table["status"] == "ok")
+        table.loc[unused, [c for c in table.columns if c.startswith("cfg.optim.")]] = None
+    for column in [*METRICS, "seed", "energy_best", "time_total_s", "rmsd_backbone_A", "rmsd_heavy_A", "rmsd_all_A", "stuck_pairs"]:
         if column in table:
             table[column] = pd.to_numeric(table[column], errors="coerce")
     return table
@@ -220,7 +224,9 @@ def write_tables(table: pd.DataFrame, groups: pd.DataFrame, directory: Path, sho
     from nrep.core.results import atomic_write_text
 
     keys = [k for k in groups.columns if k.startswith("cfg.")]
-    markdown = groups.drop(columns=[k for k in keys if k not in shown]).rename(columns=short_name)
+    markdown = groups.drop(columns=[k for k in keys if k not in shown])
+    markdown[[k for k in keys if k in shown]] = markdown[[k for k in keys if k in shown]].astype(object).fillna("–")
+    markdown = markdown.rename(columns=short_name)
     written = {
         directory / REPORT_MARKER: table.to_csv(index=False),
         directory / "summary.csv": groups.to_csv(index=False),

@@ -113,3 +113,18 @@ def test_a_report_never_writes_over_other_files(tmp_path):
     with pytest.raises(NrepError, match="not an nrep report"):
         report.check_report_dir(tmp_path)
     report.check_report_dir(tmp_path / "new")  # empty or absent: fine
+
+
+def test_an_optimiser_the_method_does_not_use_is_left_out(tmp_path):
+    write_run(tmp_path / "gd", **{"cfg.optim.name": "adam"})
+    write_run(tmp_path / "openmm", method="openmm_min", optim=None, **{"cfg.method.name": "openmm_min", "cfg.optim.name": "adam"})
+    table = report.load_runs([tmp_path])
+    assert sorted(report.label_runs(table)["label"]) == ["gd", "openmm_min"]
+    assert pd.isna(table.set_index("method").loc["openmm_min", "cfg.optim.name"])
+
+
+def test_loop_closure_is_averaged_like_the_energy(tmp_path):
+    write_run(tmp_path / "a", loop_closure=0.5)
+    write_run(tmp_path / "b", loop_closure=1.0, **{"cfg.seed": 1})
+    groups = report.summarise(report.load_runs([tmp_path]))
+    assert groups["closure_mean"].item() == pytest.approx(0.75)
