@@ -29,6 +29,7 @@ img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
 .viewer { width: 360px; height: 300px; position: relative; border: 1px solid #ccc; }
 .caption { font-size: 0.85em; width: 360px; }
 .note { color: #a60; }
+.scroll { overflow-x: auto; }
 """
 
 # Draws each viewer, then counts the pixels that differ from the background and records
@@ -138,7 +139,7 @@ def render(
         f"<h1>{html.escape(title)}</h1>",
         "<h2>Runs grouped over seeds</h2>",
         "<p>Mean ± std over the runs that ended ok; runs that did not are counted in <code>not_ok</code>.</p>",
-        table.to_html(index=False, float_format=lambda v: f"{v:.6g}", na_rep="–", border=0),
+        '<div class="scroll">' + table.to_html(index=False, float_format=lambda v: f"{v:.6g}", na_rep="–", border=0) + "</div>",
     ]
     if failures:
         items = "".join(f"<li>{html.escape(status)}: {html.escape(run_dir)}{': ' + html.escape(error) if error else ''}</li>"
