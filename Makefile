@@ -65,22 +65,22 @@ define reproduce
 	exit $$failed
 endef
 
-reproduce-fig2: $(STAMP) ## Fig. 2: loop layouts, GD/CG/GNN (QUICK=1: ~3 min)
+reproduce-fig2: $(STAMP) ## Fig. 2: loop layouts, GD/CG/GNN (QUICK=1: ~3 min on 2 cores)
 	$(call reproduce,loop,fig2,layouts)
 
-reproduce-fig3: $(STAMP) ## Fig. 3: loop energy vs time, GD/CG/GNN + L-BFGS/FIRE (QUICK=1: ~6 min)
+reproduce-fig3: $(STAMP) ## Fig. 3: loop energy vs time, GD/CG/GNN + L-BFGS/FIRE (QUICK=1: ~5 min)
 	$(call reproduce,loop,fig3,methods baselines)
 
-reproduce-fig4: $(STAMP) ## Fig. 4: speedup vs energy, GNN vs GD on proteins + baselines (QUICK=1: ~8 min)
+reproduce-fig4: $(STAMP) ## Fig. 4: speedup vs energy, GNN vs GD on proteins + baselines (QUICK=1: ~6 min)
 	$(call reproduce,fold,fig4,gd gnn baselines openmm,3GB1)
 
 reproduce-fig5: $(STAMP) ## Fig. 5: 2JOF RMSD vs time, GD / GNN hidden sizes / OpenMM MD (QUICK=1: ~4 min)
 	$(call reproduce,fold,fig5,gd gnn md)
 
-reproduce-fig6: $(STAMP) ## Fig. 6: 2JOF energy vs iteration and time, learning rates, starts (QUICK=1: ~6 min)
+reproduce-fig6: $(STAMP) ## Fig. 6: 2JOF energy vs iteration and time, learning rates, starts (QUICK=1: ~5 min)
 	$(call reproduce,fold,fig6,gd gnn openmm inits)
 
-reproduce-fig8: $(STAMP) ## Fig. 8: CG vs GD on the simplified protein model (QUICK=1: ~5 min)
+reproduce-fig8: $(STAMP) ## Fig. 8: CG vs GD on the simplified protein model (QUICK=1: ~3 min)
 	$(call reproduce,fold,fig8,cg gd)
 
 reproduce-all: reproduce-fig2 reproduce-fig3 reproduce-fig4 reproduce-fig5 reproduce-fig6 reproduce-fig8 ## every figure above, one after another

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from nrep.cli.compose import COMMAND_OPTIONS, compose, group_options, user_groups, validate
+from nrep.cli.compose import command_options, compose, group_options, user_groups, validate
 from nrep.configs.schema import NrepConfig
 from nrep.core.errors import NrepError
 
@@ -16,7 +16,7 @@ PROTEIN = ["system=protein", "system.pdb=2JOF"]
 
 def base_for(group: str, option: str) -> list[str]:
     """The overrides `nrep fold` adds for options that only proteins take."""
-    return PROTEIN if option in COMMAND_OPTIONS["fold"].get(group, []) else []
+    return PROTEIN if option in command_options("fold", group) and option not in command_options("loop", group) else []
 
 
 @pytest.mark.parametrize("group,option", OPTIONS)
