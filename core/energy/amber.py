@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from nrep.core.energy.fused import coulomb_phi, fused_pair_sums, lj_phi
 from nrep.core.energy.pairs import LocalInteraction, PairInteraction
 
 # OpenMM's 1/(4 pi eps0) in kJ nm / (mol e^2).
@@ -154,13 +155,16 @@ class AmberEnergy(nn.Module):
         self.register_buffer("pair_sigma", 0.5 * (params.sigma[i[keep]] + params.sigma[j[keep]]))
         self.register_buffer("pair_epsilon", torch.sqrt(params.epsilon[i[keep]] * params.epsilon[j[keep]]))
         self.register_buffer("pair_charge_product", params.charge[i[keep]] * params.charge[j[keep]])
-        # Up to DENSE_MAX_ATOMS atoms the non-bonded pairs are evaluated as n x n matrices
-        # (no gather/scatter over a pair list: several times faster on a CPU).
+        # Up to DENSE_MAX_ATOMS atoms the non-bonded pairs are evaluated as symmetric n x n
+        # matrices (no gather/scatter over a pair list), with the analytic gradient of
+        # nrep.core.energy.fused for a single structure.
         self.dense = n <= DENSE_MAX_ATOMS
+        self.fused = True  # False: plain autograd, differentiable twice (for reference Hessians)
         if self.dense:
             def matrix(values: torch.Tensor) -> torch.Tensor:
                 full = torch.zeros(n, n, dtype=values.dtype)
                 full[self.pairs[:, 0], self.pairs[:, 1]] = values
+                full[self.pairs[:, 1], self.pairs[:, 0]] = values
                 return full
 
             self.register_buffer("nb_mask", matrix(torch.ones(len(self.pairs), dtype=torch.bool)))
@@ -176,17 +180,36 @@ class AmberEnergy(nn.Module):
         r_ex = self._distances(x, self.exceptions)
         lj = lennard_jones(r_ex, self.exception_sigma, self.exception_epsilon).sum(-1)
         qq = coulomb(r_ex, self.exception_charge_product).sum(-1)
-        if self.dense:
+        if self.dense and self.fused and x.dim() == 2:
+            lj_nb, qq_nb = fused_pair_sums(x, self._nonbonded_kernel, 2)
+            lj, qq = lj + lj_nb, qq + qq_nb
+        elif self.dense:  # plain autograd over (..., n, n), also for a batch of structures
             diff = x[..., :, None, :] - x[..., None, :, :]
             r2 = torch.where(self.nb_mask, (diff * diff).sum(-1), torch.ones((), dtype=x.dtype, device=x.device))
             s6 = (self.nb_sigma2 / r2) ** 3
-            lj = lj + (4 * self.nb_epsilon * (s6 * s6 - s6)).sum((-2, -1))
-            qq = qq + ONE_4PI_EPS0 * (self.nb_charge_product * torch.rsqrt(r2)).sum((-2, -1))
+            # the matrices are symmetric: every pair twice
+            lj = lj + 0.5 * (4 * self.nb_epsilon * (s6 * s6 - s6)).sum((-2, -1))
+            qq = qq + 0.5 * ONE_4PI_EPS0 * (self.nb_charge_product * torch.rsqrt(r2)).sum((-2, -1))
         else:
             r = self._distances(x, self.pairs)
             lj = lj + lennard_jones(r, self.pair_sigma, self.pair_epsilon).sum(-1)
             qq = qq + coulomb(r, self.pair_charge_product).sum(-1)
         return lj, qq
+
+    def _dense_parameters(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(σ², ε, k q q) matrices in ``dtype``: a float32 run evaluates its n² pairs in float32,
+        while the float64 parameters stay for exact energies."""
+        key = (dtype, self.nb_sigma2.device)
+        if getattr(self, "_dense_cache_key", None) != key:
+            self._dense_cache = tuple(m.to(dtype) for m in (self.nb_sigma2, self.nb_epsilon, ONE_4PI_EPS0 * self.nb_charge_product))
+            self._dense_cache_key = key
+        return self._dense_cache
+
+    def _nonbonded_kernel(self, r2: torch.Tensor, rows: slice, cols: slice) -> tuple[torch.Tensor, ...]:
+        """LJ and Coulomb φ and dφ/dr² of a block (excluded pairs give 0)."""
+        sigma2, epsilon, k_qq = self._dense_parameters(r2.dtype)
+        r2 = torch.where(self.nb_mask[rows, cols], r2, torch.ones((), dtype=r2.dtype, device=r2.device))
+        return (*lj_phi(r2, sigma2[rows, cols], epsilon[rows, cols]), *coulomb_phi(r2, k_qq[rows, cols]))
 
     def terms(self, x: torch.Tensor, names: tuple[str, ...] = TERMS) -> dict[str, torch.Tensor]:
         """The weighted terms (those with weight 0 left out) for x of shape (..., n, 3)."""

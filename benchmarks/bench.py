@@ -1,0 +1,280 @@
+"""`make bench`: nrep's energies against OpenMM's CPU platform, slow-mode cost, time to target.
+
+Every number is a ratio against a baseline measured in the same process, with the same
+thread count and dtype (stated in the output), never an absolute-time claim:
+
+- energy: one energy + gradient of all-pairs Lennard-Jones on n particles (a jittered
+  grid at the LJ spacing): plain autograd (the naive torch version), nrep's fused blocked
+  sum, and a cutoff with a Verlet list, each against OpenMM's NonbondedForce (NoCutoff /
+  CutoffNonPeriodic) on the same particles; and AMBER (2JOF, 1UNC, 2WXC) in vacuum, nrep
+  against OpenMM. Peak memory of each, measured in a child process.
+- modes: slow-mode set-up time as a share of a whole CG and GNN run (pure-LJ loop).
+- target: time for GD/CG/GNN (Adam), GD-L-BFGS and GD-FIRE to reach GD-Adam's final energy
+  on the pure-LJ loop, each run capped (and, with --full, on 2JOF from the extended chain,
+  with OpenMM's minimiser too).
+
+    make bench                     # ~10 min on 2 cores
+    make bench FULL=1              # adds n = 10000 and n = 1000 loops with longer caps
+    python benchmarks/bench.py --only energy --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import itertools
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ARTEFACTS = Path("results/benchmarks/bench")
+
+
+def grid(n: int, spacing: float = 1.12, seed: int = 0) -> np.ndarray:
+    side = int(np.ceil(n ** (1 / 3)))
+    points = np.array(list(itertools.product(range(side), repeat=3)), dtype=np.float64)[:n] * spacing
+    return points + 0.05 * np.random.default_rng(seed).normal(size=points.shape)
+
+
+def per_call_ms(fn, seconds: float = 1.5, at_least: int = 3) -> float:  # noqa: ANN001
+    """Median time of one call (ms), after a warm-up call."""
+    fn()
+    times, started = [], time.perf_counter()
+    while len(times) < at_least or time.perf_counter() - started < seconds:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if len(times) >= 200:
+            break
+    return 1000 * float(np.median(times))
+
+
+# ------------------------------------------------------------------ energy + gradient
+
+
+def lj_callables(n: int, dtype: torch.dtype, cutoff: float) -> dict:
+    from nrep.core.energy import fused
+    from nrep.core.energy.neighbours import VerletList, lj_within_cutoff
+
+    x = torch.tensor(grid(n), dtype=dtype, requires_grad=True)
+    neighbours = VerletList(cutoff, skin=0.3)
+    neighbours.pairs(x)
+
+    def run(energy):  # noqa: ANN001, ANN202
+        return lambda: torch.autograd.grad(energy(), x)
+
+    found = {
+        "nrep fused": run(lambda: fused.lj_all_pairs(x)),
+        f"nrep cutoff {cutoff}": run(lambda: lj_within_cutoff(x, neighbours.pairs(x), cutoff)),
+    }
+    if n <= 4000:
+        found["torch autograd"] = run(lambda: fused.lj_all_pairs_autograd(x))
+    return found
+
+
+def openmm_lj(n: int, cutoff: float | None, threads: int):  # noqa: ANN201
+    import openmm
+
+    system = openmm.System()
+    force = openmm.NonbondedForce()
+    for _ in range(n):
+        system.addParticle(1.0)
+        force.addParticle(0.0, 1.0, 1.0)
+    if cutoff is None:
+        force.setNonbondedMethod(openmm.NonbondedForce.NoCutoff)
+    else:
+        force.setNonbondedMethod(openmm.NonbondedForce.CutoffNonPeriodic)
+        force.setCutoffDistance(cutoff)
+        force.setUseDispersionCorrection(False)
+    system.addForce(force)
+    return openmm_evaluator(system, grid(n), threads)
+
+
+def openmm_evaluator(system, positions: np.ndarray, threads: int):  # noqa: ANN001, ANN201
+    import openmm
+
+    platform_ = openmm.Platform.getPlatformByName("CPU")
+    context = openmm.Context(system, openmm.VerletIntegrator(0.001), platform_, {"Threads": str(threads)})
+    context.setPositions(positions)
+    return lambda: context.getState(getEnergy=True, getForces=True)
+
+
+def energy_rows(sizes: list[int], threads: int, cutoff: float) -> list[dict]:
+    rows = []
+    for n in sizes:
+        base = {None: per_call_ms(openmm_lj(n, None, threads)), cutoff: per_call_ms(openmm_lj(n, cutoff, threads))}
+        for name, fn in lj_callables(n, torch.float32, cutoff).items():
+            reference = base[cutoff] if "cutoff" in name else base[None]
+            ours = per_call_ms(fn)
+            rows.append({"system": f"LJ n={n}", "method": name, "ms": ours, "openmm_ms": reference,
+                         "ratio_to_openmm": ours / reference,
+                         "openmm": "CutoffNonPeriodic" if "cutoff" in name else "NoCutoff"})
+    return rows
+
+
+def amber_rows(pdbs: list[str], threads: int) -> list[dict]:
+    from nrep.core.energy.amber import AmberEnergy, AmberParameters
+    from nrep.core.systems.protein import locate_and_prepare
+
+    rows = []
+    for pdb in pdbs:
+        _, protein = locate_and_prepare(pdb)
+        reference = per_call_ms(openmm_evaluator(protein.system, protein.positions_nm, threads))
+        energy = AmberEnergy(AmberParameters.from_openmm(protein.system))
+        x = torch.tensor(protein.positions_nm, dtype=torch.float32, requires_grad=True)
+        for name, fused in (("nrep fused", True), ("torch autograd", False)):
+            energy.fused = fused
+            ours = per_call_ms(lambda: torch.autograd.grad(energy(x), x))
+            rows.append({"system": f"{pdb} AMBER ({len(x)} atoms)", "method": name, "ms": ours, "openmm_ms": reference,
+                         "ratio_to_openmm": ours / reference, "openmm": "NoCutoff, vacuum"})
+    return rows
+
+
+def peak_growth_mb(kind: str, n: int, cutoff: float) -> float:
+    """In this process: growth of the peak resident memory (MB) over one energy + gradient."""
+    torch.set_num_threads(1)
+    before = peak_rss_mb()
+    if kind == "openmm":
+        openmm_lj(n, None, 1)()
+    else:
+        lj_callables(n, torch.float32, cutoff)[kind]()
+    return peak_rss_mb() - before
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory: VmHWM (Linux; getrusage's maxrss survives exec)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def peak_memory_mb(kind: str, n: int, cutoff: float) -> float:
+    """The same, measured in a fresh Python process (so earlier work does not hide it)."""
+    done = subprocess.run([sys.executable, __file__, "--peak", kind, str(n), str(cutoff)],
+                          capture_output=True, text=True, timeout=900, check=True)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+# ------------------------------------------------------------------ whole runs
+
+
+def run_summary(overrides: list[str], out: Path, command: str = "loop") -> dict:
+    from nrep.cli.compose import compose, validate
+    from nrep.core.run import execute
+
+    cfg = validate(compose(overrides, command=command))
+    return execute(cfg, out)
+
+
+def modes_rows(n: int, threads: int, out: Path) -> list[dict]:
+    rows = []
+    for method in ("cg", "gnn"):
+        s = run_summary([f"method={method}", f"system.n={n}", f"threads={threads}", "output.snapshot=false",
+                         "time_budget_s=120", "output.progress=off"], out / f"modes-{method}-{n}")
+        rows.append({"system": f"pure-LJ loop n={n}", "method": method, "modes_s": s["time_modes_s"],
+                     "run_s": s["time_method_s"], "share": s["time_modes_s"] / s["time_method_s"], "k": s.get("modes_k")})
+    return rows
+
+
+def time_to(trace: Path, column: str, target: float) -> float | None:
+    import pandas as pd
+
+    rows = pd.read_csv(trace)
+    reached = rows[rows[column] <= target]
+    return float(reached["time_s"].iloc[0]) if len(reached) else None
+
+
+TARGET_VARIANTS = {"gd-adam": ["method=gd"], "cg-adam": ["method=cg"], "gnn-adam": ["method=gnn"],
+                   "gd-lbfgs": ["method=gd", "optim=lbfgs"], "gd-fire": ["method=gd", "optim=fire"]}
+
+
+def target_rows(system: list[str], label: str, cap_s: float, threads: int, out: Path, command: str = "loop") -> list[dict]:
+    """Each variant capped at ``cap_s``; the target is GD-Adam's final energy."""
+    variants = dict(TARGET_VARIANTS) | ({"openmm_min": ["method=openmm_min"]} if command == "fold" else {})
+    summaries = {}
+    for name, overrides in variants.items():
+        cap = [] if name == "openmm_min" else [f"time_budget_s={cap_s}"]
+        summaries[name] = run_summary([*system, *overrides, *cap, f"threads={threads}", "output.progress=off"]
+                                      + (["output.snapshot=false"] if command == "loop" else []),
+                                      out / f"target-{label}-{name}", command)
+    target = summaries["gd-adam"]["energy_final"]
+    column = "energy_" + summaries["gd-adam"]["energy_unit"].replace("/", "_")
+    rows = []
+    for name, s in summaries.items():
+        reached = time_to(Path(s["run_dir"]) / "trace.csv", column, target)
+        rows.append({"system": label, "variant": name, "energy_final": s["energy_final_exact"],
+                     "time_s": s["time_method_s"], "time_to_target_s": reached, "target": target})
+    return rows
+
+
+# ------------------------------------------------------------------ report
+
+
+def table(rows: list[dict], columns: list[str]) -> str:
+    def cell(v) -> str:  # noqa: ANN001
+        return "–" if v is None else f"{v:.3g}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="add n = 10000 and longer runs")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--only", choices=["energy", "modes", "target"], action="append")
+    parser.add_argument("--out", type=Path, default=ARTEFACTS)
+    parser.add_argument("--peak", nargs=3, metavar=("KIND", "N", "CUTOFF"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.peak:  # a child of peak_memory_mb
+        print(peak_growth_mb(args.peak[0], int(args.peak[1]), float(args.peak[2])))
+        return 0
+    torch.set_num_threads(args.threads)
+    sections = args.only or ["energy", "modes", "target"]
+    out = args.out / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    out.mkdir(parents=True, exist_ok=False)
+    meta = {"date": dt.date.today().isoformat(), "machine": f"{platform.machine()} {platform.processor()}".strip(),
+            "threads": args.threads, "dtype": "float32", "torch": torch.__version__}
+    result: dict = {"meta": meta}
+    cutoff = 2.5
+    if "energy" in sections:
+        sizes = [400, 1000, 4000] + ([10000] if args.full else [])
+        result["energy"] = energy_rows(sizes, args.threads, cutoff) + amber_rows(["2JOF", "1UNC", "2WXC"], args.threads)
+        result["memory"] = [{"n": 4000, "method": kind, "peak_mb": peak_memory_mb(kind, 4000, cutoff)}
+                            for kind in ("torch autograd", "nrep fused", f"nrep cutoff {cutoff}", "openmm")]
+        print(table(result["energy"], ["system", "method", "ms", "openmm", "openmm_ms", "ratio_to_openmm"]))
+    if "modes" in sections:
+        result["modes"] = modes_rows(1000, args.threads, out / "runs")
+        print(table(result["modes"], ["system", "method", "k", "modes_s", "run_s", "share"]))
+    if "target" in sections:
+        n, cap = (1000, 120.0) if args.full else (400, 30.0)
+        result["target"] = target_rows([f"system.n={n}"], f"pure-LJ loop n={n}", cap, args.threads, out / "runs")
+        if args.full:  # minutes per run: only with FULL=1
+            result["target"] += target_rows(["system=protein", "system.pdb=2JOF"], "2JOF extended", 300.0,
+                                            args.threads, out / "runs", command="fold")
+        print(table(result["target"], ["system", "variant", "energy_final", "time_s", "time_to_target_s"]))
+    (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    parts = [f"# nrep bench {meta['date']}", "", f"{meta['machine']}, torch {meta['torch']}, {meta['dtype']}, {args.threads} thread(s)", ""]
+    for key, columns in {"energy": ["system", "method", "ms", "openmm", "openmm_ms", "ratio_to_openmm"],
+                         "memory": ["n", "method", "peak_mb"], "modes": ["system", "method", "k", "modes_s", "run_s", "share"],
+                         "target": ["system", "variant", "energy_final", "time_s", "time_to_target_s"]}.items():
+        if key in result:
+            parts += [f"## {key}", "", table(result[key], columns), ""]
+    (out / "bench.md").write_text("\n".join(parts))
+    print(f"written: {out}/bench.json, bench.md")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

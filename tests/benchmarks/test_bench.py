@@ -1,0 +1,58 @@
+"""`make bench` pieces on tiny sizes: every comparison is measured and reported as a ratio."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("nrep_bench", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["nrep_bench"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_energy_rows_compare_each_implementation_with_openmm(bench, monkeypatch):
+    monkeypatch.setattr(bench, "per_call_ms", lambda fn, **kw: (fn(), 1.0)[1])
+    rows = bench.energy_rows([64], threads=1, cutoff=2.5)
+    assert {r["method"] for r in rows} == {"nrep fused", "nrep cutoff 2.5", "torch autograd"}
+    assert all(r["ratio_to_openmm"] == 1.0 and r["system"] == "LJ n=64" for r in rows)
+
+
+def test_our_lj_equals_openmm_on_the_benchmark_system(bench):
+    """The benchmark compares like with like: the same energy as OpenMM's (float64 here)."""
+    import openmm
+    import torch
+
+    from nrep.core.energy import fused
+
+    n = 100
+    state = bench.openmm_lj(n, None, threads=1)()
+    theirs = state.getPotentialEnergy().value_in_unit(openmm.unit.kilojoule_per_mole)
+    ours = fused.lj_all_pairs(torch.tensor(bench.grid(n)))
+    assert ours.item() == pytest.approx(theirs, rel=1e-5)
+
+
+def test_peak_memory_is_measured_in_a_fresh_process(bench):
+    assert bench.peak_memory_mb("nrep fused", 200, 2.5) >= 0.0
+
+
+def test_time_to_target_reads_the_trace(bench, tmp_path):
+    pd.DataFrame({"time_s": [0.0, 1.0, 2.0], "energy_reduced": [5.0, 1.0, -1.0]}).to_csv(tmp_path / "trace.csv", index=False)
+    assert bench.time_to(tmp_path / "trace.csv", "energy_reduced", 0.5) == 2.0
+    assert bench.time_to(tmp_path / "trace.csv", "energy_reduced", -5.0) is None
+
+
+def test_time_to_target_runs_each_variant_against_gd(bench, tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "TARGET_VARIANTS", {"gd-adam": ["method=gd"], "gd-lbfgs": ["method=gd", "optim=lbfgs"]})
+    rows = bench.target_rows(["system.n=30", "stop.max_steps=50"], "loop n=30", 10.0, 1, tmp_path)
+    assert [r["variant"] for r in rows] == ["gd-adam", "gd-lbfgs"]
+    assert rows[0]["time_to_target_s"] is not None  # GD-Adam reaches its own final energy
+    assert all(r["target"] == rows[0]["energy_final"] or abs(r["target"] - rows[0]["energy_final"]) < 1e-3 for r in rows)
