@@ -9,6 +9,7 @@ thread count and dtype (stated in the output), never an absolute-time claim:
   CutoffNonPeriodic) on the same particles; and AMBER (2JOF, 1UNC, 2WXC) in vacuum, nrep
   against OpenMM. Peak memory of each, measured in a child process.
 - modes: slow-mode set-up time as a share of a whole CG and GNN run (pure-LJ loop).
+- replicas: runs per hour of 8 seeds of 2JOF as one batch against one after another.
 - target: time for GD/CG/GNN (Adam), GD-L-BFGS and GD-FIRE to reach GD-Adam's final energy
   on the pure-LJ loop, each run capped (and, with --full, on 2JOF from the extended chain,
   with OpenMM's minimiser too).
@@ -217,6 +218,49 @@ def target_rows(system: list[str], label: str, cap_s: float, threads: int, out: 
     return rows
 
 
+def replica_rows(pdb: str, replicas: int, steps: int) -> list[dict]:
+    """Runs per hour: B perturbed starts of one protein as one batch vs one after another.
+
+    Both in this process, so the separate runs do not pay the start-up a process per seed
+    would; that start-up (Python, torch and nrep imports, measured in a child) is added for
+    the third figure.
+    """
+    from nrep.core.energy.amber import AmberEnergy, AmberParameters
+    from nrep.core.optimize import Stage, minimise
+    from nrep.core.replicas import minimise_replicas
+    from nrep.core.reparam.coordinates import Coordinates
+    from nrep.core.systems.protein import load_protein
+
+    started = time.perf_counter()
+    protein = load_protein(pdb, "extended", seed=0)
+    energy = AmberEnergy(AmberParameters.from_openmm(protein.prepared.system))
+    setup_s = time.perf_counter() - started
+    x0 = protein.x0.to(torch.float32)
+    starts = torch.stack([x0 + 0.01 * torch.randn(x0.shape, generator=torch.Generator().manual_seed(b)) for b in range(replicas)])
+
+    def adam(params):  # noqa: ANN001, ANN202
+        return torch.optim.Adam(params, lr=1e-3)
+
+    t0 = time.perf_counter()
+    minimise_replicas(energy, starts, adam, steps, clamp_grad=0.01)
+    batched_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for b in range(replicas):
+        minimise(energy, starts[b], [Stage("coords", Coordinates, adam, steps, 0.01)])
+    separate_s = time.perf_counter() - t0
+    startup = subprocess.run([sys.executable, "-c", "import time; t = time.perf_counter(); import torch, nrep.core.run; print(time.perf_counter() - t)"],
+                             capture_output=True, text=True, check=True)
+    process_s = float(startup.stdout.strip()) + setup_s
+    return [
+        {"system": f"{pdb} ({replicas} replicas x {steps} steps)", "how": "one batch", "seconds": batched_s,
+         "runs_per_hour": 3600 * replicas / batched_s},
+        {"system": f"{pdb} ({replicas} replicas x {steps} steps)", "how": "one after another", "seconds": separate_s,
+         "runs_per_hour": 3600 * replicas / separate_s},
+        {"system": f"{pdb} ({replicas} replicas x {steps} steps)", "how": "a process per seed (+ start-up)",
+         "seconds": separate_s + replicas * process_s, "runs_per_hour": 3600 * replicas / (separate_s + replicas * process_s)},
+    ]
+
+
 # ------------------------------------------------------------------ report
 
 
@@ -233,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="add n = 10000 and longer runs")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--only", choices=["energy", "modes", "target"], action="append")
+    parser.add_argument("--only", choices=["energy", "modes", "target", "replicas"], action="append")
     parser.add_argument("--out", type=Path, default=ARTEFACTS)
     parser.add_argument("--peak", nargs=3, metavar=("KIND", "N", "CUTOFF"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -241,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         print(peak_growth_mb(args.peak[0], int(args.peak[1]), float(args.peak[2])))
         return 0
     torch.set_num_threads(args.threads)
-    sections = args.only or ["energy", "modes", "target"]
+    sections = args.only or ["energy", "modes", "target", "replicas"]
     out = args.out / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     out.mkdir(parents=True, exist_ok=False)
     meta = {"date": dt.date.today().isoformat(), "machine": f"{platform.machine()} {platform.processor()}".strip(),
@@ -264,11 +308,15 @@ def main(argv: list[str] | None = None) -> int:
             result["target"] += target_rows(["system=protein", "system.pdb=2JOF"], "2JOF extended", 300.0,
                                             args.threads, out / "runs", command="fold")
         print(table(result["target"], ["system", "variant", "energy_final", "time_s", "time_to_target_s"]))
+    if "replicas" in sections:
+        result["replicas"] = replica_rows("2JOF", 8, 500)
+        print(table(result["replicas"], ["system", "how", "seconds", "runs_per_hour"]))
     (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
     parts = [f"# nrep bench {meta['date']}", "", f"{meta['machine']}, torch {meta['torch']}, {meta['dtype']}, {args.threads} thread(s)", ""]
     for key, columns in {"energy": ["system", "method", "ms", "openmm", "openmm_ms", "ratio_to_openmm"],
                          "memory": ["n", "method", "peak_mb"], "modes": ["system", "method", "k", "modes_s", "run_s", "share"],
-                         "target": ["system", "variant", "energy_final", "time_s", "time_to_target_s"]}.items():
+                         "target": ["system", "variant", "energy_final", "time_s", "time_to_target_s"],
+                         "replicas": ["system", "how", "seconds", "runs_per_hour"]}.items():
         if key in result:
             parts += [f"## {key}", "", table(result[key], columns), ""]
     (out / "bench.md").write_text("\n".join(parts))

@@ -157,7 +157,7 @@ class AmberEnergy(nn.Module):
         self.register_buffer("pair_charge_product", params.charge[i[keep]] * params.charge[j[keep]])
         # Up to DENSE_MAX_ATOMS atoms the non-bonded pairs are evaluated as symmetric n x n
         # matrices (no gather/scatter over a pair list), with the analytic gradient of
-        # nrep.core.energy.fused for a single structure.
+        # nrep.core.energy.fused (also for a batch of structures, x of shape (B, n, 3)).
         self.dense = n <= DENSE_MAX_ATOMS
         self.fused = True  # False: plain autograd, differentiable twice (for reference Hessians)
         if self.dense:
@@ -180,10 +180,10 @@ class AmberEnergy(nn.Module):
         r_ex = self._distances(x, self.exceptions)
         lj = lennard_jones(r_ex, self.exception_sigma, self.exception_epsilon).sum(-1)
         qq = coulomb(r_ex, self.exception_charge_product).sum(-1)
-        if self.dense and self.fused and x.dim() == 2:
+        if self.dense and self.fused:
             lj_nb, qq_nb = fused_pair_sums(x, self._nonbonded_kernel, 2)
             lj, qq = lj + lj_nb, qq + qq_nb
-        elif self.dense:  # plain autograd over (..., n, n), also for a batch of structures
+        elif self.dense:  # plain autograd over (..., n, n)
             diff = x[..., :, None, :] - x[..., None, :, :]
             r2 = torch.where(self.nb_mask, (diff * diff).sum(-1), torch.ones((), dtype=x.dtype, device=x.device))
             s6 = (self.nb_sigma2 / r2) ** 3

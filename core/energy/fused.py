@@ -29,33 +29,34 @@ def block_rows(n: int) -> int:
 
 
 def pair_sums(x: torch.Tensor, kernel: Kernel, n_terms: int, with_gradient: bool) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
-    """Σ_{i<j} φ_t(r²_ij) for each of the kernel's ``n_terms`` terms, and their gradients (n, 3).
+    """Σ_{i<j} φ_t(r²_ij) for each of the kernel's ``n_terms`` terms, and their gradients.
 
+    x is (..., n, 3): leading dimensions are a batch of structures (energies (...,)).
     Block b holds rows i in [s, e) against columns j in [s, n), so every unordered pair is
     visited once; the block's lower triangle (j <= i) is masked.
     """
-    n = x.shape[0]
-    energies = [x.new_zeros(()) for _ in range(n_terms)]
+    n = x.shape[-2]
+    energies = [x.new_zeros(x.shape[:-2]) for _ in range(n_terms)]
     gradients: list[torch.Tensor | None] = [torch.zeros_like(x) if with_gradient else None for _ in range(n_terms)]
-    step = block_rows(n)
+    step = block_rows(n * max(1, x[..., 0, 0].numel()))
     for start in range(0, n, step):
         stop = min(start + step, n)
-        rows, cols = slice(start, stop), slice(start, n)
-        xi, xj = x[rows], x[cols]
-        diff = xi[:, None, :] - xj[None, :, :]
+        c = stop - start
+        xi, xj = x[..., start:stop, :], x[..., start:, :]
+        diff = xi[..., :, None, :] - xj[..., None, :, :]
         r2 = (diff * diff).sum(-1)
         del diff
-        lower = torch.ones(stop - start, stop - start, dtype=torch.bool, device=x.device).tril_()
-        r2[:, : stop - start].masked_fill_(lower, 1.0)  # not pairs: a harmless placeholder, zeroed below
-        out = kernel(r2, rows, cols)
+        lower = torch.ones(c, c, dtype=torch.bool, device=x.device).tril_()
+        r2[..., :c].masked_fill_(lower, 1.0)  # not pairs: a harmless placeholder, zeroed below
+        out = kernel(r2, slice(start, stop), slice(start, n))
         for t in range(n_terms):
             phi, dphi = out[2 * t], out[2 * t + 1]
-            phi[:, : stop - start].masked_fill_(lower, 0.0)
-            energies[t] = energies[t] + phi.sum()
+            phi[..., :c].masked_fill_(lower, 0.0)
+            energies[t] = energies[t] + phi.sum((-2, -1))
             if with_gradient:
-                dphi[:, : stop - start].masked_fill_(lower, 0.0)
-                gradients[t][rows] += 2.0 * (xi * dphi.sum(1, keepdim=True) - dphi @ xj)
-                gradients[t][cols] += 2.0 * (xj * dphi.sum(0)[:, None] - dphi.T @ xi)
+                dphi[..., :c].masked_fill_(lower, 0.0)
+                gradients[t][..., start:stop, :] += 2.0 * (xi * dphi.sum(-1, keepdim=True) - dphi @ xj)
+                gradients[t][..., start:, :] += 2.0 * (xj * dphi.sum(-2)[..., None] - dphi.transpose(-1, -2) @ xi)
     return energies, gradients
 
 
@@ -70,12 +71,13 @@ class _PairSums(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, *grad_outputs: torch.Tensor):  # noqa: ANN205
         gradients = ctx.saved_tensors
-        total = sum(g_out * g for g_out, g in zip(grad_outputs, gradients))
+        # one energy per structure of a batch: its gradient output scales that structure's (n, 3)
+        total = sum(g_out[..., None, None] * g for g_out, g in zip(grad_outputs, gradients))
         return total, None, None
 
 
 def fused_pair_sums(x: torch.Tensor, kernel: Kernel, n_terms: int) -> tuple[torch.Tensor, ...]:
-    """The kernel's pair sums over all pairs of x (n, 3), differentiable once with respect to x."""
+    """The kernel's pair sums over all pairs of x (..., n, 3), differentiable once with respect to x."""
     return _PairSums.apply(x, kernel, n_terms)
 
 

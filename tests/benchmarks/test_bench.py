@@ -56,3 +56,10 @@ def test_time_to_target_runs_each_variant_against_gd(bench, tmp_path, monkeypatc
     assert [r["variant"] for r in rows] == ["gd-adam", "gd-lbfgs"]
     assert rows[0]["time_to_target_s"] is not None  # GD-Adam reaches its own final energy
     assert all(r["target"] == rows[0]["energy_final"] or abs(r["target"] - rows[0]["energy_final"]) < 1e-3 for r in rows)
+
+
+def test_replicas_are_timed_batched_and_one_by_one(bench, peptide_file):
+    rows = bench.replica_rows(str(peptide_file), replicas=2, steps=5)
+    assert [r["how"] for r in rows] == ["one batch", "one after another", "a process per seed (+ start-up)"]
+    assert all(r["runs_per_hour"] > 0 for r in rows)
+    assert rows[2]["seconds"] > rows[1]["seconds"]  # start-up only adds

@@ -78,3 +78,16 @@ def test_neighbour_list_is_rebuilt_only_when_needed_and_stays_exact():
     assert within <= listed  # every pair inside the cutoff is still listed
     neighbours.pairs(x + 0.25)  # a uniform shift moves every atom by 0.43 > skin / 2
     assert neighbours.builds == 2
+
+
+def test_a_batch_of_structures_gives_each_its_own_sum():
+    xs = torch.stack([cloud(60, seed=s) for s in range(4)]).requires_grad_(True)
+    e = fused.lj_all_pairs(xs)
+    weights = torch.tensor([1.0, -2.0, 0.5, 3.0], dtype=xs.dtype)  # a weighted sum: each gradient scaled by its own weight
+    (g,) = torch.autograd.grad((weights * e).sum(), xs)
+    for b in range(4):
+        x = xs[b].detach().requires_grad_(True)
+        e_ref = fused.lj_all_pairs_autograd(x)
+        (g_ref,) = torch.autograd.grad(e_ref, x)
+        assert e[b].item() == pytest.approx(e_ref.item(), rel=1e-10)
+        torch.testing.assert_close(g[b], weights[b] * g_ref, rtol=1e-10, atol=1e-10)
