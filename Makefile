@@ -46,7 +46,7 @@ test: $(STAMP) ## the fast test suite (a few minutes on 2 cores)
 test-all: $(STAMP) ## every test, the slow ones included
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP) ## energies vs OpenMM CPU, slow-mode share, time to target (~10 min; FULL=1 adds n=10000)
+bench: $(STAMP) ## energies vs OpenMM CPU, slow-mode share, time to target (~7 min; FULL=1 adds n=10000 and 2JOF)
 	$(BIN)/python benchmarks/bench.py $(if $(FULL),--full) $(BENCH_ARGS)
 
 bench-loop: $(STAMP) ## loop benchmark: methods x optimisers, 5 seeds (FULL=1: n=1000); ~25 min

@@ -14,7 +14,7 @@ thread count and dtype (stated in the output), never an absolute-time claim:
   on the pure-LJ loop, each run capped (and, with --full, on 2JOF from the extended chain,
   with OpenMM's minimiser too).
 
-    make bench                     # ~10 min on 2 cores
+    make bench                     # ~7 min on 2 cores
     make bench FULL=1              # adds n = 10000 and n = 1000 loops with longer caps
     python benchmarks/bench.py --only energy --threads 2
 """

@@ -25,7 +25,9 @@ BLOCK_ELEMENTS = 2**20  # pairs per block: ~25 MB of float64 temporaries
 
 
 def block_rows(n: int) -> int:
-    return max(1, BLOCK_ELEMENTS // max(n, 1))
+    """Rows per block: at most BLOCK_ELEMENTS pairs, and at least 8 blocks so that the
+    triangle (each block against the columns after it) saves about half of the pairs."""
+    return max(1, min(BLOCK_ELEMENTS // max(n, 1), max(32, -(-n // 8))))
 
 
 def pair_sums(x: torch.Tensor, kernel: Kernel, n_terms: int, with_gradient: bool) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
