@@ -41,7 +41,8 @@ def test_our_lj_equals_openmm_on_the_benchmark_system(bench):
 
 
 def test_peak_memory_is_measured_in_a_fresh_process(bench):
-    assert bench.peak_memory_mb("nrep fused", 200, 2.5) >= 0.0
+    # ~180 MB against ~50 MB at n = 1500: the plain autograd graph holds every pair's temporaries
+    assert bench.peak_memory_mb("torch autograd", 1500, 2.5) > 2 * bench.peak_memory_mb("nrep fused", 1500, 2.5)
 
 
 def test_time_to_target_reads_the_trace(bench, tmp_path):
