@@ -213,6 +213,13 @@ def speedup_vs_energy(table: pd.DataFrame, baseline: str = "gd") -> Figure | Non
     return fig
 
 
+def best_protein_structures(table: pd.DataFrame) -> pd.DataFrame:
+    """The lowest-energy ok run of each (panel, series) that wrote final.pdb and reference.pdb."""
+    runs = _ok(table)
+    runs = runs[[(Path(d) / "final.pdb").exists() and (Path(d) / "reference.pdb").exists() for d in runs["run_dir"]]]
+    return _best_runs(runs)
+
+
 def _best_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """The lowest-energy run of each (panel, series)."""
     runs = runs.dropna(subset=["energy_final_exact"])
@@ -240,11 +247,9 @@ def superimposed(x: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, floa
 
 def ca_overlays(table: pd.DataFrame) -> Figure | None:
     """The best final structure of each series (blue) on the reference (red), CA traces."""
-    runs = _ok(table)
-    runs = runs[[(Path(d) / "final.pdb").exists() and (Path(d) / "reference.pdb").exists() for d in runs["run_dir"]]]
-    if runs.empty:
+    best = best_protein_structures(table)
+    if best.empty:
         return None
-    best = _best_runs(runs)
     fig, axes = _grid(len(best), columns=4, projection="3d")
     for ax, (_, run) in zip(axes, best.iterrows()):
         reference = read_ca(Path(run["run_dir"]) / "reference.pdb")

@@ -89,12 +89,9 @@ def superimposed_pdb(final_pdb: Path, reference_pdb: Path) -> str:
 
 def structures(labelled: pd.DataFrame) -> list[dict[str, str]]:
     """The best final structure of each protein and series, superimposed on its reference."""
-    runs = labelled[(labelled["status"] == "ok")]
-    runs = runs[[(Path(d) / "final.pdb").exists() and (Path(d) / "reference.pdb").exists() for d in runs["run_dir"]]]
-    runs = runs.dropna(subset=["energy_final_exact"])
-    if runs.empty:
-        return []
-    best = runs.loc[runs.groupby(["panel", "label"])["energy_final_exact"].idxmin()].sort_values(["panel", "label"])
+    from nrep.core.figures import best_protein_structures
+
+    best = best_protein_structures(labelled)
     found = []
     for i, (_, run) in enumerate(best.iterrows()):
         run_dir = Path(run["run_dir"])
