@@ -9,7 +9,8 @@ thread count and dtype (stated in the output), never an absolute-time claim:
   CutoffNonPeriodic) on the same particles; and AMBER (2JOF, 1UNC, 2WXC) in vacuum, nrep
   against OpenMM. Peak memory of each, measured in a child process.
 - modes: slow-mode set-up time as a share of a whole CG and GNN run (pure-LJ loop).
-- replicas: runs per hour of 8 seeds of 2JOF as one batch against one after another.
+- replicas: runs per hour of 8 seeds of 2JOF (GD, CG, GNN with Adam) as one batch against
+  one after another and against a process per seed.
 - target: time for GD/CG/GNN (Adam), GD-L-BFGS and GD-FIRE to reach GD-Adam's final energy
   on the pure-LJ loop, each run capped (and, with --full, on 2JOF from the extended chain,
   with OpenMM's minimiser too).
@@ -218,47 +219,58 @@ def target_rows(system: list[str], label: str, cap_s: float, threads: int, out: 
     return rows
 
 
-def replica_rows(pdb: str, replicas: int, steps: int) -> list[dict]:
-    """Runs per hour: B perturbed starts of one protein as one batch vs one after another.
+def replica_rows(pdb: str, replicas: int, steps: int, methods: tuple[str, ...] = ("gd", "cg", "gnn")) -> list[dict]:
+    """Runs per hour: B seeds of one protein as one batch vs one after another, per method.
 
-    Both in this process, so the separate runs do not pay the start-up a process per seed
-    would; that start-up (Python, torch and nrep imports, measured in a child) is added for
-    the third figure.
+    Each seed has its own plan (its own slow modes and GNN weights; GD starts from the
+    extended chain jittered by 0.01 nm per seed, since GD from the same start is the same
+    run). CG and GNN split ``steps`` between their two stages. Both ways run in this
+    process without early stopping, so the separate runs do not pay the start-up a process
+    per seed would; that start-up (Python, torch and nrep imports plus the system's set-up,
+    measured in a child) is added for the third figure.
     """
-    from nrep.core.energy.amber import AmberEnergy, AmberParameters
-    from nrep.core.optimize import Stage, minimise
-    from nrep.core.replicas import minimise_replicas
-    from nrep.core.reparam.coordinates import Coordinates
-    from nrep.core.systems.protein import load_protein
+    from nrep.cli.compose import compose, validate
+    from nrep.core.build import build_energy, build_system
+    from nrep.core.methods import build_plan
+    from nrep.core.optimize import minimise
+    from nrep.core.replicas import batch_plans, minimise_replicas
+    from nrep.core.runtime import configure
 
-    started = time.perf_counter()
-    protein = load_protein(pdb, "extended", seed=0)
-    energy = AmberEnergy(AmberParameters.from_openmm(protein.prepared.system))
-    setup_s = time.perf_counter() - started
-    x0 = protein.x0.to(torch.float32)
-    starts = torch.stack([x0 + 0.01 * torch.randn(x0.shape, generator=torch.Generator().manual_seed(b)) for b in range(replicas)])
-
-    def adam(params):  # noqa: ANN001, ANN202
-        return torch.optim.Adam(params, lr=1e-3)
-
-    t0 = time.perf_counter()
-    minimise_replicas(energy, starts, adam, steps, clamp_grad=0.01)
-    batched_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    for b in range(replicas):
-        minimise(energy, starts[b], [Stage("coords", Coordinates, adam, steps, 0.01)])
-    separate_s = time.perf_counter() - t0
     startup = subprocess.run([sys.executable, "-c", "import time; t = time.perf_counter(); import torch, nrep.core.run; print(time.perf_counter() - t)"],
                              capture_output=True, text=True, check=True)
-    process_s = float(startup.stdout.strip()) + setup_s
-    return [
-        {"system": f"{pdb} ({replicas} replicas x {steps} steps)", "how": "one batch", "seconds": batched_s,
-         "runs_per_hour": 3600 * replicas / batched_s},
-        {"system": f"{pdb} ({replicas} replicas x {steps} steps)", "how": "one after another", "seconds": separate_s,
-         "runs_per_hour": 3600 * replicas / separate_s},
-        {"system": f"{pdb} ({replicas} replicas x {steps} steps)", "how": "a process per seed (+ start-up)",
-         "seconds": separate_s + replicas * process_s, "runs_per_hour": 3600 * replicas / (separate_s + replicas * process_s)},
-    ]
+    import_s = float(startup.stdout.strip())
+    runtime = configure("cpu", "float32", torch.get_num_threads(), True)
+    rows = []
+    for method in methods:
+        split = [f"stop.max_steps={steps}"] if method == "gd" else [f"method.stop.max_steps={steps // 2}", f"stop.max_steps={steps - steps // 2}"]
+        cfgs = [validate(compose(["system=protein", f"system.pdb={pdb}", f"method={method}", "optim=adam", f"seed={seed}", *split], command="fold"))
+                for seed in range(replicas)]
+        started = time.perf_counter()
+        system = build_system(cfgs[0])
+        energy = build_energy(cfgs[0], system)
+        setup_s = time.perf_counter() - started
+        plans = [build_plan(cfg, system, energy, runtime) for cfg in cfgs]
+        x0 = system.x0.to(torch.float32)
+        jitter = 0.01 if method == "gd" else 0.0
+        starts = torch.stack([x0 + jitter * torch.randn(x0.shape, generator=torch.Generator().manual_seed(b)) for b in range(replicas)])
+        t0 = time.perf_counter()
+        minimise_replicas(energy, starts, batch_plans(plans, starts))
+        batched_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for b, plan in enumerate(plans):
+            for stage in plan.stages:
+                stage.callbacks = []
+            minimise(energy, starts[b], plan.stages)
+        separate_s = time.perf_counter() - t0
+        process_s = import_s + setup_s + plans[0].setup_s
+        label = f"{pdb} {method} ({replicas} seeds x {steps} steps)"
+        rows += [
+            {"system": label, "how": "one batch", "seconds": batched_s, "runs_per_hour": 3600 * replicas / batched_s},
+            {"system": label, "how": "one after another", "seconds": separate_s, "runs_per_hour": 3600 * replicas / separate_s},
+            {"system": label, "how": "a process per seed (+ start-up)", "seconds": separate_s + replicas * process_s,
+             "runs_per_hour": 3600 * replicas / (separate_s + replicas * process_s)},
+        ]
+    return rows
 
 
 # ------------------------------------------------------------------ report

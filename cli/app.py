@@ -28,7 +28,7 @@ def debug_enabled() -> bool:
     return os.environ.get("NREP_DEBUG") == "1"
 
 
-def _show_progress(mode: str, multirun: bool) -> bool:
+def show_progress(mode: str, multirun: bool) -> bool:
     if mode == "on":
         return True
     return mode == "auto" and not multirun and sys.stdout.isatty()
@@ -51,7 +51,7 @@ def task(cfg: DictConfig) -> float | None:
         typed = to_config(cfg)
         if typed.threads is None:
             typed.threads = job_threads(hydra_cfg.get("launcher"), multirun)
-        summary = execute(typed, run_dir, record, _show_progress(typed.output.progress, multirun), command)
+        summary = execute(typed, run_dir, record, show_progress(typed.output.progress, multirun), command)
     except NrepError as error:
         log.error("%s", error)
         record_failure(run_dir, error, record, command)

@@ -38,9 +38,19 @@ class EarlyStopping(Callback):
         self.bad_checks += 1
         return "converged" if self.bad_checks >= self.patience else None
 
+    def state_dict(self) -> dict:
+        return {"best": self.best, "bad_checks": self.bad_checks}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.bad_checks = state["best"], state["bad_checks"]
+
 
 class NonFiniteGuard(Callback):
-    """Ends the run with "diverged" when the energy becomes NaN or infinite."""
+    """Ends the run with "diverged" when the energy becomes NaN or infinite.
+
+    The stage loop rolls failed steps back before callbacks see them; this guard covers
+    what it cannot roll back (L-BFGS runs inside scipy, the OpenMM baselines).
+    """
 
     def on_step(self, state: StepState) -> str | None:
         return None if math.isfinite(state.energy_value) else "diverged"
@@ -72,6 +82,12 @@ class BestState(Callback):
     def on_stage_end(self, result: StageResult, step: int, elapsed_s: float) -> None:
         if result.energy < self.energy:
             self.energy, self.x, self.step = result.energy, result.x.clone(), step
+
+    def state_dict(self) -> dict:
+        return {"energy": self.energy, "x": self.x, "step": self.step}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.energy, self.x, self.step = state["energy"], state["x"], state["step"]
 
 
 class TraceRecorder(Callback):
@@ -118,6 +134,12 @@ class TraceRecorder(Callback):
     def on_stage_end(self, result: StageResult, step: int, elapsed_s: float) -> None:
         self._record(step, result.name, result.steps, elapsed_s, result.energy, result.x)
 
+    def state_dict(self) -> dict:
+        return {"rows": [dict(row) for row in self.rows]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rows = [dict(row) for row in state["rows"]]
+
 
 class TrajectoryRecorder(Callback):
     """Snapshots (step, stage, X on the CPU in float64) every ``every`` steps and at each stage's end."""
@@ -139,6 +161,12 @@ class TrajectoryRecorder(Callback):
     def on_stage_end(self, result: StageResult, step: int, elapsed_s: float) -> None:
         self._keep(step, result.name, result.x)
 
+    def state_dict(self) -> dict:
+        return {"steps": [f[0] for f in self.frames], "stages": [f[1] for f in self.frames], "x": [f[2] for f in self.frames]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.frames = list(zip(state["steps"], state["stages"], state["x"]))
+
 
 class Resampler(Callback):
     """Calls ``resample()`` (e.g. new repulsion pairs) every ``every`` steps, counted over all stages."""
@@ -150,6 +178,12 @@ class Resampler(Callback):
     def before_step(self, stage: Stage, step: int) -> None:
         if self.every and step and step % self.every == 0:
             self.target.resample()
+
+    def state_dict(self) -> dict:
+        return self.target.sample_state()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.target.load_sample_state(state)
 
 
 class ProgressBar(Callback):

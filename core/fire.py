@@ -52,6 +52,21 @@ class FIRE(torch.optim.Optimizer):
         self.n_positive = 0
         self.steps = 0
 
+    # Plain attributes that are part of the optimiser's state (for rollbacks and checkpoints).
+    SCALARS = ("dt", "alpha", "n_positive", "steps")
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        state["fire"] = {name: getattr(self, name) for name in self.SCALARS}
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = dict(state_dict)
+        scalars = state_dict.pop("fire", {})
+        super().load_state_dict(state_dict)
+        for name, value in scalars.items():
+            setattr(self, name, value)
+
     @staticmethod
     def _cap_rows(dx: torch.Tensor, max_step: float) -> torch.Tensor:
         rows = dx.reshape(dx.shape[0], -1) if dx.dim() > 1 else dx.reshape(-1, 1)

@@ -4,12 +4,20 @@ A stage owns a model whose ``forward()`` returns the coordinates X (n, 3): the
 coordinates themselves for GD and for stage 2, X = f(theta, Z) for a reparametrisation
 in stage 1. Each stage starts a fresh optimiser from the X handed over by the previous
 one. Stopping, tracing, progress and everything else that watches the run are
-:class:`Callback` objects; this module only does the maths of a step.
+:class:`Callback` objects; this module only does the maths of a step, and two things a
+step needs to be safe:
+
+- faults: a step whose energy or gradient is NaN or infinite (or explodes) is rolled
+  back to the last good state and retried with a smaller step (:class:`FaultPolicy`);
+- interrupts: ``interrupt()`` is asked before every step; when it says so, the stage
+  ends with "interrupted" and its result carries a checkpoint (model, optimiser,
+  counters, callback states) from which :func:`minimise` resumes the very same run.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -19,6 +27,8 @@ import torch
 from torch import nn
 
 from nrep.core.lbfgs import ScipyLBFGS
+
+log = logging.getLogger("nrep")
 
 ModelFactory = Callable[[torch.Tensor], nn.Module]
 OptimizerFactory = Callable[[list[nn.Parameter]], torch.optim.Optimizer]
@@ -73,6 +83,17 @@ class StageResult:
     energy: float  # energy at ``x``
     energy_start: float  # energy at the stage's first X (nan if it took no step)
     evaluations: int  # energy + gradient evaluations (line searches take several per step)
+    rollbacks: int = 0  # failed steps rolled back and retried with a smaller step
+    checkpoint: dict | None = None  # set when the stage was interrupted: what resume needs
+
+
+@dataclass(frozen=True)
+class FaultPolicy:
+    """Rollback and retry of failed steps (see configs.schema.FaultConfig)."""
+
+    retries: int = 3
+    step_factor: float = 0.5
+    explosion_factor: float | None = 1.0e4
 
 
 class Callback:
@@ -92,6 +113,13 @@ class Callback:
         return None
 
     def on_stage_end(self, result: StageResult, step: int, elapsed_s: float) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        """What a resumed run needs to continue exactly as this one would (tensors, plain values)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
         pass
 
 
@@ -120,17 +148,103 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def shrink_step_(optimizer: torch.optim.Optimizer, factor: float) -> None:
+    """Multiply an optimiser's step size by ``factor``: lr, and FIRE's time steps."""
+    for group in optimizer.param_groups:
+        for key in ("lr", "dt_max", "dt_min"):
+            if key in group:
+                group[key] *= factor
+    if hasattr(optimizer, "dt"):
+        optimizer.dt *= factor
+
+
+class _LastGood:
+    """The parameters and optimiser state at the last good step, in preallocated copies.
+
+    Taken at every step, so it must be cheap: tensors are copied into buffers of the same
+    shape (no allocation once the optimiser's state exists); plain values (learning rates,
+    FIRE's scalars) are copied as values.
+    """
+
+    def __init__(self, parameters: Sequence[nn.Parameter], optimizer: torch.optim.Optimizer) -> None:
+        self.parameters, self.optimizer = list(parameters), optimizer
+        self.keys: list[tuple[int, str]] = []
+        self.buffers: list[torch.Tensor] = []
+        self.energy = math.nan
+        self.taken = False
+
+    def _tensors(self) -> tuple[list[tuple[int, str]], list[torch.Tensor]]:
+        keys, tensors = [], []
+        for i, p in enumerate(self.parameters):
+            keys.append((i, "")), tensors.append(p)
+            for key, value in self.optimizer.state.get(p, {}).items():
+                if isinstance(value, torch.Tensor):
+                    keys.append((i, key)), tensors.append(value)
+        return keys, tensors
+
+    @torch.no_grad()
+    def take(self, energy: float, rollbacks: int) -> None:
+        keys, tensors = self._tensors()
+        if keys != self.keys or any(b.shape != t.shape for b, t in zip(self.buffers, tensors)):
+            self.keys, self.buffers = keys, [t.detach().clone() for t in tensors]
+        else:
+            torch._foreach_copy_(self.buffers, [t.detach() for t in tensors])
+        self.scalars = {name: getattr(self.optimizer, name) for name in getattr(self.optimizer, "SCALARS", ())}
+        self.groups = [{k: v for k, v in g.items() if k != "params"} for g in self.optimizer.param_groups]
+        self.energy, self.taken, self.rollbacks = energy, True, rollbacks
+
+    @torch.no_grad()
+    def restore(self) -> None:
+        saved = dict(zip(self.keys, self.buffers))
+        for i, p in enumerate(self.parameters):
+            p.copy_(saved[(i, "")])
+            state = self.optimizer.state.get(p, {})
+            for key in list(state):
+                if isinstance(state[key], torch.Tensor):
+                    if (i, key) in saved:
+                        state[key].copy_(saved[(i, key)])
+                    else:  # created by the failed step: the optimiser had no state yet
+                        del state[key]
+            if not state:
+                self.optimizer.state.pop(p, None)
+        for name, value in self.scalars.items():
+            setattr(self.optimizer, name, value)
+        for group, saved_group in zip(self.optimizer.param_groups, self.groups):
+            group.update(saved_group)
+
+
 class _StageRun:
     """One stage in progress: the model, its optimiser and the counters callbacks see."""
 
     def __init__(self, stage: Stage, energy: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
-                 watchers: Sequence[Callback], step: int, started: float) -> None:
+                 watchers: Sequence[Callback], step: int, started: float, faults: "_Faults",
+                 interrupt: Callable[[], bool] | None) -> None:
         self.stage, self.energy, self.watchers, self.started = stage, energy, watchers, started
+        self.faults, self.interrupt = faults, interrupt
         self.model = stage.model_from(x)
         self.parameters = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = stage.make_optimizer(self.parameters)
+        self.last_good = _LastGood(self.parameters, self.optimizer)
         self.step, self.stage_step, self.evaluations = step, 0, 0
         self.energy_start = math.nan
+        self.rollbacks = 0
+
+    def state_dict(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict() if isinstance(self.optimizer, torch.optim.Optimizer) else {},
+            "step": self.step,
+            "stage_step": self.stage_step,
+            "evaluations": self.evaluations,
+            "energy_start": self.energy_start,
+            "rollbacks": self.rollbacks,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        for key in ("step", "stage_step", "evaluations", "energy_start", "rollbacks"):
+            setattr(self, key, state[key])
 
     def evaluate(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Energy at the model's X, with the gradients of the parameters filled in."""
@@ -154,23 +268,81 @@ class _StageRun:
             self.step += 1
         return reason
 
+    def fault(self, energy: float) -> str | None:
+        """Why the state just evaluated is not good (non-finite energy or gradient, explosion), or None."""
+        if not math.isfinite(energy):
+            return f"energy {energy}"
+        grads = [p.grad for p in self.parameters if p.grad is not None]
+        if grads and not bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()):
+            return "a non-finite gradient"
+        factor, good = self.faults.policy.explosion_factor, self.last_good
+        if factor is not None and good.taken and energy > good.energy + factor * max(abs(good.energy), 1.0):
+            return f"an explosion from {good.energy:.6g} to {energy:.6g}"
+        return None
+
+    def recover(self, why: str) -> bool:
+        """Roll back to the last good state with a smaller step; False when that is not possible."""
+        policy = self.faults.policy
+        if not self.last_good.taken or self.faults.used >= policy.retries:
+            log.warning("step %d (stage %s): %s; %s", self.step, self.stage.name, why,
+                        "no retries left" if self.last_good.taken else "at the stage's first state")
+            return False
+        self.faults.used += 1
+        self.rollbacks += 1
+        self.last_good.restore()
+        # the restored step already carries the shrinks made before it was taken
+        shrink_step_(self.optimizer, policy.step_factor ** (self.rollbacks - self.last_good.rollbacks))
+        log.warning("step %d (stage %s): %s; rolled back and retrying with the step x %.3g (retry %d of %d)",
+                    self.step, self.stage.name, why, policy.step_factor ** self.rollbacks, self.faults.used, policy.retries)
+        return True
+
     def run(self) -> str:
-        """Step until a callback stops the stage or max_steps; returns the stop reason."""
+        """Step until a callback stops the stage, max_steps, an interrupt or an unrecoverable fault."""
         if isinstance(self.optimizer, ScipyLBFGS):
-            reason = self.optimizer.run(self.evaluate, self.watch, self.stage.max_steps, self.model)
+            def watch(e: torch.Tensor, x_now: torch.Tensor) -> str | None:
+                return "interrupted" if self.interrupt is not None and self.interrupt() else self.watch(e, x_now)
+
+            reason = self.optimizer.run(self.evaluate, watch, self.stage.max_steps, self.model)
             self.evaluations = self.optimizer.evaluations
             return reason
+        retrying = False
         while self.stage_step < self.stage.max_steps:
-            for cb in self.watchers:
-                cb.before_step(self.stage, self.step)
+            if self.interrupt is not None and self.interrupt():
+                return "interrupted"
+            if not retrying:
+                for cb in self.watchers:
+                    cb.before_step(self.stage, self.step)
             e, x_now = self.evaluate()
-            reason = self.watch(e.detach(), x_now.detach())
-            if reason is not None:
-                return reason
+            value = float(e.detach())
+            why = self.fault(value)
+            if why is not None:
+                if not self.recover(why):
+                    if self.last_good.taken:
+                        self.last_good.restore()  # end at the last good state, not the failed one
+                    return "diverged"
+                retrying = True
+                continue  # the callbacks have seen the restored state already
+            if not retrying:
+                reason = self.watch(e.detach(), x_now.detach())
+                if reason is not None:
+                    return reason
+                self.last_good.take(value, self.rollbacks)
+            retrying = False
             if self.stage.clamp_grad is not None:
                 clamp_gradients_(self.parameters, self.stage.clamp_grad)
             self.optimizer.step(_reuse_first(e, lambda: self.evaluate()[0]))
         return "max_steps"
+
+
+class _Faults:
+    """The run's fault policy and the retries it has used (shared by its stages)."""
+
+    def __init__(self, policy: FaultPolicy) -> None:
+        self.policy, self.used = policy, 0
+
+
+def _result_record(result: StageResult) -> dict:
+    return {k: v for k, v in vars(result).items() if k != "checkpoint"}
 
 
 def minimise(
@@ -178,30 +350,72 @@ def minimise(
     x0: torch.Tensor,
     stages: Sequence[Stage],
     callbacks: Sequence[Callback] = (),
+    faults: FaultPolicy | None = None,
+    interrupt: Callable[[], bool] | None = None,
+    resume: dict | None = None,
 ) -> list[StageResult]:
     """Run the stages in order, handing the final X of each to the next.
 
     Returns one result per stage that ran; a run-ending stop reason skips the rest.
+    ``faults``: rollback and retry of failed steps (default: FaultPolicy()).
+    ``interrupt()``: asked before each step; True ends the run with "interrupted", and
+    that stage's result carries ``checkpoint``. ``resume``: such a checkpoint; the same
+    stages and callbacks (built from the same config) then continue the run exactly where
+    it stopped.
     """
+    fault_state = _Faults(faults or FaultPolicy())
     results: list[StageResult] = []
     x = x0.detach()
-    step = 0
-    started = time.perf_counter()
-    for stage in stages:
+    step, first, elapsed = 0, 0, 0.0
+    if resume is not None:
+        results = [StageResult(**record) for record in resume["completed"]]
+        first, elapsed = resume["stage_index"], resume["elapsed_s"]
+        fault_state.used = resume["faults_used"]
+        if results:
+            x = results[-1].x
+    started = time.perf_counter() - elapsed
+    for index, stage in enumerate(stages):
+        if index < first:
+            continue
         watchers = [*callbacks, *stage.callbacks]
-        run = _StageRun(stage, energy, x, watchers, step, started)
-        for cb in watchers:
-            cb.on_stage_start(stage, step)
+        run = _StageRun(stage, energy, x, watchers, step, started, fault_state, interrupt)
         stage_started = time.perf_counter()
+        resuming = resume is not None and index == first
+        if resuming:
+            run.load_state_dict(resume["stage"])
+            stage_started -= resume["stage_time_s"]
+        for cb in watchers:
+            cb.on_stage_start(stage, run.step)
+        if resuming:  # after on_stage_start, which resets per-stage state
+            for cb, state in zip(callbacks, resume["callbacks"], strict=True):
+                cb.load_state_dict(state)
+            for cb, state in zip(stage.callbacks, resume["stage_callbacks"], strict=True):
+                cb.load_state_dict(state)
         stop_reason = run.run()
         step = run.step
+        checkpoint = None
+        if stop_reason == "interrupted":
+            checkpoint = {
+                "stage_index": index,
+                "elapsed_s": time.perf_counter() - started,
+                "stage_time_s": time.perf_counter() - stage_started,
+                "stage": run.state_dict(),
+                "completed": [_result_record(r) for r in results],
+                "callbacks": [cb.state_dict() for cb in callbacks],
+                "stage_callbacks": [cb.state_dict() for cb in stage.callbacks],
+                "faults_used": fault_state.used,
+            }
         with torch.no_grad():
             x = run.model().detach()
             final_energy = float(energy(x))
+            if not math.isfinite(final_energy) and run.last_good.taken:  # the last step failed
+                run.last_good.restore()
+                x = run.model().detach()
+                final_energy, stop_reason = float(energy(x)), "diverged"
         _synchronize(x.device)
         result = StageResult(
             stage.name, run.stage_step, stop_reason, time.perf_counter() - stage_started, x, final_energy,
-            run.energy_start, run.evaluations,
+            run.energy_start, run.evaluations, run.rollbacks, checkpoint,
         )
         results.append(result)
         for cb in watchers:

@@ -90,6 +90,14 @@ class SampledRepulsion(nn.Module):
     def resample(self) -> None:
         self.pairs = self.draw().to(self.pairs.device)
 
+    def sample_state(self) -> dict:
+        """The current sample and the generator's state: what a resumed run needs."""
+        return {"pairs": self.pairs.cpu(), "generator": self.generator.get_state()}
+
+    def load_sample_state(self, state: dict) -> None:
+        self.pairs = state["pairs"].to(self.pairs.device)
+        self.generator.set_state(state["generator"])
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.scale * self.potential(pair_distances(x, self.pairs)).mean(dim=-1)
 
@@ -155,6 +163,13 @@ class LoopEnergy(nn.Module):
         """Redraw the repulsion pairs (a no-op without repulsion)."""
         if self.repulsion is not None:
             self.repulsion.resample()
+
+    def sample_state(self) -> dict:
+        return {} if self.repulsion is None else self.repulsion.sample_state()
+
+    def load_sample_state(self, state: dict) -> None:
+        if self.repulsion is not None:
+            self.repulsion.load_sample_state(state)
 
 
 def lj_potential(bond_length: float, softening: float, core_radius: float | None) -> PairPotential:

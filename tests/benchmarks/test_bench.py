@@ -60,7 +60,8 @@ def test_time_to_target_runs_each_variant_against_gd(bench, tmp_path, monkeypatc
 
 
 def test_replicas_are_timed_batched_and_one_by_one(bench, peptide_file):
-    rows = bench.replica_rows(str(peptide_file), replicas=2, steps=5)
-    assert [r["how"] for r in rows] == ["one batch", "one after another", "a process per seed (+ start-up)"]
+    rows = bench.replica_rows(str(peptide_file), replicas=2, steps=6, methods=("gd", "gnn"))
+    assert [r["how"] for r in rows] == ["one batch", "one after another", "a process per seed (+ start-up)"] * 2
+    assert ["gnn" in r["system"] for r in rows] == [False] * 3 + [True] * 3
     assert all(r["runs_per_hour"] > 0 for r in rows)
-    assert rows[2]["seconds"] > rows[1]["seconds"]  # start-up only adds
+    assert rows[2]["seconds"] > rows[1]["seconds"] and rows[5]["seconds"] > rows[4]["seconds"]  # start-up only adds

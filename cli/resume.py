@@ -1,0 +1,109 @@
+"""``nrep resume RUN_DIR``: continue a run that Ctrl-C or SIGTERM stopped, from its checkpoint.
+
+The run's config is composed again from the overrides Hydra saved in
+``RUN_DIR/.hydra/overrides.yaml`` and must match the checkpoint's fingerprint; the run
+then goes on in the same directory with the thread count it started with, so on the CPU
+its numbers are those of a run that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Sequence
+
+from nrep.core.errors import NrepError
+
+USAGE = """usage: nrep resume RUN_DIR [--debug]
+
+Continue a run stopped by Ctrl-C or SIGTERM (status=interrupted in its summary.json)
+from RUN_DIR/checkpoint.pt, in the same directory, with the same config and threads.
+The trace, best structure and final files are then those of the whole run.
+
+options:
+  --debug  show tracebacks"""
+
+def parse(argv: Sequence[str]) -> tuple[Path | None, bool, bool]:
+    """(run directory, --help, --debug); one-line errors for anything else."""
+    paths = [a for a in argv if not a.startswith("-")]
+    flags = [a for a in argv if a.startswith("-")]
+    unknown = [f for f in flags if f not in ("-h", "--help", "--debug")]
+    if unknown:
+        raise NrepError(f"unknown option {unknown[0]} for nrep resume (see nrep resume --help)")
+    if len(paths) > 1:
+        raise NrepError(f"nrep resume takes one run directory, got {len(paths)}")
+    return (Path(paths[0]) if paths else None), any(f in ("-h", "--help") for f in flags), "--debug" in flags
+
+
+def interrupted_summary(run_dir: Path) -> dict:
+    """The summary of an interrupted run in ``run_dir``, or a one-line error saying why not."""
+    path = run_dir / "summary.json"
+    if not run_dir.is_dir():
+        raise NrepError(f"no such run directory: {run_dir}")
+    if not path.is_file():
+        raise NrepError(f"{run_dir} holds no finished or interrupted run (no summary.json); pass a run's directory")
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise NrepError(f"cannot read {path} ({error}); it is not an nrep summary") from error
+    status = summary.get("status")
+    if status != "interrupted":
+        raise NrepError(f"{run_dir} ended with status={status}; only interrupted runs can be resumed (start a new run instead)")
+    return summary
+
+
+def saved_overrides(run_dir: Path) -> list[str]:
+    from omegaconf import OmegaConf
+
+    path = run_dir / ".hydra" / "overrides.yaml"
+    if not path.is_file():
+        raise NrepError(f"{path} is missing; the run's config cannot be rebuilt, so it cannot be resumed")
+    return [str(o) for o in OmegaConf.load(path)]
+
+
+def setup_logging(run_dir: Path) -> None:
+    """As a run under Hydra logs: rich on the console, appended to RUN_DIR/nrep.log."""
+    from rich.logging import RichHandler
+
+    console = RichHandler(show_path=False, markup=False)
+    console.setFormatter(logging.Formatter("%(message)s"))
+    file = logging.FileHandler(run_dir / "nrep.log", encoding="utf-8")
+    file.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] %(message)s"))
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    root.handlers[:] = [console, file]
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+
+
+def run_resume(argv: Sequence[str]) -> int:
+    run_dir, wants_help, debug = parse(argv)
+    if wants_help:
+        print(USAGE)
+        return 0
+    if debug:
+        os.environ["NREP_DEBUG"] = "1"
+    if run_dir is None:
+        raise NrepError("nrep resume needs the directory of an interrupted run (see nrep resume --help)")
+    run_dir = run_dir.resolve()
+    summary = interrupted_summary(run_dir)
+    if "checkpoint" not in summary:  # L-BFGS keeps its history inside scipy: nothing to resume from
+        raise NrepError(f"{run_dir} was interrupted without a checkpoint (L-BFGS runs have none); start a new run")
+
+    from omegaconf import OmegaConf
+
+    from nrep.cli.app import show_progress
+    from nrep.cli.compose import compose, validate
+    from nrep.core.run import execute
+
+    overrides = saved_overrides(run_dir)
+    command = "fold" if "system=protein" in overrides else "loop"
+    cfg = compose(overrides, command=command, with_hydra=False)
+    typed = validate(cfg)
+    typed.threads = summary.get("threads", typed.threads)  # the same numbers need the same thread count
+    record = OmegaConf.to_container(cfg, resolve=True)
+    setup_logging(run_dir)
+    logging.getLogger("nrep").info("resuming %s (interrupted at step %s)", run_dir, summary.get("steps_total"))
+    result = execute(typed, run_dir, record, show_progress(typed.output.progress, False), summary.get("command", ""), resume=True)
+    return 0 if result["status"] == "ok" else 1
