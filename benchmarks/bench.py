@@ -7,7 +7,8 @@ thread count and dtype (stated in the output), never an absolute-time claim:
   grid at the LJ spacing): plain autograd (the naive torch version), nrep's fused blocked
   sum, and a cutoff with a Verlet list, each against OpenMM's NonbondedForce (NoCutoff /
   CutoffNonPeriodic) on the same particles; and AMBER (2JOF, 1UNC, 2WXC) in vacuum, nrep
-  against OpenMM. Peak memory of each, measured in a child process.
+  against OpenMM. The fused sums also through torch.compile (its one-off compilation is
+  done in the warm-up call, not timed). Peak memory of each, measured in a child process.
 - modes: slow-mode set-up time as a share of a whole CG and GNN run (pure-LJ loop).
 - replicas: runs per hour of 8 seeds of 2JOF (GD, CG, GNN with Adam) as one batch against
   one after another and against a process per seed.
@@ -74,6 +75,7 @@ def lj_callables(n: int, dtype: torch.dtype, cutoff: float) -> dict:
 
     found = {
         "nrep fused": run(lambda: fused.lj_all_pairs(x)),
+        "nrep fused + torch.compile": run(lambda: fused.lj_all_pairs(x, compiled=True)),
         f"nrep cutoff {cutoff}": run(lambda: lj_within_cutoff(x, neighbours.pairs(x), cutoff)),
     }
     if n <= 4000:
@@ -131,8 +133,9 @@ def amber_rows(pdbs: list[str], threads: int) -> list[dict]:
         reference = per_call_ms(openmm_evaluator(protein.system, protein.positions_nm, threads))
         energy = AmberEnergy(AmberParameters.from_openmm(protein.system))
         x = torch.tensor(protein.positions_nm, dtype=torch.float32, requires_grad=True)
-        for name, fused in (("nrep fused", True), ("torch autograd", False)):
-            energy.fused = fused
+        for name, fused, compiled in (("nrep fused", True, False), ("nrep fused + torch.compile", True, True),
+                                      ("torch autograd", False, False)):
+            energy.fused, energy.compiled = fused, compiled
             ours = per_call_ms(lambda: torch.autograd.grad(energy(x), x))
             rows.append({"system": f"{pdb} AMBER ({len(x)} atoms)", "method": name, "ms": ours, "openmm_ms": reference,
                          "ratio_to_openmm": ours / reference, "openmm": "NoCutoff, vacuum"})

@@ -8,10 +8,13 @@ from nrep.configs.schema import (
     AmberEnergyConfig,
     CachedStartConfig,
     CloudInitConfig,
+    ConfigError,
+    GNNMethodConfig,
     LoopEnergyConfig,
     LoopSystemConfig,
     NrepConfig,
     ProteinSystemConfig,
+    ReparamMethodConfig,
     SimpleEnergyConfig,
 )
 from nrep.core.energy.amber import AmberEnergy, AmberParameters
@@ -57,7 +60,17 @@ def structure_settings(system: ProteinSystemConfig) -> dict:
         "timeout_s": system.download_timeout_s,
         "ph": system.ph,
         "replace_nonstandard": system.replace_nonstandard,
+        "max_atoms": system.max_atoms,
     }
+
+
+def check_method_fits(cfg: NrepConfig, name: str, n_atoms: int) -> None:
+    """Refuse method settings that a protein's atom count makes impossible (known only once prepared)."""
+    method = cfg.method
+    if isinstance(method, ReparamMethodConfig) and method.modes.k is not None and method.modes.k > n_atoms:
+        raise ConfigError(f"method.modes.k={method.modes.k} exceeds the {n_atoms} particles of {name}; choose k <= {n_atoms}")
+    if isinstance(method, GNNMethodConfig) and method.graph == "knn" and method.knn_k >= n_atoms:
+        raise ConfigError(f"method.knn_k={method.knn_k} needs more than {n_atoms} particles ({name}); choose knn_k < {n_atoms}")
 
 
 def build_energy(cfg: NrepConfig, system: LoopSystem | ProteinSystem) -> LoopEnergy | AmberEnergy | SimpleEnergy:
@@ -78,7 +91,9 @@ def build_energy(cfg: NrepConfig, system: LoopSystem | ProteinSystem) -> LoopEne
             seed=derive_seed(cfg.seed, "repulsion"),
         )
     if isinstance(cfg.energy, AmberEnergyConfig):
-        return AmberEnergy(AmberParameters.from_openmm(system.prepared.system), asdict(cfg.energy.weights))
+        energy = AmberEnergy(AmberParameters.from_openmm(system.prepared.system), asdict(cfg.energy.weights))
+        energy.compiled = cfg.energy.compile
+        return energy
     if isinstance(cfg.energy, SimpleEnergyConfig):
         e = cfg.energy
         amber = AmberParameters.from_openmm(system.prepared.system)

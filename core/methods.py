@@ -141,7 +141,7 @@ def cache_path(cfg: NrepConfig, system) -> Path:  # noqa: ANN001
     description = {
         "system": asdict(cfg.system),
         "init": asdict(cfg.init),
-        "energy": asdict(cfg.energy),
+        "energy": {k: v for k, v in asdict(cfg.energy).items() if k != "compile"},  # how, not what
         "modes": modes_settings,
         "seed": cfg.seed,
         "x0": hashlib.sha256(system.x0.to(torch.float64).numpy().tobytes()).hexdigest(),

@@ -160,6 +160,7 @@ class AmberEnergy(nn.Module):
         # nrep.core.energy.fused (also for a batch of structures, x of shape (B, n, 3)).
         self.dense = n <= DENSE_MAX_ATOMS
         self.fused = True  # False: plain autograd, differentiable twice (for reference Hessians)
+        self.compiled = False  # True: the fused blocks through torch.compile (energy.compile)
         if self.dense:
             def matrix(values: torch.Tensor) -> torch.Tensor:
                 full = torch.zeros(n, n, dtype=values.dtype)
@@ -181,7 +182,10 @@ class AmberEnergy(nn.Module):
         lj = lennard_jones(r_ex, self.exception_sigma, self.exception_epsilon).sum(-1)
         qq = coulomb(r_ex, self.exception_charge_product).sum(-1)
         if self.dense and self.fused:
-            lj_nb, qq_nb = fused_pair_sums(x, self._nonbonded_kernel, 2)
+            def block_parameters(rows: slice, cols: slice) -> tuple[torch.Tensor, ...]:
+                return self._block_parameters(x.dtype, rows, cols)
+
+            lj_nb, qq_nb = fused_pair_sums(x, nonbonded_phi, block_parameters, 2, self.compiled)
             lj, qq = lj + lj_nb, qq + qq_nb
         elif self.dense:  # plain autograd over (..., n, n)
             diff = x[..., :, None, :] - x[..., None, :, :]
@@ -205,11 +209,10 @@ class AmberEnergy(nn.Module):
             self._dense_cache_key = key
         return self._dense_cache
 
-    def _nonbonded_kernel(self, r2: torch.Tensor, rows: slice, cols: slice) -> tuple[torch.Tensor, ...]:
-        """LJ and Coulomb φ and dφ/dr² of a block (excluded pairs give 0)."""
-        sigma2, epsilon, k_qq = self._dense_parameters(r2.dtype)
-        r2 = torch.where(self.nb_mask[rows, cols], r2, torch.ones((), dtype=r2.dtype, device=r2.device))
-        return (*lj_phi(r2, sigma2[rows, cols], epsilon[rows, cols]), *coulomb_phi(r2, k_qq[rows, cols]))
+    def _block_parameters(self, dtype: torch.dtype, rows: slice, cols: slice) -> tuple[torch.Tensor, ...]:
+        """The non-bonded mask, σ², ε and k q q of one block of rows x cols."""
+        sigma2, epsilon, k_qq = self._dense_parameters(dtype)
+        return self.nb_mask[rows, cols], sigma2[rows, cols], epsilon[rows, cols], k_qq[rows, cols]
 
     def terms(self, x: torch.Tensor, names: tuple[str, ...] = TERMS) -> dict[str, torch.Tensor]:
         """The weighted terms (those with weight 0 left out) for x of shape (..., n, 3)."""
@@ -271,6 +274,13 @@ class AmberEnergy(nn.Module):
                 self.torsions, torsion, (self.torsion_periodicity, self.torsion_phase, self.torsion_k)
             ))
         return found
+
+
+def nonbonded_phi(r2: torch.Tensor, mask: torch.Tensor, sigma2: torch.Tensor, epsilon: torch.Tensor,
+                  k_qq: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """LJ and Coulomb φ and dφ/dr² of a block of the dense matrices (excluded pairs give 0)."""
+    r2 = torch.where(mask, r2, 1.0)
+    return (*lj_phi(r2, sigma2, epsilon), *coulomb_phi(r2, k_qq))
 
 
 def harmonic(value: torch.Tensor, rest: torch.Tensor, k: torch.Tensor) -> torch.Tensor:

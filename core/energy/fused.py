@@ -10,16 +10,27 @@ so the gradient of a block is a row (column) sum and a matrix product, and memor
 O(block x n) (no n x n x 3 temporaries). The backward pass multiplies the stored
 gradient; it is not differentiable again (slow modes take their Hessians from the
 pair potentials, not from these sums).
+
+A pair term is ``phi(r2, *inputs) -> (φ_1, dφ_1/dr², φ_2, ...)``, a pure function of the
+block's squared distances and of per-block inputs (parameter matrices sliced to the
+block by ``inputs(rows, cols)``). With ``compiled=True`` each block is one function
+compiled by ``torch.compile`` (inductor fuses the element-wise work into a few loops
+instead of a kernel per operation): about 2.4x faster at n = 4000 on a CPU, after a
+compilation of a minute the first time (cached on disk afterwards; needs a C++
+compiler).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import torch
 
-# φ and dφ/d(r²) of one block: kernel(r2 (c, m), rows, cols) -> (phi, dphi, ...), 0 where not a pair
-Kernel = Callable[[torch.Tensor, slice, slice], tuple[torch.Tensor, ...]]
+# φ and dφ/d(r²) of each term: phi(r2 (..., c, m), *inputs) -> (phi_1, dphi_1, phi_2, dphi_2, ...)
+Phi = Callable[..., tuple[torch.Tensor, ...]]
+# the inputs of phi for the block of rows x cols (e.g. parameter matrices sliced to it)
+BlockInputs = Callable[[slice, slice], tuple[torch.Tensor, ...]]
 
 BLOCK_ELEMENTS = 2**20  # pairs per block: ~25 MB of float64 temporaries
 
@@ -30,42 +41,83 @@ def block_rows(n: int) -> int:
     return max(1, min(BLOCK_ELEMENTS // max(n, 1), max(32, -(-n // 8))))
 
 
-def pair_sums(x: torch.Tensor, kernel: Kernel, n_terms: int, with_gradient: bool) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
-    """Σ_{i<j} φ_t(r²_ij) for each of the kernel's ``n_terms`` terms, and their gradients.
+def pair_sums(
+    x: torch.Tensor, phi: Phi, inputs: BlockInputs, n_terms: int, with_gradient: bool, compiled: bool = False,
+) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
+    """Σ_{i<j} φ_t(r²_ij) for each of the ``n_terms`` terms of ``phi``, and their gradients.
 
     x is (..., n, 3): leading dimensions are a batch of structures (energies (...,)).
     Block b holds rows i in [s, e) against columns j in [s, n), so every unordered pair is
-    visited once; the block's lower triangle (j <= i) is masked.
+    visited once; the block's lower triangle (j <= i) is not a pair.
     """
     n = x.shape[-2]
     energies = [x.new_zeros(x.shape[:-2]) for _ in range(n_terms)]
     gradients: list[torch.Tensor | None] = [torch.zeros_like(x) if with_gradient else None for _ in range(n_terms)]
+    block = compiled_block() if compiled else eager_block
     step = block_rows(n * max(1, x[..., 0, 0].numel()))
     for start in range(0, n, step):
         stop = min(start + step, n)
-        c = stop - start
         xi, xj = x[..., start:stop, :], x[..., start:, :]
-        diff = xi[..., :, None, :] - xj[..., None, :, :]
-        r2 = (diff * diff).sum(-1)
-        del diff
-        lower = torch.ones(c, c, dtype=torch.bool, device=x.device).tril_()
-        r2[..., :c].masked_fill_(lower, 1.0)  # not pairs: a harmless placeholder, zeroed below
-        out = kernel(r2, slice(start, stop), slice(start, n))
+        sums, rows, cols = block(xi, xj, phi, n_terms, with_gradient, *inputs(slice(start, stop), slice(start, n)))
         for t in range(n_terms):
-            phi, dphi = out[2 * t], out[2 * t + 1]
-            phi[..., :c].masked_fill_(lower, 0.0)
-            energies[t] = energies[t] + phi.sum((-2, -1))
+            energies[t] = energies[t] + sums[t]
             if with_gradient:
-                dphi[..., :c].masked_fill_(lower, 0.0)
-                gradients[t][..., start:stop, :] += 2.0 * (xi * dphi.sum(-1, keepdim=True) - dphi @ xj)
-                gradients[t][..., start:, :] += 2.0 * (xj * dphi.sum(-2)[..., None] - dphi.transpose(-1, -2) @ xi)
+                gradients[t][..., start:stop, :] += rows[t]
+                gradients[t][..., start:, :] += cols[t]
     return energies, gradients
+
+
+BlockResult = tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]
+
+
+def eager_block(xi: torch.Tensor, xj: torch.Tensor, phi: Phi, n_terms: int, with_gradient: bool, *inputs: torch.Tensor) -> BlockResult:
+    """One block's (energies, gradient parts of its rows, of its columns), in place where it can."""
+    c = xi.shape[-2]
+    diff = xi[..., :, None, :] - xj[..., None, :, :]
+    r2 = (diff * diff).sum(-1)
+    del diff
+    lower = torch.ones(c, c, dtype=torch.bool, device=xi.device).tril_()
+    r2[..., :c].masked_fill_(lower, 1.0)  # not pairs: a harmless placeholder, zeroed below
+    out = phi(r2, *inputs)
+    sums, rows, cols = [], [], []
+    for t in range(n_terms):
+        value, slope = out[2 * t], out[2 * t + 1]
+        value[..., :c].masked_fill_(lower, 0.0)
+        sums.append(value.sum((-2, -1)))
+        if with_gradient:
+            slope[..., :c].masked_fill_(lower, 0.0)
+            rows.append(2.0 * (xi * slope.sum(-1, keepdim=True) - slope @ xj))
+            cols.append(2.0 * (xj * slope.sum(-2)[..., None] - slope.transpose(-1, -2) @ xi))
+    return sums, rows, cols
+
+
+def functional_block(xi: torch.Tensor, xj: torch.Tensor, phi: Phi, n_terms: int, with_gradient: bool, *inputs: torch.Tensor) -> BlockResult:
+    """:func:`eager_block` without in-place updates, the form ``torch.compile`` fuses best."""
+    c, m = xi.shape[-2], xj.shape[-2]
+    diff = xi[..., :, None, :] - xj[..., None, :, :]
+    pair = torch.arange(m, device=xi.device)[None, :] > torch.arange(c, device=xi.device)[:, None]
+    r2 = torch.where(pair, (diff * diff).sum(-1), 1.0)
+    out = phi(r2, *inputs)
+    sums, rows, cols = [], [], []
+    for t in range(n_terms):
+        sums.append(torch.where(pair, out[2 * t], 0.0).sum((-2, -1)))
+        if with_gradient:
+            slope = torch.where(pair, out[2 * t + 1], 0.0)
+            rows.append(2.0 * (xi * slope.sum(-1, keepdim=True) - slope @ xj))
+            cols.append(2.0 * (xj * slope.sum(-2)[..., None] - slope.transpose(-1, -2) @ xi))
+    return sums, rows, cols
+
+
+@functools.cache
+def compiled_block() -> Callable[..., BlockResult]:
+    """:func:`functional_block` compiled once per process (shapes dynamic: blocks differ in size)."""
+    return torch.compile(functional_block, dynamic=True)
 
 
 class _PairSums(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: torch.Tensor, kernel: Kernel, n_terms: int):  # noqa: ANN205
-        energies, gradients = pair_sums(x.detach(), kernel, n_terms, ctx.needs_input_grad[0])
+    def forward(ctx, x: torch.Tensor, phi: Phi, inputs: BlockInputs, n_terms: int, compiled: bool):  # noqa: ANN205
+        energies, gradients = pair_sums(x.detach(), phi, inputs, n_terms, ctx.needs_input_grad[0], compiled)
         ctx.save_for_backward(*[g for g in gradients if g is not None])
         return tuple(energies)
 
@@ -75,12 +127,12 @@ class _PairSums(torch.autograd.Function):
         gradients = ctx.saved_tensors
         # one energy per structure of a batch: its gradient output scales that structure's (n, 3)
         total = sum(g_out[..., None, None] * g for g_out, g in zip(grad_outputs, gradients))
-        return total, None, None
+        return total, None, None, None, None
 
 
-def fused_pair_sums(x: torch.Tensor, kernel: Kernel, n_terms: int) -> tuple[torch.Tensor, ...]:
-    """The kernel's pair sums over all pairs of x (..., n, 3), differentiable once with respect to x."""
-    return _PairSums.apply(x, kernel, n_terms)
+def fused_pair_sums(x: torch.Tensor, phi: Phi, inputs: BlockInputs, n_terms: int, compiled: bool = False) -> tuple[torch.Tensor, ...]:
+    """The pair sums of ``phi`` over all pairs of x (..., n, 3), differentiable once with respect to x."""
+    return _PairSums.apply(x, phi, inputs, n_terms, compiled)
 
 
 def lj_phi(r2: torch.Tensor, sigma2: torch.Tensor, epsilon: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -100,10 +152,10 @@ def coulomb_phi(r2: torch.Tensor, k_qq: torch.Tensor) -> tuple[torch.Tensor, tor
     return phi, -0.5 * phi * inv_r * inv_r
 
 
-def lj_all_pairs(x: torch.Tensor, sigma: float = 1.0, epsilon: float = 1.0) -> torch.Tensor:
+def lj_all_pairs(x: torch.Tensor, sigma: float = 1.0, epsilon: float = 1.0, compiled: bool = False) -> torch.Tensor:
     """Σ_{i<j} 4ε((σ/r)¹² − (σ/r)⁶) over every pair of x (n, 3), fused and blocked."""
-    sigma2, eps = torch.tensor(sigma * sigma, dtype=x.dtype), torch.tensor(epsilon, dtype=x.dtype)
-    (energy,) = fused_pair_sums(x, lambda r2, rows, cols: lj_phi(r2, sigma2, eps), 1)
+    parameters = (torch.tensor(sigma * sigma, dtype=x.dtype, device=x.device), torch.tensor(epsilon, dtype=x.dtype, device=x.device))
+    (energy,) = fused_pair_sums(x, lj_phi, lambda rows, cols: parameters, 1, compiled)
     return energy
 
 

@@ -22,7 +22,7 @@ def bench():
 def test_energy_rows_compare_each_implementation_with_openmm(bench, monkeypatch):
     monkeypatch.setattr(bench, "per_call_ms", lambda fn, **kw: (fn(), 1.0)[1])
     rows = bench.energy_rows([64], threads=1, cutoff=2.5)
-    assert {r["method"] for r in rows} == {"nrep fused", "nrep cutoff 2.5", "torch autograd"}
+    assert {r["method"] for r in rows} == {"nrep fused", "nrep fused + torch.compile", "nrep cutoff 2.5", "torch autograd"}
     assert all(r["ratio_to_openmm"] == 1.0 and r["system"] == "LJ n=64" for r in rows)
 
 

@@ -91,3 +91,18 @@ def test_a_batch_of_structures_gives_each_its_own_sum():
         (g_ref,) = torch.autograd.grad(e_ref, x)
         assert e[b].item() == pytest.approx(e_ref.item(), rel=1e-10)
         torch.testing.assert_close(g[b], weights[b] * g_ref, rtol=1e-10, atol=1e-10)
+
+
+def test_compiled_blocks_equal_the_eager_ones(monkeypatch):
+    """torch.compile of the block function (dynamic shapes: blocks of several sizes, a batch)."""
+    monkeypatch.setattr(fused, "BLOCK_ELEMENTS", 40 * 60)
+    gen = torch.Generator().manual_seed(4)
+    x = (torch.rand(60, 3, generator=gen, dtype=torch.float64) * 6).requires_grad_(True)
+    e = fused.lj_all_pairs(x, sigma=0.9, epsilon=1.3, compiled=True)
+    (g,) = torch.autograd.grad(e, x)
+    e_ref = fused.lj_all_pairs(x, sigma=0.9, epsilon=1.3)
+    (g_ref,) = torch.autograd.grad(e_ref, x)
+    assert float(e.detach()) == pytest.approx(float(e_ref.detach()), rel=1e-10)
+    torch.testing.assert_close(g, g_ref, rtol=1e-10, atol=1e-12)
+    batch = torch.stack([x.detach(), x.detach() * 1.1])
+    torch.testing.assert_close(fused.lj_all_pairs(batch, compiled=True), fused.lj_all_pairs(batch), rtol=1e-10, atol=0)
