@@ -74,17 +74,26 @@ def _suggest(key: str, known: list[str]) -> str:
     return f"; did you mean {close[0]}?" if close else ""
 
 
+def _unknown_key(key: str, known: list[str], command: str) -> str:
+    """The line for a key the composed config lacks: a typo, or a key of an option not chosen."""
+    group = key.split(".", 1)[0]
+    if key in known and group != key:  # e.g. optim.lr with optim=lbfgs, which has no learning rate
+        return (
+            f"config key '{key}' does not apply to the chosen {group} option; drop it, or pick another {group} "
+            f"option that has it (nrep {command} --help lists each option's keys)"
+        )
+    return f"unknown config key '{key}'{_suggest(key, known)} (nrep {command} --help lists the keys)"
+
+
 def explain(error: Exception, reference: DictConfig | None, command: str = "loop") -> str:
     """One line for a composition error: what is wrong, and what to type instead."""
     text = str(error)
     first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
     known = list(_all_keys(reference)) if reference is not None else []
-    keys_hint = f"(nrep {command} --help lists the keys)"
 
     match = re.search(r"Could not override '([^']+)'", text)
     if match and ("not in struct" in text or "To append" in text):
-        key = match.group(1)
-        return f"unknown config key '{key}'{_suggest(key, known)} {keys_hint}"
+        return _unknown_key(match.group(1), known, command)
     match = re.search(r"Could not find '([^/']+)/([^']+)'", text)
     if match:
         group, option = match.groups()
@@ -101,7 +110,7 @@ def explain(error: Exception, reference: DictConfig | None, command: str = "loop
         reason = str(cause).strip().splitlines()[0]
         key = match.group(1).split("=", 1)[0]
         if "not in" in reason and ("struct" in reason or "Key" in reason):
-            return f"unknown config key '{key}'{_suggest(key, known)} {keys_hint}"
+            return _unknown_key(key, known, command)
         return f"bad value in '{match.group(1)}': {reason}"
     match = re.search(r"Error parsing override '([^']+)'", text)
     if match:

@@ -26,6 +26,7 @@ COMMANDS = {
     "loop": "minimise a synthetic bead loop (paper §3); needs no data",
     "fold": "fold a protein from a PDB id or file (paper §4): AMBER14 in vacuum, RMSD to the structure",
     "report": "tables and figures from finished runs: nrep report DIR...",
+    "resume": "continue a run stopped by Ctrl-C or SIGTERM: nrep resume RUN_DIR",
 }
 
 # Hydra's own flags: name -> does it take a value ("?" = an optional one).
@@ -187,7 +188,7 @@ def build_invocation(command: str, argv: Sequence[str]) -> tuple[Invocation, arg
     if command == "fold" and not args.help:
         if "system" not in given:
             inv.injected.append("system=protein")
-        if args.pdb:
+        if args.pdb is not None:  # an empty --pdb '' is refused by name, not mistaken for a missing one
             inject("--pdb", "system.pdb", pdb_override_value(args.pdb, inv.multirun))
         if args.chain is not None:
             inject("--chain", "system.chain", _quoted(args.chain))
@@ -224,17 +225,18 @@ def check_structures(composed) -> None:  # noqa: ANN001 - DictConfig list
     that the runs read.
     """
     from nrep.cli.compose import validate
-    from nrep.core.build import structure_settings
+    from nrep.core.build import check_method_fits, structure_settings
     from nrep.core.systems.protein import locate_and_prepare
 
-    seen = set()
+    seen: dict = {}
     for cfg in composed:
-        system = validate(cfg).system
-        settings = structure_settings(system)
-        key = (system.pdb, *settings.values())
+        typed = validate(cfg)
+        settings = structure_settings(typed.system)
+        key = (typed.system.pdb, *settings.values())
         if key not in seen:
-            seen.add(key)
-            locate_and_prepare(system.pdb, **settings)
+            seen[key] = locate_and_prepare(typed.system.pdb, **settings)
+        source, prepared = seen[key]
+        check_method_fits(typed, source.pdb_id or source.path.stem, prepared.positions_nm.shape[0])
 
 
 def run_command(command: str, argv: Sequence[str]) -> int:
@@ -317,6 +319,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from nrep.cli.report import run_report
 
             return run_report(argv[1:])
+        if argv[0] == "resume":
+            from nrep.cli.resume import run_resume
+
+            return run_resume(argv[1:])
         return run_command(argv[0], argv[1:])
     except NrepError as error:
         if debug:

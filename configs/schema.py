@@ -70,6 +70,10 @@ class ProteinSystemConfig(SystemConfig):
     ph: the pH at which OpenMM chooses protonation states when it adds hydrogens.
     replace_nonstandard: replace non-standard residues (e.g. NLE) by their standard
         parents with PDBFixer; false refuses such structures.
+    max_atoms: refuse a prepared chain with more atoms (hydrogens included) before any
+        run starts; pair energies and slow modes grow as n^2 (and the dense Hessian as
+        (3n)^2), so a wrong --pdb or --chain fails at once instead of exhausting memory.
+        null = no limit.
     """
 
     name: str = "protein"
@@ -81,9 +85,14 @@ class ProteinSystemConfig(SystemConfig):
     download_timeout_s: float = 30.0
     ph: float = 7.0
     replace_nonstandard: bool = False
+    max_atoms: Optional[int] = 20000
 
     def __post_init__(self) -> None:
         _require(bool(self.pdb), "system.pdb is not set: pass --pdb ID (e.g. 2JOF) or --pdb path/to/file.pdb")
+        _require(
+            self.max_atoms is None or self.max_atoms >= 1,
+            f"system.max_atoms must be >= 1 or null (got {self.max_atoms})",
+        )
         _require(0 <= self.ph <= 14, f"system.ph must lie in [0, 14] (got {self.ph})")
         _require(self.download_timeout_s > 0, f"system.download_timeout_s must be > 0 (got {self.download_timeout_s})")
 
@@ -282,10 +291,14 @@ class AmberEnergyConfig(EnergyConfig):
 
     Bonds, angles, periodic torsions (proper and improper), Lennard-Jones and Coulomb with
     OpenMM's exclusions and scaled 1-4 exceptions; ``weights`` scales each term.
+    ``compile``: evaluate the non-bonded pair blocks through torch.compile (needs a C++
+    compiler; the first run compiles for about a minute, later runs reuse the on-disk
+    cache); it pays for chains of a few thousand atoms, not for small proteins.
     """
 
     name: str = "amber"
     weights: AmberWeightsConfig = field(default_factory=AmberWeightsConfig)
+    compile: bool = False
 
 
 @dataclass
@@ -734,6 +747,31 @@ class OutputConfig:
         _check_choice("output.progress", self.progress, PROGRESS_MODES)
 
 
+@dataclass
+class FaultConfig:
+    """What a run does when a step goes wrong (a NaN or infinite energy or gradient, or an explosion).
+
+    The run rolls back to the last good state (the coordinates, network and optimiser
+    before the failed step), multiplies the step (lr; FIRE's time steps) by step_factor
+    and tries again, at most ``retries`` times per run; then it stops with
+    status=diverged, keeping the last good and the best structure. An explosion is an
+    energy more than explosion_factor * max(|E|, 1) above the last good energy E
+    (null: only non-finite values count).
+    """
+
+    retries: int = 3
+    step_factor: float = 0.5
+    explosion_factor: Optional[float] = 1.0e4
+
+    def __post_init__(self) -> None:
+        _require(self.retries >= 0, f"faults.retries must be >= 0 (got {self.retries})")
+        _require(0 < self.step_factor < 1, f"faults.step_factor must be in (0, 1) (got {self.step_factor})")
+        _require(
+            self.explosion_factor is None or self.explosion_factor > 0,
+            f"faults.explosion_factor must be > 0 or null (got {self.explosion_factor})",
+        )
+
+
 # --------------------------------------------------------------------------- top level
 
 
@@ -753,6 +791,7 @@ class NrepConfig:
     device: DeviceConfig = MISSING
     stop: StopConfig = field(default_factory=StopConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    faults: FaultConfig = field(default_factory=FaultConfig)
     seed: int = 0
     threads: Optional[int] = None
     deterministic: bool = True

@@ -292,7 +292,7 @@ def loop_snapshots(table: pd.DataFrame) -> Figure | None:
     fig, axes = _grid(len(best), columns=4, projection="3d")
     for ax, (_, run) in zip(axes, best.iterrows()):
         spacing = run.get("cfg.system.loop_spacing")
-        draw_loop(ax, np.load(Path(run["run_dir"]) / "final.npy"), int(spacing) if pd.notna(spacing) else None)
+        draw_loop(ax, np.load(Path(run["run_dir"]) / "final.npy", allow_pickle=False), int(spacing) if pd.notna(spacing) else None)
         ax.set_title(f"{run['panel']}: {run['label']}\nE = {run['energy_final_exact']:.5g}", fontsize=8)
     return fig
 

@@ -28,8 +28,9 @@ NOT_GROUPED = {
     "cfg.system.download_timeout_s",
     "cfg.init.cache",
     "cfg.init.cache_dir",
-    "cfg.modes.cache",
-    "cfg.modes.cache_dir",
+    "cfg.method.modes.cache",
+    "cfg.method.modes.cache_dir",
+    "cfg.energy.compile",
 }
 NOT_GROUPED_PREFIXES = ("cfg.output.",)
 # Keys shown first when a table has to pick among them.

@@ -6,7 +6,10 @@ or a notebook with a config object and a directory.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
+import io
 from dataclasses import asdict
 import logging
 import time
@@ -38,15 +41,21 @@ from nrep.core.callbacks import (
 )
 from nrep.core.energy.amber import openmm_energy
 from nrep.core.energy.loop import lj_minimum_distance
+from nrep.core.errors import NrepError
 from nrep.core.figures import loop_snapshot
+from nrep.core.interrupts import interrupts_requested
 from nrep.core.methods import MethodPlan, build_plan
 from nrep.core.metrics import loop_closure, stuck_pairs
-from nrep.core.optimize import Callback, StageResult, minimise
+from nrep.core.optimize import Callback, FaultPolicy, StageResult, minimise
 from nrep.core.runtime import configure, derive_seed, git_commit, versions
 from nrep.core.systems.loop import LoopSystem
+from nrep.core.systems.overlaps import DISPLACEMENT, MIN_DISTANCE, separate_overlaps
 from nrep.core.systems.protein import ProteinSystem
 
 log = logging.getLogger("nrep")
+
+CHECKPOINT = "checkpoint.pt"
+CHECKPOINT_FORMAT = 1
 
 
 def energy_column(unit: str) -> str:
@@ -181,72 +190,137 @@ def write_structures(cfg: NrepConfig, system: LoopSystem, run_dir: Path, x: torc
         loop_snapshot(x_out, run_dir / "final.png", title, loop_spacing=system.loop_spacing)
 
 
+def config_fingerprint(cfg: NrepConfig) -> str:
+    """A hash of everything that determines a run except where it writes (for checkpoints)."""
+    import hashlib
+    import json
+
+    settings = asdict(cfg)
+    settings.pop("output", None)
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def write_checkpoint(run_dir: Path, cfg: NrepConfig, loop_state: dict, plan: MethodPlan) -> None:
+    """checkpoint.pt: the loop's state plus what must match on resume (plain tensors and values)."""
+    buffer = io.BytesIO()
+    torch.save({"format": CHECKPOINT_FORMAT, "config": config_fingerprint(cfg), "plan_times": dict(plan.times),
+                "loop": loop_state}, buffer)
+    results.atomic_write_bytes(run_dir / CHECKPOINT, buffer.getvalue())
+
+
+def read_checkpoint(run_dir: Path, cfg: NrepConfig) -> dict:
+    """The checkpoint of an interrupted run, loaded without pickle, checked against ``cfg``."""
+    path = run_dir / CHECKPOINT
+    if not path.is_file():
+        raise NrepError(f"{run_dir} has no {CHECKPOINT}; only runs stopped by Ctrl-C or SIGTERM can be resumed")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - torch raises many kinds on a damaged file
+        raise NrepError(f"cannot read {path} ({type(error).__name__}); the checkpoint is damaged: rerun instead") from error
+    if state.get("format") != CHECKPOINT_FORMAT or state.get("config") != config_fingerprint(cfg):
+        raise NrepError(f"{path} does not belong to the config in {run_dir / '.hydra'}; resume with the run's own config")
+    return state
+
+
+def system_length_unit(system) -> str:  # noqa: ANN001
+    return "nm" if isinstance(system, ProteinSystem) else "bond lengths"
+
+
+def move_overlapping_atoms(cfg: NrepConfig, system):  # noqa: ANN001, ANN201
+    """The system with atoms that sit on top of each other moved apart (with a warning), and how many moved.
+
+    Coincident atoms give infinite or NaN energies and gradients from the first step.
+    """
+    x0, moved = separate_overlaps(system.x0, seed=derive_seed(cfg.seed, "overlaps"))
+    if not moved:
+        return system, 0
+    log.warning("%d atoms of the start sat on top of another (closer than %g %s); moved them %g apart",
+                moved, MIN_DISTANCE, system_length_unit(system), DISPLACEMENT)
+    return dataclasses.replace(system, x0=x0), moved
+
+
 def execute(
     cfg: NrepConfig,
     run_dir: Path,
     config_record: dict[str, Any] | None = None,
     show_progress: bool = False,
     command: str = "",
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Run ``cfg`` and write its results into ``run_dir``; return the summary record.
 
     ``config_record`` is the resolved config as plain containers (flattened into the
-    summary). The summary is written last, so its presence means the run finished.
+    summary). The summary is written last, so its presence means the run finished (or
+    stopped: status=interrupted or diverged). ``resume``: continue the interrupted run in
+    ``run_dir`` from its checkpoint.
     """
     started_at, t0 = _now(), time.perf_counter()
-    results.check_run_dir(run_dir, cfg.output.overwrite)
+    checkpoint = read_checkpoint(run_dir, cfg) if resume else None
+    if not resume:
+        results.check_run_dir(run_dir, cfg.output.overwrite)
     runtime = configure(cfg.device.name, cfg.device.dtype, cfg.threads, cfg.deterministic)
     torch.manual_seed(cfg.seed)
 
-    system = build_system(cfg)
-    energy = build_energy(cfg, system)
-    plan = build_plan(cfg, system, energy, runtime)
-    energy = energy.to(runtime.device)
-    x0 = system.x0.to(device=runtime.device, dtype=runtime.dtype)
-    initial = exact_terms(energy, x0)
-    with torch.no_grad():
-        initial_sampled = float(energy(x0))
-    callbacks = watchers(cfg, system, energy, plan, show_progress)
-    time_setup = time.perf_counter() - t0 - plan.setup_s
+    # From here a first Ctrl-C or SIGTERM stops the run cleanly at its next step (set-up
+    # included); OpenMM's baselines run in one call that cannot stop halfway, so they keep
+    # the default behaviour.
+    stoppable = not isinstance(cfg.method, OpenMMMethodConfig)
+    with interrupts_requested() if stoppable else contextlib.nullcontext() as interrupt:
+        system = build_system(cfg)
+        system, overlaps_moved = move_overlapping_atoms(cfg, system)
+        energy = build_energy(cfg, system)
+        plan = build_plan(cfg, system, energy, runtime)
+        if checkpoint is not None:
+            plan.times = checkpoint["plan_times"]  # the trace's clock goes on from the first start
+        energy = energy.to(runtime.device)
+        x0 = system.x0.to(device=runtime.device, dtype=runtime.dtype)
+        initial = exact_terms(energy, x0)
+        with torch.no_grad():
+            initial_sampled = float(energy(x0))
+        callbacks = watchers(cfg, system, energy, plan, show_progress)
+        time_setup = time.perf_counter() - t0 - plan.setup_s
 
-    log.info(
-        "%s n=%d, energy=%s, method=%s, optim=%s, seed=%d; %s %s, %d threads",
-        system.name, system.n, cfg.energy.name, cfg.method.name, optimiser_name(cfg) or "OpenMM's own", cfg.seed,
-        runtime.device, cfg.device.dtype, runtime.threads,
-    )
-    try:
-        if isinstance(cfg.method, OpenMMMinMethodConfig):
-            m = cfg.method
-            result, platform = minimise_with_openmm(
-                system.prepared.system, system.x0, energy, list(callbacks.values()),
-                m.tolerance_kJ_mol_nm, m.max_iterations, openmm_platform_name(cfg, m.platform), cfg.threads,
-            )
-            stage_results = [result]
-            plan.info["openmm_platform"] = platform
-        elif isinstance(cfg.method, OpenMMMDMethodConfig):
-            m = cfg.method
-            settings = {k: v for k, v in asdict(m).items() if k not in ("name", "steps", "report_every", "platform")}
-            result, openmm_rows, columns = run_md(
-                system.topology, system.x0, energy, list(callbacks.values()), m.steps, m.report_every,
-                derive_seed(cfg.seed, "md"), platform=openmm_platform_name(cfg, m.platform), threads=cfg.threads,
-                **settings,
-            )
-            stage_results = [result]
-            merge_rows(callbacks["trace"].rows, openmm_rows)
-            plan.info.update(columns)
-        else:
-            stage_results = minimise(energy, x0, plan.stages, list(callbacks.values()))
-    finally:
-        if "progress" in callbacks:
-            callbacks["progress"].close()
+        log.info(
+            "%s n=%d, energy=%s, method=%s, optim=%s, seed=%d; %s %s, %d threads",
+            system.name, system.n, cfg.energy.name, cfg.method.name, optimiser_name(cfg) or "OpenMM's own", cfg.seed,
+            runtime.device, cfg.device.dtype, runtime.threads,
+        )
+        try:
+            if isinstance(cfg.method, OpenMMMinMethodConfig):
+                m = cfg.method
+                result, platform = minimise_with_openmm(
+                    system.prepared.system, system.x0, energy, list(callbacks.values()),
+                    m.tolerance_kJ_mol_nm, m.max_iterations, openmm_platform_name(cfg, m.platform), cfg.threads,
+                )
+                stage_results = [result]
+                plan.info["openmm_platform"] = platform
+            elif isinstance(cfg.method, OpenMMMDMethodConfig):
+                m = cfg.method
+                settings = {k: v for k, v in asdict(m).items() if k not in ("name", "steps", "report_every", "platform")}
+                result, openmm_rows, columns = run_md(
+                    system.topology, system.x0, energy, list(callbacks.values()), m.steps, m.report_every,
+                    derive_seed(cfg.seed, "md"), platform=openmm_platform_name(cfg, m.platform), threads=cfg.threads,
+                    **settings,
+                )
+                stage_results = [result]
+                merge_rows(callbacks["trace"].rows, openmm_rows)
+                plan.info.update(columns)
+            else:
+                policy = FaultPolicy(cfg.faults.retries, cfg.faults.step_factor, cfg.faults.explosion_factor)
+                stage_results = minimise(energy, x0, plan.stages, list(callbacks.values()), policy, interrupt,
+                                         checkpoint["loop"] if checkpoint is not None else None)
+        finally:
+            if "progress" in callbacks:
+                callbacks["progress"].close()
 
     final = stage_results[-1]
     final_terms = exact_terms(energy, final.x)
     best: BestState = callbacks["best"]
+    status = final.stop_reason if final.stop_reason in ("diverged", "interrupted") else "ok"
     summary: dict[str, Any] = {
         "run_id": run_dir.name,
         "run_dir": str(run_dir),
-        "status": "diverged" if final.stop_reason == "diverged" else "ok",
+        "status": status,
         "stop_reason": final.stop_reason,
         "command": command,
         "started_at": started_at,
@@ -265,6 +339,8 @@ def execute(
         **{f"energy_final_{name}": value for name, value in final_terms.items()},
         **structure_metrics(cfg, system, final.x),
         **stage_columns(stage_results),
+        "rollbacks": sum(r.rollbacks for r in stage_results),
+        "overlapping_atoms_moved": overlaps_moved,
         **plan.info,
         "time_setup_s": time_setup,
         "time_modes_s": plan.times.get("modes", 0.0),
@@ -279,6 +355,17 @@ def execute(
     if config_record is not None:
         summary.update(results.flatten(config_record, prefix="cfg."))
 
+    if checkpoint is not None:
+        summary["resumed_from_step"] = checkpoint["loop"]["stage"]["step"]
+    if final.checkpoint is not None and uses_line_search(cfg):
+        log.warning("interrupted at step %d; L-BFGS keeps its history inside scipy, so this run cannot be resumed "
+                    "(best and final structures are kept)", final.checkpoint["stage"]["step"])
+    elif final.checkpoint is not None:
+        write_checkpoint(run_dir, cfg, final.checkpoint, plan)
+        summary["checkpoint"] = CHECKPOINT
+        summary["resume_command"] = f"nrep resume {run_dir}"
+        log.warning("interrupted at step %d; continue with: nrep resume %s", final.checkpoint["stage"]["step"], run_dir)
+
     results.write_csv(run_dir / results.TRACE, callbacks["trace"].rows)
     if "trajectory" in callbacks:
         write_trajectory(system, run_dir, callbacks["trajectory"])
@@ -287,6 +374,8 @@ def execute(
     else:
         write_structures(cfg, system, run_dir, final.x, best, summary["energy_final_exact"])
     results.write_json(run_dir / results.SUMMARY, summary)
+    if checkpoint is not None and final.checkpoint is None:
+        (run_dir / CHECKPOINT).unlink(missing_ok=True)  # finished: the summary is the record now
     log.info("%s: %s after %d steps, %.2f s", summary["status"], final.stop_reason, summary["steps_total"], summary["time_total_s"])
     log.info("final energy %.8g %s (exact: %.8g), best %.8g", final.energy, energy.unit, summary["energy_final_exact"], best.energy)
     if isinstance(system, ProteinSystem):

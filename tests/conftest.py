@@ -62,7 +62,11 @@ def nrep_cli():
 
 @pytest.fixture
 def server(tmp_path):
-    """(folder, base URL) of an HTTP server on 127.0.0.1 over a folder; ids starting with 9 answer HTTP 500."""
+    """(folder, base URL) of an HTTP server on 127.0.0.1 over a folder; ids starting with 9 answer HTTP 500.
+
+    Beside a served file NAME, ``NAME.redirect`` (holding a URL) answers a redirect there, and
+    ``NAME.cut`` sends half of NAME and closes (a download cut short).
+    """
     served = tmp_path / "served"
     served.mkdir()
 
@@ -71,8 +75,22 @@ def server(tmp_path):
             super().__init__(*args, directory=str(served), **kwargs)
 
         def do_GET(self):  # noqa: N802
-            if Path(self.path).name.startswith("9"):
+            name = Path(self.path).name
+            if name.startswith("9"):
                 self.send_error(500, "server error")
+                return
+            if (served / f"{name}.redirect").is_file():
+                self.send_response(302)
+                self.send_header("Location", (served / f"{name}.redirect").read_text().strip())
+                self.end_headers()
+                return
+            if (served / f"{name}.cut").is_file():
+                data = (served / name).read_bytes()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data[: len(data) // 2])
+                self.close_connection = True
                 return
             super().do_GET()
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from nrep.core.errors import NrepError
+from nrep.core.systems.sources import cut_short_record, looks_binary
 
 FORCEFIELD = "amber14-all.xml"
 # End caps amber14 has templates for; PDBFixer counts them as heterogens.
@@ -40,12 +41,43 @@ class PreparedProtein:
     notes: list[str] = field(default_factory=list)
 
 
+def structure_text(path: Path) -> str:
+    """The text of a structure file, or a one-line error if it is empty, binary or cut short."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise NrepError(f"cannot read {path}: {error.strerror}; check the path and its permissions") from error
+    if not data.strip():
+        raise NrepError(f"{path} is empty; pass a PDB or mmCIF file with coordinates")
+    if looks_binary(data):
+        raise NrepError(f"{path} holds binary data, not PDB or mmCIF text; pass a PDB or mmCIF file")
+    text = data.decode("utf-8", errors="replace")
+    is_cif = path.suffix.lower() == ".cif"
+    starts_as_cif = text.lstrip().lower().startswith("data_")
+    if is_cif and not starts_as_cif:
+        fix = "it holds PDB records: rename it to .pdb" if _has_pdb_atoms(text) else "pass a PDB or mmCIF file"
+        raise NrepError(f"{path} is not an mmCIF file (mmCIF begins with data_); {fix}")
+    if not is_cif and starts_as_cif:
+        raise NrepError(f"{path} holds mmCIF, not PDB records; rename it to .cif")
+    if not is_cif and (line := cut_short_record(data)) is not None:
+        raise NrepError(
+            f"{path} looks truncated: line {line} is an atom record cut short before its coordinates; "
+            "fetch the file again (delete it from the cache if it came from there)"
+        )
+    return text
+
+
+def _has_pdb_atoms(text: str) -> bool:
+    return any(line.startswith(("ATOM  ", "HETATM")) for line in text.splitlines())
+
+
 def _parse(path: Path):  # noqa: ANN202 - Bio.PDB.Structure
     from Bio.PDB import MMCIFParser, PDBParser
 
+    text = structure_text(path)
     parser = MMCIFParser(QUIET=True) if path.suffix.lower() == ".cif" else PDBParser(QUIET=True)
     try:
-        return parser.get_structure(path.stem, str(path))
+        return parser.get_structure(path.stem, io.StringIO(text))
     except Exception as error:  # noqa: BLE001 - the parsers raise many kinds on bad files
         raise NrepError(f"cannot read {path}: {error}; check that it is a PDB or mmCIF file") from error
 
@@ -59,6 +91,9 @@ def first_model_pdb(path: Path) -> tuple[str, list[str]]:
     if not models or not any(True for _ in models[0].get_atoms()):
         raise NrepError(f"{path} holds no atoms; check that it is a PDB or mmCIF file with coordinates")
     notes = [f"used model 1 of {len(models)}"] if len(models) > 1 else []
+    if path.suffix.lower() == ".cif":
+        # Biopython reads the author's chain ids and residue numbers, the ones --chain takes
+        notes.insert(0, "read mmCIF with the author's chain ids and residue numbers")
     resolved: list[int] = [0]
 
     class FirstChoice(Select):
@@ -83,6 +118,36 @@ def first_model_pdb(path: Path) -> tuple[str, list[str]]:
     if resolved[0]:
         notes.append(f"resolved {resolved[0]} atoms with alternate locations (highest occupancy)")
     return buffer.getvalue(), notes
+
+
+BACKBONE = ("N", "CA", "C")
+MAX_NAMED = 5  # residues named in a message; the rest are counted
+
+
+def missing_backbone(missing_atoms: dict) -> list[str]:
+    """PDBFixer's missing atoms (residue -> template atoms) that are backbone N, CA or C, as text.
+
+    PDBFixer places missing atoms by overlaying a template on the atoms that are there;
+    without the backbone that overlay (and the reference the RMSD is measured against) is a guess.
+    """
+    found = []
+    for residue, atoms in missing_atoms.items():
+        names = [a.name for a in atoms if a.name in BACKBONE]
+        if names:
+            found.append(f"{residue.name}{residue.id} has no {', '.join(names)}")
+    if len(found) > MAX_NAMED:
+        found = [*found[:MAX_NAMED], f"and {len(found) - MAX_NAMED} more residues"]
+    return found
+
+
+def disulfides(topology) -> list[str]:  # noqa: ANN001 - openmm.app.Topology
+    """The SG-SG bonds OpenMM found between cysteines (their residues become CYX), as text."""
+    pairs = sorted(
+        sorted((a.residue, b.residue), key=lambda r: r.index)
+        for a, b in topology.bonds()
+        if a.name == "SG" and b.name == "SG" and a.residue is not b.residue
+    )
+    return [f"{first.name}{first.id}-{second.name}{second.id}" for first, second in pairs]
 
 
 def chain_breaks(topology, positions_nm: np.ndarray) -> list[str]:  # noqa: ANN001
@@ -158,10 +223,15 @@ def prepare_protein(path: Path, chain: str | None = None, ph: float = 7.0, repla
     if fixer.topology.getNumResidues() == 0:
         raise NrepError(f"chain {chosen} of {path.name} holds no amino acids; pass --chain with a protein chain")
     fixer.findMissingAtoms()
+    if gaps := missing_backbone(fixer.missingAtoms):
+        raise NrepError(
+            f"chain {chosen} of {path.name} lacks backbone atoms ({'; '.join(gaps)}), which cannot be placed "
+            "reliably; rebuild the backbone first (e.g. with MODELLER or PULCHRA) or use a complete structure"
+        )
     missing = sum(len(atoms) for atoms in fixer.missingAtoms.values()) + sum(
         len(atoms) for atoms in fixer.missingTerminals.values()
     )
-    fixer.addMissingAtoms()
+    fixer.addMissingAtoms(seed=0)  # its relaxation of new atoms may run dynamics: seeded for reproducibility
     if missing:
         notes.append(f"added {missing} missing heavy atoms")
     breaks = chain_breaks(fixer.topology, np.asarray(fixer.positions.value_in_unit(unit.nanometer)))
@@ -179,6 +249,8 @@ def prepare_protein(path: Path, chain: str | None = None, ph: float = 7.0, repla
     except ValueError as error:
         raise NrepError(f"amber14 cannot parameterise {path.name}: {str(error).splitlines()[0]}") from error
     positions = np.asarray(modeller.positions.value_in_unit(unit.nanometer), dtype=np.float64)
+    if bridges := disulfides(modeller.topology):
+        notes.append(f"disulfide bonds (CYX): {', '.join(bridges)}")
     return PreparedProtein(modeller.topology, positions, system, chosen, protonation_variants(modeller.topology), notes)
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from nrep.core.errors import NrepError
 from nrep.core.metrics import protein_atom_sets, protein_rmsd
 from nrep.core.paths import cache_dir as nrep_cache_dir
 from nrep.core.results import atomic_write_bytes
@@ -112,8 +113,12 @@ def locate_and_prepare(
     timeout_s: float = 30.0,
     ph: float = 7.0,
     replace_nonstandard: bool = False,
+    max_atoms: int | None = None,
 ) -> tuple[StructureSource, PreparedProtein]:
-    """Find (or download) the structure ``spec`` (a PDB id or a .pdb/.cif path) and prepare one chain."""
+    """Find (or download) the structure ``spec`` (a PDB id or a .pdb/.cif path) and prepare one chain.
+
+    ``max_atoms`` (None: no limit) refuses a prepared chain with more atoms, hydrogens included.
+    """
     source = locate_structure(
         spec,
         Path(local_dir).expanduser() if local_dir else None,
@@ -121,7 +126,19 @@ def locate_and_prepare(
         base_url,
         timeout_s,
     )
-    return source, prepare_protein(source.path, chain, ph, replace_nonstandard)
+    prepared = prepare_protein(source.path, chain, ph, replace_nonstandard)
+    check_atom_limit(source.pdb_id or source.path.name, prepared, max_atoms)
+    return source, prepared
+
+
+def check_atom_limit(name: str, prepared: PreparedProtein, max_atoms: int | None) -> None:
+    """Refuse a prepared chain above ``max_atoms``: pair energies and slow modes grow as n^2 and beyond."""
+    n = prepared.positions_nm.shape[0]
+    if max_atoms is not None and n > max_atoms:
+        raise NrepError(
+            f"chain {prepared.chain} of {name} has {n} atoms with hydrogens, more than system.max_atoms={max_atoms}; "
+            f"raise it (system.max_atoms={n}) if this machine has the memory and time, or pick a smaller chain"
+        )
 
 
 def load_protein(
@@ -191,8 +208,12 @@ def cached_start(
     root = nrep_cache_dir("starts", cache_dir)
     path = root / f"{start}-{key}.npy"
     if use_cache and path.is_file():
-        x0 = np.load(path, allow_pickle=False)
-        if x0.shape == (len(atoms), 3):
+        try:
+            x0 = np.load(path, allow_pickle=False)  # never unpickle what sits in a cache
+        except (OSError, ValueError, EOFError) as error:
+            log.warning("ignoring the unreadable cached start %s (%s); building it again", path, error)
+            x0 = None
+        if x0 is not None and x0.shape == (len(atoms), 3):
             log.info("%s start from the cache %s", start, path)
             return x0
     x0 = build(prepared, seed, ph, **options)

@@ -9,6 +9,7 @@ every failure is one line that says what to do.
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import urllib.error
@@ -41,7 +42,10 @@ def default_cache_dir() -> Path:
 
 
 def looks_like_file(spec: str) -> bool:
-    return spec.lower().endswith(SUFFIXES) or os.sep in spec or Path(spec).exists()
+    """True when ``spec`` names a file rather than a PDB id (an empty one is neither)."""
+    if not spec:
+        return False
+    return spec.lower().endswith(SUFFIXES) or os.sep in spec or "/" in spec or Path(spec).exists()
 
 
 def check_pdb_id(spec: str) -> str:
@@ -65,10 +69,35 @@ def _find(directory: Path | None, pdb_id: str) -> Path | None:
 
 
 def _check_base_url(base_url: str) -> None:
-    parsed = urllib.parse.urlparse(base_url)
-    if parsed.scheme == "https" or (parsed.scheme == "http" and parsed.hostname in LOOPBACK_HOSTS):
+    """Refuse any URL but https (plain http only to this machine, for tests and local mirrors)."""
+    try:
+        parsed = urllib.parse.urlparse(base_url)
+        host = parsed.hostname
+    except ValueError:
+        parsed, host = None, None
+    if parsed is not None and host and (parsed.scheme == "https" or (parsed.scheme == "http" and host in LOOPBACK_HOSTS)):
         return
-    raise NrepError(f"structure downloads must use https (got {base_url!r}); set an https:// base URL")
+    raise NrepError(f"structure downloads must use https (got {base_url!r}); set system.base_url to an https:// URL")
+
+
+class _HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to a URL that a base URL could name (https), never downgrade to http."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001, ANN201 - urllib's signature
+        try:
+            _check_base_url(newurl)
+        except NrepError:
+            raise NrepError(
+                f"{req.full_url} redirected to {newurl}; structure downloads must stay on https; "
+                "check system.base_url"
+            ) from None
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _fetch(url: str, timeout_s: float) -> bytes:
+    opener = urllib.request.build_opener(_HttpsOnlyRedirects)
+    with opener.open(url, timeout=timeout_s) as response:  # noqa: S310 - scheme checked by the caller
+        return response.read()
 
 
 def looks_like_structure(data: bytes, suffix: str) -> bool:
@@ -79,18 +108,41 @@ def looks_like_structure(data: bytes, suffix: str) -> bool:
     return any(line.startswith((b"ATOM  ", b"HETATM")) for line in data.splitlines())
 
 
+# An ATOM/HETATM record holds its coordinates in columns 31-54.
+PDB_COORDINATES_END = 54
+CONTROL_BYTES = frozenset(range(32)) - {9, 10, 12, 13} | {127}
+
+
+def cut_short_record(data: bytes) -> int | None:
+    """The 1-based number of the first ATOM/HETATM line that ends before its coordinates, if any."""
+    for number, line in enumerate(data.splitlines(), start=1):
+        if line.startswith((b"ATOM", b"HETATM")) and len(line.rstrip()) < PDB_COORDINATES_END:
+            return number
+    return None
+
+
+def looks_binary(data: bytes) -> bool:
+    """True for data that cannot be a text structure file: NUL bytes or many control characters."""
+    head = data[:65536]
+    return b"\x00" in head or sum(byte in CONTROL_BYTES for byte in head) > 0.05 * len(head)
+
+
 def download(pdb_id: str, cache_dir: Path, base_url: str = RCSB_DOWNLOAD, timeout_s: float = 30.0) -> Path:
     """Fetch <ID>.pdb, else <ID>.cif, into the cache; one-line errors for 404 and no network."""
+    pdb_id = check_pdb_id(pdb_id)  # before the id becomes part of a URL or a path
     _check_base_url(base_url)
     for suffix in SUFFIXES:
         url = f"{base_url.rstrip('/')}/{pdb_id}{suffix}"
         try:
-            with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 - scheme checked above
-                data = response.read()
+            data = _fetch(url, timeout_s)
         except urllib.error.HTTPError as error:
             if error.code == 404:
                 continue
             raise NrepError(f"downloading {url} failed: HTTP {error.code} {error.reason}; try again later") from error
+        except http.client.HTTPException as error:  # e.g. IncompleteRead: the connection closed early
+            raise NrepError(
+                f"downloading {url} failed ({type(error).__name__}); nothing was cached; try again later"
+            ) from error
         except (urllib.error.URLError, TimeoutError, OSError) as error:
             reason = getattr(error, "reason", error)
             raise NrepError(
@@ -102,6 +154,8 @@ def download(pdb_id: str, cache_dir: Path, base_url: str = RCSB_DOWNLOAD, timeou
             raise NrepError(
                 f"{url} returned {what}; nothing was cached; try again later or pass --pdb path/to/file.pdb"
             )
+        if suffix == ".pdb" and (line := cut_short_record(data)) is not None:
+            raise NrepError(f"{url} returned a truncated file (line {line} is cut short); nothing was cached; try again later")
         path = cache_dir / f"{pdb_id}{suffix}"
         atomic_write_bytes(path, data)
         return path
@@ -122,7 +176,12 @@ def locate_structure(
     if looks_like_file(spec):
         path = Path(spec).expanduser()
         if not path.is_file():
-            raise NrepError(f"no such structure file: {path}")
+            if not spec.lower().endswith(SUFFIXES):
+                raise NrepError(
+                    f"{spec!r} is neither a PDB id (4 letters or digits, e.g. 2JOF) nor an existing .pdb/.cif file; "
+                    "pass --pdb ID or --pdb path/to/file.pdb"
+                )
+            raise NrepError(f"no such structure file: {path}; check the path, or pass --pdb ID for a PDB id")
         return StructureSource(path.resolve(), "file")
     pdb_id = check_pdb_id(spec)
     if local_dir is None and os.environ.get("NREP_PDB_DIR"):

@@ -51,22 +51,6 @@ def test_slurm_presets_resolve_without_a_cluster(preset, cpus, gpus, capsys):
     assert f"_target_: {SLURM}" in capsys.readouterr().out
 
 
-def test_a_missing_plugin_names_its_install_command(monkeypatch, capsys):
-    monkeypatch.setattr(launchers, "plugin_installed", lambda module: False)
-    assert main(["loop", "-m", "hydra/launcher=joblib", "seed=0,1"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "pip install 'nrep[launchers]'" in err and "hydra-joblib-launcher" in err
-
-
-@pytest.mark.parametrize("args,message", [
-    (["hydra/launcher=joblib", "seed=0"], "launches the jobs of a sweep; add -m"),
-    (["-m", "--cfg", "job", "seed=0,1"], "drop -m"),
-])
-def test_launcher_misuse_is_one_line(args, message, capsys):
-    assert main(["loop", *args]) == 2
-    assert message in capsys.readouterr().err
-
-
 def test_joblib_sweep_writes_each_run_and_one_table(tmp_path, nrep_cli):
     done = nrep_cli("loop", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=0,1", *TINY, "--out", "sweep", cwd=tmp_path)
     assert done.returncode == 0, done.stderr + done.stdout

@@ -131,6 +131,9 @@ def test_mmcif_files_are_read(tmp_path, peptide_file):
 def test_garbage_files_give_one_line(tmp_path):
     path = tmp_path / "garbage.pdb"
     path.write_bytes(b"\x00\x01 this is not a structure\n")
+    with pytest.raises(NrepError, match="holds binary data"):
+        prepare_protein(path)
+    path.write_text("HEADER    NOT A STRUCTURE\nEND\n")
     with pytest.raises(NrepError, match="holds no atoms"):
         prepare_protein(path)
 
