@@ -51,6 +51,12 @@ def task(cfg: DictConfig) -> float | None:
         typed = to_config(cfg)
         if typed.threads is None:
             typed.threads = job_threads(hydra_cfg.get("launcher"), multirun)
+        if typed.replicas > 1:
+            from nrep.core.run_batch import execute_replicas
+
+            summaries = execute_replicas(typed, run_dir, record, show_progress(typed.output.progress, multirun), command)
+            problems.extend((s["run_dir"], s["status"]) for s in summaries if s["status"] != "ok")
+            return min(s["energy_final_exact"] for s in summaries)
         summary = execute(typed, run_dir, record, show_progress(typed.output.progress, multirun), command)
     except NrepError as error:
         log.error("%s", error)

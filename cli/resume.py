@@ -89,7 +89,8 @@ def run_resume(argv: Sequence[str]) -> int:
     run_dir = run_dir.resolve()
     summary = interrupted_summary(run_dir)
     if "checkpoint" not in summary:  # L-BFGS keeps its history inside scipy: nothing to resume from
-        raise NrepError(f"{run_dir} was interrupted without a checkpoint (L-BFGS runs have none); start a new run")
+        raise NrepError(f"{run_dir} was interrupted without a checkpoint (L-BFGS runs and batches of replicas have none); "
+                        "start a new run")
 
     from omegaconf import OmegaConf
 

@@ -793,6 +793,7 @@ class NrepConfig:
     output: OutputConfig = field(default_factory=OutputConfig)
     faults: FaultConfig = field(default_factory=FaultConfig)
     seed: int = 0
+    replicas: int = 1
     threads: Optional[int] = None
     deterministic: bool = True
     time_budget_s: Optional[float] = None
@@ -804,6 +805,9 @@ class NrepConfig:
             f"time_budget_s must be > 0 or null (got {self.time_budget_s})",
         )
         _require(self.seed >= 0, f"seed must be >= 0 (got {self.seed})")
+        _require(self.replicas >= 1, f"replicas must be >= 1 (got {self.replicas})")
+        if self.replicas > 1:
+            self._check_replicas()
         _require(self.threads is None or self.threads >= 1, f"threads must be >= 1 or null (got {self.threads})")
         if isinstance(self.system, ProteinSystemConfig):
             _require(
@@ -840,6 +844,24 @@ class NrepConfig:
                 )
             if isinstance(self.method, GNNMethodConfig) and self.method.graph == "knn":
                 _require(self.method.knn_k < n, f"method.knn_k={self.method.knn_k} needs more than {n} particles")
+
+    def _check_replicas(self) -> None:
+        """replicas=B runs seeds seed .. seed+B-1 as one batch: only what a batch can do alike for all."""
+        _require(
+            isinstance(self.system, ProteinSystemConfig),
+            f"replicas={self.replicas} batches the seeds of a protein; a loop samples its repulsion per seed: "
+            "run loop seeds with -m seed=...",
+        )
+        _require(
+            not isinstance(self.method, OpenMMMethodConfig),
+            f"method={self.method.name} runs inside OpenMM, one structure at a time; drop replicas",
+        )
+        names = {self.optim.name} | ({stage1_optim(self).name} if isinstance(self.method, ReparamMethodConfig) else set())
+        _require(
+            names <= {"adam", "sgd"},
+            f"replicas={self.replicas} needs optim=adam or sgd (element-wise steps keep the seeds apart; "
+            f"got {', '.join(sorted(names))})",
+        )
 
 
 def stage1_optim(cfg: "NrepConfig") -> OptimConfig:

@@ -74,7 +74,8 @@ def find_runs(directories: Iterable[Path]) -> list[dict]:
             records.setdefault(path.parent.resolve(), _read_summary(path))
         for marker in sorted(directory.rglob(".hydra")):
             run_dir = marker.parent.resolve()
-            if marker.is_dir() and run_dir not in records and not (run_dir / SUMMARY).exists():
+            has_runs_inside = any(found.is_relative_to(run_dir) for found in records)  # a batch: seed<k>/ below
+            if marker.is_dir() and not has_runs_inside and not (run_dir / SUMMARY).exists():
                 records[run_dir] = {"status": MISSING, "error": "no summary.json: the job was killed, or is still running"}
     rows = []
     for run_dir, record in records.items():

@@ -69,8 +69,25 @@ def exact_terms(energy, x: torch.Tensor) -> dict[str, float]:  # noqa: ANN001
         return {name: float(value) for name, value in energy.exact_terms(x.to(torch.float64)).items()}
 
 
-def _now() -> str:
+def now() -> str:
+    """The local time with its offset, to the second (the summary's started_at, finished_at)."""
     return dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+@dataclasses.dataclass
+class RunContext:
+    """What a run's record needs besides its system, energy, plan and results."""
+
+    started_at: str
+    t0: float  # perf_counter at the start
+    runtime: Any  # nrep.core.runtime.Runtime
+    config_record: dict[str, Any] | None
+    command: str
+    initial_terms: dict[str, float]  # the exact terms at X0
+    initial_energy: float  # the energy as minimised at X0
+    overlaps_moved: int
+    time_setup_s: float
+    resumed: dict | None = None  # the checkpoint a resumed run started from
 
 
 def watchers(cfg: NrepConfig, system, energy, plan: MethodPlan, show_progress: bool) -> dict[str, Callback]:  # noqa: ANN001
@@ -254,7 +271,7 @@ def execute(
     stopped: status=interrupted or diverged). ``resume``: continue the interrupted run in
     ``run_dir`` from its checkpoint.
     """
-    started_at, t0 = _now(), time.perf_counter()
+    started_at, t0 = now(), time.perf_counter()
     checkpoint = read_checkpoint(run_dir, cfg) if resume else None
     if not resume:
         results.check_run_dir(run_dir, cfg.output.overwrite)
@@ -313,6 +330,27 @@ def execute(
             if "progress" in callbacks:
                 callbacks["progress"].close()
 
+    context = RunContext(started_at, t0, runtime, config_record, command, initial, initial_sampled, overlaps_moved,
+                         time_setup, checkpoint)
+    return record_run(cfg, run_dir, system, energy, plan, stage_results, callbacks, context)
+
+
+def record_run(
+    cfg: NrepConfig,
+    run_dir: Path,
+    system,  # noqa: ANN001 - LoopSystem | ProteinSystem
+    energy,  # noqa: ANN001
+    plan: MethodPlan,
+    stage_results: list[StageResult],
+    callbacks: dict[str, Callback],
+    context: RunContext,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write a finished (or stopped) run's files into ``run_dir``, summary.json last; return the summary.
+
+    ``callbacks`` are the run's own (its best state, trace and trajectory); ``extra``
+    adds summary columns.
+    """
     final = stage_results[-1]
     final_terms = exact_terms(energy, final.x)
     best: BestState = callbacks["best"]
@@ -322,16 +360,16 @@ def execute(
         "run_dir": str(run_dir),
         "status": status,
         "stop_reason": final.stop_reason,
-        "command": command,
-        "started_at": started_at,
+        "command": context.command,
+        "started_at": context.started_at,
         **system_columns(system),
         "energy_model": cfg.energy.name,
         "energy_unit": energy.unit,
         "method": cfg.method.name,
         "optim": optimiser_name(cfg),
         "seed": cfg.seed,
-        "energy_initial": initial_sampled,
-        "energy_initial_exact": sum(initial.values()),
+        "energy_initial": context.initial_energy,
+        "energy_initial_exact": sum(context.initial_terms.values()),
         "energy_start": stage_results[0].energy_start,
         "energy_final": final.energy,
         "energy_final_exact": sum(final_terms.values()),
@@ -340,23 +378,24 @@ def execute(
         **structure_metrics(cfg, system, final.x),
         **stage_columns(stage_results),
         "rollbacks": sum(r.rollbacks for r in stage_results),
-        "overlapping_atoms_moved": overlaps_moved,
+        "overlapping_atoms_moved": context.overlaps_moved,
         **plan.info,
-        "time_setup_s": time_setup,
+        "time_setup_s": context.time_setup_s,
         "time_modes_s": plan.times.get("modes", 0.0),
         "time_init_s": plan.times.get("init", 0.0),
         "time_method_s": plan.setup_s + sum(r.time_s for r in stage_results),
-        **runtime.describe(),
+        **(extra or {}),
+        **context.runtime.describe(),
         **{f"version_{k}": v for k, v in versions().items()},
         "git_commit": git_commit(),
     }
-    summary["time_total_s"] = time.perf_counter() - t0
-    summary["finished_at"] = _now()
-    if config_record is not None:
-        summary.update(results.flatten(config_record, prefix="cfg."))
+    summary["time_total_s"] = time.perf_counter() - context.t0
+    summary["finished_at"] = now()
+    if context.config_record is not None:
+        summary.update(results.flatten(context.config_record, prefix="cfg."))
 
-    if checkpoint is not None:
-        summary["resumed_from_step"] = checkpoint["loop"]["stage"]["step"]
+    if context.resumed is not None:
+        summary["resumed_from_step"] = context.resumed["loop"]["stage"]["step"]
     if final.checkpoint is not None and uses_line_search(cfg):
         log.warning("interrupted at step %d; L-BFGS keeps its history inside scipy, so this run cannot be resumed "
                     "(best and final structures are kept)", final.checkpoint["stage"]["step"])
@@ -374,17 +413,21 @@ def execute(
     else:
         write_structures(cfg, system, run_dir, final.x, best, summary["energy_final_exact"])
     results.write_json(run_dir / results.SUMMARY, summary)
-    if checkpoint is not None and final.checkpoint is None:
+    if context.resumed is not None and final.checkpoint is None:
         (run_dir / CHECKPOINT).unlink(missing_ok=True)  # finished: the summary is the record now
+    log_outcome(summary, final, energy.unit, best.energy, run_dir)
+    return summary
+
+
+def log_outcome(summary: dict[str, Any], final: StageResult, unit: str, best_energy: float, run_dir: Path) -> None:
     log.info("%s: %s after %d steps, %.2f s", summary["status"], final.stop_reason, summary["steps_total"], summary["time_total_s"])
-    log.info("final energy %.8g %s (exact: %.8g), best %.8g", final.energy, energy.unit, summary["energy_final_exact"], best.energy)
-    if isinstance(system, ProteinSystem):
-        log.info("RMSD to %s: CA %.2f Å, backbone %.2f Å, heavy %.2f Å, all %.2f Å", system.name,
+    log.info("final energy %.8g %s (exact: %.8g), best %.8g", final.energy, unit, summary["energy_final_exact"], best_energy)
+    if "rmsd_ca_A" in summary:
+        log.info("RMSD to %s: CA %.2f Å, backbone %.2f Å, heavy %.2f Å, all %.2f Å", summary["system"],
                  summary["rmsd_ca_A"], summary["rmsd_backbone_A"], summary["rmsd_heavy_A"], summary["rmsd_all_A"])
     else:
         log.info("loop closure %.2f, stuck pairs %d", summary["loop_closure"], summary["stuck_pairs"])
     log.info("results in %s", run_dir)
-    return summary
 
 
 def record_failure(run_dir: Path, error: BaseException, config_record: dict[str, Any] | None, command: str = "") -> None:
@@ -397,7 +440,7 @@ def record_failure(run_dir: Path, error: BaseException, config_record: dict[str,
         "status": "failed",
         "error": f"{type(error).__name__}: {error}",
         "command": command,
-        "finished_at": _now(),
+        "finished_at": now(),
     }
     if config_record is not None:
         summary.update(results.flatten(config_record, prefix="cfg."))

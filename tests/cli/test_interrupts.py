@@ -132,4 +132,4 @@ def test_an_lbfgs_run_has_no_checkpoint_to_resume(tmp_path, capsys):
     summary = json.loads((run / "summary.json").read_text())
     del summary["checkpoint"]
     (run / "summary.json").write_text(json.dumps(summary))
-    assert "without a checkpoint (L-BFGS runs have none)" in one_line_error(capsys, ["resume", str(run)])
+    assert "without a checkpoint (L-BFGS runs and batches of replicas have none)" in one_line_error(capsys, ["resume", str(run)])

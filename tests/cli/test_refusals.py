@@ -260,6 +260,10 @@ def test_bad_structure_files_are_refused(refused, workdir, peptide_text, case):
         (["device.name=gpu"], "device.name='gpu' is not cpu, cuda or cuda:N"),
         (["energy.lj_softening=-1"], "energy.lj_softening must be > 0"),
         (["--out", "results/OLD/2026-01-01/run"], "is not empty; choose another one (--out DIR), or pass --overwrite"),
+        (["replicas=0"], "replicas must be >= 1"),
+        (["replicas=4"], "replicas=4 batches the seeds of a protein"),
+        (["faults.step_factor=1.5"], "faults.step_factor must be in (0, 1)"),
+        (["faults.retries=-1"], "faults.retries must be >= 0"),
     ],
 )
 def test_bad_loop_overrides_are_refused(refused, args, message):
@@ -278,6 +282,9 @@ def test_bad_loop_overrides_are_refused(refused, args, message):
         (["--pdb", "2JOF", "system.ph=15"], "system.ph must lie in [0, 14]"),
         (["--pdb", "2JOF", "system.max_atoms=0"], "system.max_atoms must be >= 1 or null"),
         (["--pdb", "2JOF", "system.n=40"], "unknown config key 'system.n'"),
+        (["--pdb", "2JOF", "replicas=2", "optim=lbfgs"], "replicas=2 needs optim=adam or sgd"),
+        (["--pdb", "2JOF", "replicas=2", "method=cg", "method.optim=fire"], "replicas=2 needs optim=adam or sgd"),
+        (["--pdb", "2JOF", "replicas=2", "method=openmm_min"], "runs inside OpenMM, one structure at a time; drop replicas"),
     ],
 )
 def test_bad_fold_overrides_are_refused(refused, args, message):

@@ -5,22 +5,12 @@ import signal
 
 import pytest
 import torch
-from torch import nn
-
 from nrep.core.callbacks import BestState, EarlyStopping, TraceRecorder
 from nrep.core.fire import FIRE
 from nrep.core.interrupts import InterruptRequest
 from nrep.core.optimize import Stage, minimise
 from nrep.core.reparam.coordinates import Coordinates
-
-
-class Doubled(nn.Module):
-    def __init__(self, x0):
-        super().__init__()
-        self.z = nn.Parameter(x0.detach() / 2)
-
-    def forward(self):
-        return 2 * self.z
+from tests.core.test_optimize import Doubled
 
 
 def bumpy(x):
