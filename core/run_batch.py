@@ -117,9 +117,11 @@ def execute_replicas(
         fanout = ReplicaFanout(batch_energy, [[r[name] for name in own if name in r] for r in recorders])
         batch_level = [cb for name, cb in watchers(cfg, systems[0], energy, plans[0], show_progress).items()
                        if name in ("budget", "progress")]
+        with torch.no_grad():
+            starts = energy(x0)
         contexts = [
             RunContext(started_at, t0, runtime, config_record, command, exact_terms(energy, x0[b]),
-                       float(energy(x0[b]).detach()), moved[b], time.perf_counter() - t0 - plans[b].setup_s)
+                       float(starts[b]), moved[b], time.perf_counter() - t0 - plans[b].setup_s)
             for b in range(len(seeds))
         ]
         log.info("%s n=%d, energy=%s, method=%s, optim=%s, seeds %d-%d as one batch; %s %s, %d threads",
@@ -127,13 +129,15 @@ def execute_replicas(
                  runtime.device, cfg.device.dtype, runtime.threads)
         policy = FaultPolicy(cfg.faults.retries, cfg.faults.step_factor, cfg.faults.explosion_factor)
         try:
-            minimise(batch_energy, x0, batch_plans(plans, x0), [fanout, *batch_level], policy, interrupt)
+            ended = minimise(batch_energy, x0, batch_plans(plans, x0), [fanout, *batch_level], policy, interrupt)
         finally:
             for cb in batch_level:
                 if hasattr(cb, "close"):
                     cb.close()
 
     batch_s = time.perf_counter() - t0
+    if ended[-1].stop_reason == "interrupted":
+        log.warning("interrupted: a batch of replicas cannot be resumed; each seed's summary, trace and structures are written")
     summaries = []
     for b, (c, system, plan) in enumerate(zip(configs, systems, plans)):
         record = None if config_record is None else {**config_record, "seed": c.seed}
