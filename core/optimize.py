@@ -185,7 +185,7 @@ class _LastGood:
     @torch.no_grad()
     def take(self, energy: float, rollbacks: int) -> None:
         keys, tensors = self._tensors()
-        if keys != self.keys or any(b.shape != t.shape for b, t in zip(self.buffers, tensors)):
+        if keys != self.keys:  # the first step, or the optimiser has just created its state
             self.keys, self.buffers = keys, [t.detach().clone() for t in tensors]
         else:
             torch._foreach_copy_(self.buffers, [t.detach() for t in tensors])
@@ -273,7 +273,8 @@ class _StageRun:
         if not math.isfinite(energy):
             return f"energy {energy}"
         grads = [p.grad for p in self.parameters if p.grad is not None]
-        if grads and not bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()):
+        # one reduction per tensor: a NaN or an infinity anywhere makes the sum non-finite
+        if grads and not math.isfinite(float(sum(g.sum() for g in grads))):
             return "a non-finite gradient"
         factor, good = self.faults.policy.explosion_factor, self.last_good
         if factor is not None and good.taken and energy > good.energy + factor * max(abs(good.energy), 1.0):
@@ -307,7 +308,8 @@ class _StageRun:
             return reason
         retrying = False
         while self.stage_step < self.stage.max_steps:
-            if self.interrupt is not None and self.interrupt():
+            # between steps only: a checkpoint then holds a state the callbacks have not seen yet
+            if not retrying and self.interrupt is not None and self.interrupt():
                 return "interrupted"
             if not retrying:
                 for cb in self.watchers:
