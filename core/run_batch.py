@@ -120,9 +120,10 @@ def execute_replicas(
         with torch.no_grad():
             starts = energy(x0)
         contexts = [
-            RunContext(started_at, t0, runtime, config_record, command, exact_terms(energy, x0[b]),
-                       float(starts[b]), moved[b], time.perf_counter() - t0 - plans[b].setup_s)
-            for b in range(len(seeds))
+            RunContext(started_at, t0, runtime, None if config_record is None else {**config_record, "seed": c.seed},
+                       command, exact_terms(energy, x0[b]), float(starts[b]), moved[b],
+                       time.perf_counter() - t0 - plans[b].setup_s)
+            for b, c in enumerate(configs)
         ]
         log.info("%s n=%d, energy=%s, method=%s, optim=%s, seeds %d-%d as one batch; %s %s, %d threads",
                  systems[0].name, systems[0].n, cfg.energy.name, cfg.method.name, cfg.optim.name, seeds[0], seeds[-1],
@@ -140,8 +141,6 @@ def execute_replicas(
         log.warning("interrupted: a batch of replicas cannot be resumed; each seed's summary, trace and structures are written")
     summaries = []
     for b, (c, system, plan) in enumerate(zip(configs, systems, plans)):
-        record = None if config_record is None else {**config_record, "seed": c.seed}
-        contexts[b].config_record = record
         extra = {"replicas": len(seeds), "replica_seeds": f"{seeds[0]}-{seeds[-1]}", "time_per_replica_s": batch_s / len(seeds)}
         summaries.append(record_run(c, replica_dir(run_dir, c.seed), system, energy, plan, fanout.results[b], recorders[b],
                                     contexts[b], extra))
