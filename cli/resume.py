@@ -25,16 +25,14 @@ The trace, best structure and final files are then those of the whole run.
 options:
   --debug  show tracebacks"""
 
-def parse(argv: Sequence[str]) -> tuple[Path | None, bool, bool]:
-    """(run directory, --help, --debug); one-line errors for anything else."""
-    paths = [a for a in argv if not a.startswith("-")]
-    flags = [a for a in argv if a.startswith("-")]
-    unknown = [f for f in flags if f not in ("-h", "--help", "--debug")]
-    if unknown:
-        raise NrepError(f"unknown option {unknown[0]} for nrep resume (see nrep resume --help)")
-    if len(paths) > 1:
-        raise NrepError(f"nrep resume takes one run directory, got {len(paths)}")
-    return (Path(paths[0]) if paths else None), any(f in ("-h", "--help") for f in flags), "--debug" in flags
+def parse(argv: Sequence[str]):  # noqa: ANN201 - argparse.Namespace
+    from nrep.cli.main import Parser
+
+    parser = Parser(prog="nrep resume", add_help=False, allow_abbrev=False)
+    parser.add_argument("-h", "--help", action="store_true")
+    parser.add_argument("run_dir", nargs="?", type=Path)
+    parser.add_argument("--debug", action="store_true")
+    return parser.parse_args(list(argv))
 
 
 def interrupted_summary(run_dir: Path) -> dict:
@@ -64,25 +62,25 @@ def saved_overrides(run_dir: Path) -> list[str]:
 
 
 def setup_logging(run_dir: Path) -> None:
-    """As a run under Hydra logs: rich on the console, appended to RUN_DIR/nrep.log."""
-    from rich.logging import RichHandler
+    """As a run under Hydra logs (configs/hydra/job_logging/rich.yaml), appending to RUN_DIR/nrep.log."""
+    import logging.config
 
-    console = RichHandler(show_path=False, markup=False)
-    console.setFormatter(logging.Formatter("%(message)s"))
-    file = logging.FileHandler(run_dir / "nrep.log", encoding="utf-8")
-    file.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] %(message)s"))
-    root = logging.getLogger()
-    root.setLevel(logging.INFO)
-    root.handlers[:] = [console, file]
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    from omegaconf import OmegaConf
+
+    from nrep.cli.compose import config_dir
+
+    settings = OmegaConf.load(config_dir() / "hydra" / "job_logging" / "rich.yaml")
+    settings.handlers.file.filename = str(run_dir / "nrep.log")  # not Hydra's ${hydra.runtime.output_dir}
+    logging.config.dictConfig(OmegaConf.to_container(settings))
 
 
 def run_resume(argv: Sequence[str]) -> int:
-    run_dir, wants_help, debug = parse(argv)
-    if wants_help:
+    args = parse(argv)
+    run_dir = args.run_dir
+    if args.help:
         print(USAGE)
         return 0
-    if debug:
+    if args.debug:
         os.environ["NREP_DEBUG"] = "1"
     if run_dir is None:
         raise NrepError("nrep resume needs the directory of an interrupted run (see nrep resume --help)")

@@ -81,6 +81,7 @@ def test_a_second_signal_stops_at_once(tmp_path):
 @pytest.mark.parametrize("target,message", [
     ("nowhere", "no such run directory"),
     ("empty", "holds no finished or interrupted run"),
+    ("--fast", "unrecognized arguments: --fast"),
 ])
 def test_resume_refuses_what_it_cannot_resume(tmp_path, nrep_cli, target, message):
     (tmp_path / "empty").mkdir()
