@@ -9,8 +9,8 @@ from nrep.cli.compose import COMMAND_BASE, command_options, compose, user_groups
 OPTIONS = {
     "loop": [],
     "fold": [
-        ("--pdb ID|FILE", "a 4-character PDB id (local dir, cache, then RCSB) or a .pdb/.cif file"),
-        ("--chain ID", "the chain to fold (default: the first)"),
+        ("--pdb ID|FILE", "a 4-character PDB id (local dir, cache, then RCSB) or a .pdb/.cif file (gzipped too)"),
+        ("--chain ID[,ID]", "the chains to fold as one system: A, A,B or all (default: the first protein chain)"),
     ],
 }
 COMMON_OPTIONS = [

@@ -87,7 +87,7 @@ def command_parser(command: str) -> Parser:
     parser.add_argument("-h", "--help", action="store_true")
     if command == "fold":
         parser.add_argument("--pdb", metavar="ID|FILE")
-        parser.add_argument("--chain", metavar="ID")
+        parser.add_argument("--chain", metavar="ID[,ID]")
     parser.add_argument("--out", metavar="DIR")
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--seed", type=int)
@@ -226,17 +226,12 @@ def check_structures(composed) -> None:  # noqa: ANN001 - DictConfig list
     """
     from nrep.cli.compose import validate
     from nrep.core.build import check_method_fits, structure_settings
-    from nrep.core.systems.protein import locate_and_prepare
+    from nrep.core.systems.protein import locate_and_prepare, source_name
 
-    seen: dict = {}
-    for cfg in composed:
+    for cfg in composed:  # a structure is prepared once per process (memoised), however many jobs use it
         typed = validate(cfg)
-        settings = structure_settings(typed.system)
-        key = (typed.system.pdb, *settings.values())
-        if key not in seen:
-            seen[key] = locate_and_prepare(typed.system.pdb, **settings)
-        source, prepared = seen[key]
-        check_method_fits(typed, source.pdb_id or source.path.stem, prepared.positions_nm.shape[0])
+        source, prepared = locate_and_prepare(typed.system.pdb, **structure_settings(typed.system))
+        check_method_fits(typed, source_name(source), prepared.positions_nm.shape[0])
 
 
 def run_command(command: str, argv: Sequence[str]) -> int:

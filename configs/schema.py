@@ -34,6 +34,9 @@ def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
 
 # --------------------------------------------------------------------------- system
 
+# What to do with residues missing inside a protein chain (see ProteinSystemConfig.gaps).
+GAP_CHOICES = ("fill", "refuse")
+
 
 @dataclass
 class SystemConfig:
@@ -59,13 +62,19 @@ class LoopSystemConfig(SystemConfig):
 
 @dataclass
 class ProteinSystemConfig(SystemConfig):
-    """One chain of a protein from the PDB, all atoms with hydrogens (paper §4).
+    """Protein chains from the PDB, all atoms with hydrogens (paper §4).
 
     pdb: a PDB id (4 characters), looked up in local_dir, then cache_dir, then downloaded
         from base_url (``<ID>.pdb``, else ``<ID>.cif``) into cache_dir; or a path to a
-        .pdb/.cif file. The reference is model 1, alternate locations resolved by
-        highest occupancy; waters, ions and ligands are dropped (noted in the summary).
-    chain: the chain to fold; null = the first.
+        .pdb/.ent/.cif file, plain or gzipped (.gz). The reference is model ``model``,
+        alternate locations resolved by highest occupancy; waters, ions and ligands are
+        dropped (noted in the summary).
+    chain: the chain to fold; null = the first protein chain (nucleic-acid chains are
+        skipped); "A,B" or "A+B" folds those chains together as one system; "all" every
+        protein chain. In a sweep write a chain list as A+B (a comma there separates jobs).
+    model: the model of an NMR ensemble to take (1-based).
+    gaps: residues missing inside a chain: fill (built from the file's sequence by
+        PDBFixer, left out of the RMSD) or refuse.
     local_dir: null = $NREP_PDB_DIR (when set). cache_dir: null = ~/.cache/nrep/pdb.
     ph: the pH at which OpenMM chooses protonation states when it adds hydrogens.
     replace_nonstandard: replace non-standard residues (e.g. NLE) by their standard
@@ -86,9 +95,13 @@ class ProteinSystemConfig(SystemConfig):
     ph: float = 7.0
     replace_nonstandard: bool = False
     max_atoms: Optional[int] = 20000
+    model: int = 1
+    gaps: str = "fill"
 
     def __post_init__(self) -> None:
         _require(bool(self.pdb), "system.pdb is not set: pass --pdb ID (e.g. 2JOF) or --pdb path/to/file.pdb")
+        _require(self.model >= 1, f"system.model must be >= 1: models are numbered from 1 (got {self.model})")
+        _check_choice("system.gaps", self.gaps, GAP_CHOICES)
         _require(
             self.max_atoms is None or self.max_atoms >= 1,
             f"system.max_atoms must be >= 1 or null (got {self.max_atoms})",
@@ -904,8 +917,10 @@ def run_label(system: Any) -> str:
     pdb = system.get("pdb") if system.get("name") == "protein" else None
     if not pdb:
         return str(system.get("name"))
+    from nrep.core.systems.sources import has_structure_suffix, structure_stem
+
     pdb = str(pdb)
-    label = PurePath(pdb).stem if pdb.lower().endswith((".pdb", ".cif")) or "/" in pdb else pdb.upper()
+    label = structure_stem(PurePath(pdb).name) if has_structure_suffix(pdb) or "/" in pdb else pdb.upper()
     return re.sub(r"[^A-Za-z0-9_.-]", "_", label) or "protein"
 
 

@@ -61,6 +61,8 @@ def structure_settings(system: ProteinSystemConfig) -> dict:
         "ph": system.ph,
         "replace_nonstandard": system.replace_nonstandard,
         "max_atoms": system.max_atoms,
+        "model": system.model,
+        "gaps": system.gaps,
     }
 
 

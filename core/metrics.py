@@ -45,9 +45,13 @@ def kabsch_rmsd(x: torch.Tensor, reference: torch.Tensor) -> float:
 BACKBONE_ATOMS = ("N", "CA", "C")
 
 
-def protein_atom_sets(topology) -> dict[str, torch.Tensor]:  # noqa: ANN001 - openmm.app.Topology
-    """Atom indices of the RMSD sets: ca, backbone (N, CA, C), heavy (no hydrogen), all."""
-    atoms = list(topology.atoms())
+def protein_atom_sets(topology, leave_out: tuple[int, ...] = ()) -> dict[str, torch.Tensor]:  # noqa: ANN001
+    """Atom indices of the RMSD sets: ca, backbone (N, CA, C), heavy (no hydrogen), all.
+
+    Residues whose indices are in ``leave_out`` (built from the sequence, not observed) are in no set.
+    """
+    left_out = set(leave_out)
+    atoms = [a for a in topology.atoms() if a.residue.index not in left_out]
 
     def indices(keep) -> torch.Tensor:  # noqa: ANN001
         return torch.tensor([a.index for a in atoms if keep(a)], dtype=torch.long)

@@ -14,7 +14,6 @@ fully extended chain, so each side chain takes, of its χ1/χ2 rotations by 0, 1
 
 from __future__ import annotations
 
-import copy
 import io
 import itertools
 
@@ -63,20 +62,27 @@ def extended_chain_pdb(sequence: str, peptide_bond: float = PEPTIDE_BOND_A, rng:
     if not sequence:
         raise ValueError("an empty sequence has no structure")
     structure = PeptideBuilder.initialize_res(geometry(sequence[0]))
+    # Atoms of every residue before the last, final once the next residue is placed. Each
+    # trial is built on a copy of the last residue only (PeptideBuilder places a residue
+    # from the one before it), so a chain costs O(n) copies, not O(n^2).
+    earlier = np.empty((0, 3), dtype=np.float32)
     for letter in sequence[1:]:
         phi, psi_before = 180.0, 180.0
         if rng is not None:
-            phi, psi_before = _random_backbone(structure, lambda a, b: geometry(letter, phi=a, psi_before=b), rng)
+            phi, psi_before = _random_backbone(structure, earlier, lambda a, b: geometry(letter, phi=a, psi_before=b), rng)
         best, best_gap = None, -1.0
         for chi1, chi2 in itertools.product((0.0, 120.0, 240.0), repeat=2):
-            trial = PeptideBuilder.add_residue(copy.deepcopy(structure), geometry(letter, chi1, chi2, phi, psi_before))
+            trial = geometry(letter, chi1, chi2, phi, psi_before)
+            placed = PeptideBuilder.add_residue(_last_residue(structure), trial)
             # score against the earlier residues and the backbone of the next one (a glycine stand-in)
-            gap = _side_chain_gap(PeptideBuilder.add_residue(copy.deepcopy(trial), geometry("G")), -2)
+            gap = _side_chain_gap(PeptideBuilder.add_residue(placed, geometry("G")), earlier)
             if gap > best_gap:
                 best, best_gap = trial, gap
             if letter in "GAP":  # no side chain to turn (proline: a closed ring)
                 break
-        structure = best
+        PeptideBuilder.add_residue(structure, best)
+        before_last = structure[0]["A"].child_list[-2]
+        earlier = np.concatenate([earlier, np.array([a.coord for a in before_last], dtype=np.float32)])
     PeptideBuilder.add_terminal_OXT(structure)
     buffer = io.StringIO()
     writer = PDBIO()
@@ -85,22 +91,36 @@ def extended_chain_pdb(sequence: str, peptide_bond: float = PEPTIDE_BOND_A, rng:
     return buffer.getvalue()
 
 
+def _last_residue(structure):  # noqa: ANN001, ANN202 - Bio.PDB.Structure
+    """A new structure holding a copy of ``structure``'s last residue: enough to place the next one."""
+    from Bio.PDB.Chain import Chain
+    from Bio.PDB.Model import Model
+    from Bio.PDB.Structure import Structure
+
+    tail, model, chain = Structure("tail"), Model(0), Chain("A")
+    tail.add(model)
+    model.add(chain)
+    chain.add(structure[0]["A"].child_list[-1].copy())
+    return tail
+
+
 RANDOM_TRIES = 50
 RANDOM_MIN_GAP_A = 3.0
 
 
-def _random_backbone(structure, make_geometry, rng: np.random.Generator) -> tuple[float, float]:  # noqa: ANN001
-    """(φ, ψ of the previous residue) for the next residue, drawn until its backbone clears the chain."""
+def _random_backbone(structure, earlier: np.ndarray, make_geometry, rng: np.random.Generator) -> tuple[float, float]:  # noqa: ANN001
+    """(φ, ψ of the previous residue) for the next residue, drawn until its backbone clears the chain.
+
+    ``earlier``: the atoms (Å) of every residue before the last one of ``structure``.
+    """
     import PeptideBuilder
 
     best, best_gap = (180.0, 180.0), -1.0
     for _ in range(RANDOM_TRIES):
         phi, psi_before = (float(v) for v in rng.uniform(-180.0, 180.0, size=2))
-        trial = PeptideBuilder.add_residue(copy.deepcopy(structure), make_geometry(phi, psi_before))
-        residues = list(trial.get_residues())
-        new = np.array([a.coord for a in residues[-1] if a.get_id() in ("N", "CA", "C", "O", "CB")])
-        earlier = [a.coord for r in residues[:-2] for a in r]
-        gap = float(np.linalg.norm(new[:, None] - np.array(earlier)[None], axis=-1).min()) if earlier else np.inf
+        trial = PeptideBuilder.add_residue(_last_residue(structure), make_geometry(phi, psi_before))
+        new = np.array([a.coord for a in trial[0]["A"].child_list[-1] if a.get_id() in ("N", "CA", "C", "O", "CB")])
+        gap = float(np.linalg.norm(new[:, None] - earlier[None], axis=-1).min()) if len(earlier) else np.inf
         if gap > best_gap:
             best, best_gap = (phi, psi_before), gap
         if gap >= RANDOM_MIN_GAP_A:
@@ -108,14 +128,50 @@ def _random_backbone(structure, make_geometry, rng: np.random.Generator) -> tupl
     return best
 
 
-def _side_chain_gap(structure, index: int) -> float:  # noqa: ANN001 - Bio.PDB.Structure
-    """Smallest distance (Å) from residue ``index``'s side chain beyond CB to the other residues."""
-    residues = list(structure.get_residues())
-    side = [a.coord for a in residues[index] if a.get_id() not in ("N", "CA", "C", "O", "CB")]
+def _side_chain_gap(tail, earlier: np.ndarray) -> float:  # noqa: ANN001 - Bio.PDB.Structure
+    """Smallest distance (Å) from the side chain beyond CB of ``tail``'s middle residue to the other atoms.
+
+    ``tail`` holds (the chain's last residue, the new one, a glycine stand-in after it);
+    ``earlier`` the atoms of the residues before.
+    """
+    residues = tail[0]["A"].child_list
+    side = [a.coord for a in residues[1] if a.get_id() not in ("N", "CA", "C", "O", "CB")]
     if not side:
         return np.inf
-    others = np.array([a.coord for r in residues if r is not residues[index] for a in r])
+    others = np.concatenate([earlier, np.array([a.coord for r in (residues[0], residues[2]) for a in r], dtype=np.float32)])
     return float(np.linalg.norm(np.array(side)[:, None] - others[None], axis=-1).min())
+
+
+# Chains of one system are built apart, side by side, this far (nm) between their atoms.
+CHAIN_GAP_NM = 1.0
+
+
+def _chain_letters(residues: list) -> str:
+    letters = []
+    for residue in residues:
+        if residue.name in CAPS:
+            letters.append("G")
+            continue
+        try:
+            letters.append(one_letter_sequence([residue.name]))
+        except ValueError:
+            raise NrepError(f"no extended start for residue {residue.name}; start from the structure with init=native") from None
+    return "".join(letters)
+
+
+def _side_by_side(chains_x: list[np.ndarray]) -> list[np.ndarray]:
+    """Chains (each (m, 3), nm) moved next to each other along the first chain's thinnest axis, CHAIN_GAP_NM apart."""
+    if len(chains_x) == 1:
+        return chains_x
+    axis = int(np.argmin(np.ptp(chains_x[0], axis=0)))
+    placed = [chains_x[0]]
+    centre = chains_x[0].mean(axis=0)
+    for x in chains_x[1:]:
+        shifted = x - x.mean(axis=0) + centre
+        edge = max(float(p[:, axis].max()) for p in placed)
+        shifted[:, axis] += edge + CHAIN_GAP_NM - float(shifted[:, axis].min())
+        placed.append(shifted)
+    return placed
 
 
 def extended_start(
@@ -124,26 +180,25 @@ def extended_start(
     """The extended chain (or, with ``rng``, a random coil) of ``topology``'s residues, in its atom order (n, 3), in nm.
 
     ``topology`` is a prepared protein's (hydrogens included) and ``variants`` the
-    protonation variants OpenMM chose for it; the start gets the same atoms.
+    protonation variants OpenMM chose for it; the start gets the same atoms. Several
+    chains are each built on their own and laid side by side, CHAIN_GAP_NM apart.
     """
     from openmm import app, unit
 
     from nrep.core.systems.prepare import add_hydrogens
 
-    residues = list(topology.residues())
-    names = [r.name for r in residues]
-    letters = []
-    for name in names:
-        if name in CAPS:
-            letters.append("G")
+    built_atoms: dict[tuple[int, str], np.ndarray] = {}
+    chains_x, chains_keys = [], []
+    for chain in topology.chains():
+        residues = list(chain.residues())
+        if not residues:
             continue
-        try:
-            letters.append(one_letter_sequence([name]))
-        except ValueError:
-            raise NrepError(f"no extended start for residue {name}; start from the structure with init=native") from None
-    built = app.PDBFile(io.StringIO(extended_chain_pdb("".join(letters), peptide_bond, rng)))
-    built_x = np.asarray(built.positions.value_in_unit(unit.nanometer))
-    built_atoms = {(a.residue.index, a.name): a.index for a in built.topology.atoms()}
+        built = app.PDBFile(io.StringIO(extended_chain_pdb(_chain_letters(residues), peptide_bond, rng)))
+        built_x = np.asarray(built.positions.value_in_unit(unit.nanometer))
+        chains_x.append(built_x)
+        chains_keys.append([(residues[a.residue.index].index, a.name) for a in built.topology.atoms()])
+    for keys, x in zip(chains_keys, _side_by_side(chains_x)):
+        built_atoms.update(zip(keys, x))
 
     heavy = app.Modeller(topology, np.zeros((topology.getNumAtoms(), 3)) * unit.nanometer)
     heavy.delete([a for a in topology.atoms() if a.element is not None and a.element.symbol == "H"])
@@ -156,7 +211,7 @@ def extended_start(
                 f"the extended chain has no atom {atom.name} in {atom.residue.name}{atom.residue.id}; "
                 "start from the structure with init=native"
             )
-        x_heavy[atom.index] = built_x[source]
+        x_heavy[atom.index] = source
     full, x_full = add_hydrogens(heavy.topology, x_heavy, variants, ph)
     placed = {(a.residue.index, a.name): a.index for a in full.atoms()}
     order = [placed.get((a.residue.index, a.name)) for a in topology.atoms()]

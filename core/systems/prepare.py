@@ -1,34 +1,50 @@
 """From a structure file to a parameterised all-atom protein, with Biopython, PDBFixer and OpenMM.
 
-1. Biopython reads the file (PDB or mmCIF) and keeps model 1, with each alternate
-   location resolved to its highest-occupancy position.
-2. PDBFixer keeps one chain (the first unless told otherwise), removes waters, ions and
-   ligands, optionally replaces non-standard residues by their standard parents, and adds
-   missing heavy atoms (missing terminal residues are not built; a gap inside the chain
-   is refused).
+1. Biopython reads the file (PDB or mmCIF, plain or gzipped) and keeps one model
+   (``model``, default 1), the chosen protein chains (default: the first protein chain;
+   nucleic-acid chains are skipped), each alternate location resolved to its
+   highest-occupancy position. Deuterium (neutron structures) is treated as hydrogen:
+   the file's H and D atoms are dropped and hydrogens added as for any other file.
+   Coordinates that are not finite or all in one point are refused here, before OpenMM.
+2. PDBFixer removes waters, ions and ligands (keeping end caps), replaces
+   selenomethionine by methionine (always) and other non-standard residues by their
+   standard parents (when asked), builds residues missing *inside* a chain from the
+   file's sequence (``gaps="fill"``; missing termini are not invented), and adds missing
+   heavy atoms.
 3. OpenMM's ``Modeller`` adds hydrogens for the given pH with ``amber14-all.xml``, and the
    ``System`` is built in vacuum without cutoff or constraints.
 
 Every force-field number comes from the XML; nothing is typed here. What was removed or
-changed is returned as notes, for the log and the summary.
+changed is returned as notes, for the log and the summary; what cannot be done is one
+line naming the residue and the fix (OpenMM's template errors are translated).
 """
 
 from __future__ import annotations
 
 import io
+import re
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from nrep.configs.schema import GAP_CHOICES
 from nrep.core.errors import NrepError
-from nrep.core.systems.sources import cut_short_record, looks_binary
+from nrep.core.systems.sources import is_mmcif, read_structure_text
 
 FORCEFIELD = "amber14-all.xml"
 # End caps amber14 has templates for; PDBFixer counts them as heterogens.
 CAPS = ("ACE", "NME", "NH2")
 # A peptide C-N bond is 1.33 Å; consecutive residues farther apart than this are not bonded.
 CHAIN_BREAK_A = 2.0
+# Non-standard residues replaced without being asked, and why (noted in the summary).
+REPLACED_BY_DEFAULT = {"MSE": "selenomethionine, the usual X-ray stand-in for methionine"}  # by PDBFixer's parent
+NUCLEIC_RESIDUES = {"DA": "DNA", "DC": "DNA", "DG": "DNA", "DT": "DNA", "DI": "DNA", "DU": "DNA",
+                    "A": "RNA", "C": "RNA", "G": "RNA", "U": "RNA", "I": "RNA"}
+ALL_CHAINS = "all"
+# Coordinates spread over less than this (Å) are one point: a placeholder, not a structure.
+ONE_POINT_A = 1e-3
 
 
 @dataclass
@@ -36,68 +52,162 @@ class PreparedProtein:
     topology: object  # openmm.app.Topology
     positions_nm: np.ndarray  # (n, 3)
     system: object  # openmm.System
-    chain: str
+    chain: str  # the chains folded, as the file names them: "A", or "A,B" for several
     variants: list  # per residue: the protonation variant (HID, GLH, CYX, ...) or None
     notes: list[str] = field(default_factory=list)
+    # Indices of residues built by PDBFixer from the sequence (not observed): outside the RMSD.
+    modelled_residues: tuple[int, ...] = ()
 
 
-def structure_text(path: Path) -> str:
-    """The text of a structure file, or a one-line error if it is empty, binary or cut short."""
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise NrepError(f"cannot read {path}: {error.strerror}; check the path and its permissions") from error
-    if not data.strip():
-        raise NrepError(f"{path} is empty; pass a PDB or mmCIF file with coordinates")
-    if looks_binary(data):
-        raise NrepError(f"{path} holds binary data, not PDB or mmCIF text; pass a PDB or mmCIF file")
-    text = data.decode("utf-8", errors="replace")
-    is_cif = path.suffix.lower() == ".cif"
-    starts_as_cif = text.lstrip().lower().startswith("data_")
-    if is_cif and not starts_as_cif:
-        fix = "it holds PDB records: rename it to .pdb" if _has_pdb_atoms(text) else "pass a PDB or mmCIF file"
-        raise NrepError(f"{path} is not an mmCIF file (mmCIF begins with data_); {fix}")
-    if not is_cif and starts_as_cif:
-        raise NrepError(f"{path} holds mmCIF, not PDB records; rename it to .cif")
-    if not is_cif and (line := cut_short_record(data)) is not None:
-        raise NrepError(
-            f"{path} looks truncated: line {line} is an atom record cut short before its coordinates; "
-            "fetch the file again (delete it from the cache if it came from there)"
-        )
-    return text
-
-
-def _has_pdb_atoms(text: str) -> bool:
-    return any(line.startswith(("ATOM  ", "HETATM")) for line in text.splitlines())
+def parse_chain_spec(spec: str | None) -> list[str] | str | None:
+    """``None`` (the first protein chain), ``"all"``, or a list of chain ids from "A", "A,B" or "A+B"."""
+    if spec is None:
+        return None
+    text = str(spec).strip()
+    if text.lower() == ALL_CHAINS:
+        return ALL_CHAINS
+    ids = [part.strip() for part in re.split(r"[,+]", text)]
+    if not text or any(not part for part in ids):
+        raise NrepError(f"--chain {spec!r} is not a chain list; write one id (A), several (A,B or A+B) or all")
+    if len(set(ids)) != len(ids):
+        raise NrepError(f"--chain {spec!r} names a chain twice; name each chain once")
+    return ids
 
 
 def _parse(path: Path):  # noqa: ANN202 - Bio.PDB.Structure
     from Bio.PDB import MMCIFParser, PDBParser
 
-    text = structure_text(path)
-    parser = MMCIFParser(QUIET=True) if path.suffix.lower() == ".cif" else PDBParser(QUIET=True)
+    text = read_structure_text(path)
+    parser = MMCIFParser(QUIET=True) if is_mmcif(path) else PDBParser(QUIET=True)
     try:
-        return parser.get_structure(path.stem, io.StringIO(text))
+        return parser.get_structure(path.stem, io.StringIO(text)), text
     except Exception as error:  # noqa: BLE001 - the parsers raise many kinds on bad files
         raise NrepError(f"cannot read {path}: {error}; check that it is a PDB or mmCIF file") from error
 
 
-def first_model_pdb(path: Path) -> tuple[str, list[str]]:
-    """PDB text of model 1 of ``path`` with alternate locations resolved, and notes."""
+def chain_kind(chain) -> str:  # noqa: ANN001 - Bio.PDB.Chain
+    """``protein`` (any amino acid, standard or not), ``DNA``/``RNA``, or ``other`` (waters, ligands, ions)."""
+    from Bio.PDB.Polypeptide import is_aa
+
+    residues = [r for r in chain if r.id[0] != "W"]
+    if any(is_aa(r, standard=False) or {"N", "CA", "C"} <= {a.get_id() for a in r} for r in residues):
+        return "protein"
+    kinds = {NUCLEIC_RESIDUES[r.get_resname().strip()] for r in residues if r.get_resname().strip() in NUCLEIC_RESIDUES}
+    return "/".join(sorted(kinds)) if kinds else "other"
+
+
+def choose_chains(spec: str | None, kinds: dict[str, str], name: str) -> tuple[list[str], list[str]]:
+    """The chain ids to fold (in file order) for ``spec``, and notes; one-line errors for impossible choices."""
+    ids = list(kinds)
+    listed = ", ".join(f"{c} ({k})" if k != "protein" else c for c, k in kinds.items())
+    protein = [c for c in ids if kinds[c] == "protein"]
+    wanted = parse_chain_spec(spec)
+    notes: list[str] = []
+    if wanted is None or wanted == ALL_CHAINS:
+        if not protein:
+            chain = ids[0] if len(ids) == 1 else None
+            where = f"chain {chain} of {name}" if chain else f"{name} (chains: {listed})"
+            raise NrepError(f"{where} holds no amino acids; pass --chain with a protein chain")
+        chosen = protein[:1] if wanted is None else protein
+    else:
+        missing = [c for c in wanted if c not in kinds]
+        if missing:
+            raise NrepError(
+                f"chain {missing[0]!r} is not in {name} (chains: {', '.join(ids)}); pass --chain with one of them"
+            )
+        chosen = [c for c in ids if c in wanted]
+        for c in chosen:
+            if kinds[c] != "protein":
+                what = f"is {kinds[c]}" if kinds[c] != "other" else "holds no amino acids"
+                raise NrepError(f"chain {c} of {name} {what}; pass --chain with a protein chain")
+    if len(ids) > len(chosen):
+        skipped = [c for c in ids if c not in chosen and kinds[c] not in ("protein", "other")]
+        why = f" ({', '.join(skipped)}: {'/'.join(sorted({kinds[c] for c in skipped}))}, not protein)" if skipped else ""
+        notes.append(f"kept chain{'s' if len(chosen) > 1 else ''} {', '.join(chosen)} of {', '.join(ids)}{why}")
+    return chosen, notes
+
+
+def read_sequences(text: str, cif: bool) -> dict[str, list[str]]:
+    """Each chain's full sequence (residue names) from SEQRES, or mmCIF's poly_seq_scheme / entity_poly_seq."""
+    if not cif:
+        sequences: dict[str, list[str]] = {}
+        for line in text.splitlines():
+            if line.startswith("SEQRES"):
+                sequences.setdefault(line[11], []).extend(line[19:].split())
+        return sequences
+    from Bio.PDB.MMCIF2Dict import MMCIF2Dict
+
+    try:
+        data = MMCIF2Dict(io.StringIO(text))
+    except Exception:  # noqa: BLE001 - a file Biopython's parser read; its dictionary is a bonus
+        return {}
+    sequences = {}
+    if "_pdbx_poly_seq_scheme.pdb_strand_id" in data:
+        seen = set()
+        for strand, number, name in zip(data["_pdbx_poly_seq_scheme.pdb_strand_id"], data["_pdbx_poly_seq_scheme.seq_id"],
+                                        data["_pdbx_poly_seq_scheme.mon_id"]):
+            if (strand, number) not in seen:  # microheterogeneity: the first residue of a position
+                seen.add((strand, number))
+                sequences.setdefault(strand, []).append(name)
+    elif "_entity_poly.pdbx_strand_id" in data and "_entity_poly_seq.entity_id" in data:
+        by_entity: dict[str, list[str]] = {}
+        for entity, name in zip(data["_entity_poly_seq.entity_id"], data["_entity_poly_seq.mon_id"]):
+            by_entity.setdefault(entity, []).append(name)
+        for entity, strands in zip(data["_entity_poly.entity_id"], data["_entity_poly.pdbx_strand_id"]):
+            for strand in strands.split(","):
+                sequences[strand.strip()] = by_entity.get(entity, [])
+    return sequences
+
+
+@dataclass
+class ModelText:
+    """The chosen chains of one model as PDB text, ready for PDBFixer."""
+
+    pdb_text: str
+    chains: list[str]  # the file's chain ids, in file order
+    written_ids: dict[str, str]  # file chain id -> the single-character id in pdb_text
+    sequences: dict[str, list[str]]  # written id -> sequence from the file's SEQRES (may be empty)
+    notes: list[str]
+
+
+def model_text(path: Path, chain: str | None = None, model: int = 1) -> ModelText:
+    """Model ``model`` of ``path``, its chosen chains, alternate locations resolved, as PDB text."""
     from Bio.PDB import PDBIO, Select
 
-    structure = _parse(path)
+    structure, text = _parse(path)
     models = list(structure)
     if not models or not any(True for _ in models[0].get_atoms()):
         raise NrepError(f"{path} holds no atoms; check that it is a PDB or mmCIF file with coordinates")
-    notes = [f"used model 1 of {len(models)}"] if len(models) > 1 else []
-    if path.suffix.lower() == ".cif":
+    if not 1 <= model <= len(models):
+        raise NrepError(f"system.model={model}, but {path.name} holds {len(models)} model(s); choose 1 to {len(models)}")
+    notes = [f"used model {model} of {len(models)}"] if len(models) > 1 else []
+    if is_mmcif(path):
         # Biopython reads the author's chain ids and residue numbers, the ones --chain takes
         notes.insert(0, "read mmCIF with the author's chain ids and residue numbers")
+    chosen_model = models[model - 1]
+    kinds = {c.id: chain_kind(c) for c in chosen_model}
+    chosen, chain_notes = choose_chains(chain, kinds, path.name)
+    notes += chain_notes
+    atoms = [a for c in chosen_model if c.id in chosen for a in c.get_atoms()]
+    check_coordinates(np.array([a.coord for a in atoms], dtype=np.float64), path.name)
+    deuterated = any(a.element == "D" for a in atoms)
+    hydrogens = sum(a.element in ("H", "D") for a in atoms)
+    if deuterated:
+        notes.append(f"deuterium treated as hydrogen: dropped the file's {hydrogens} H and D atoms; hydrogens are added for the pH")
+
+    written_ids = _single_character_ids(chosen, [c.id for c in chosen_model])
+    for original, new in written_ids.items():
+        if new != original:
+            chosen_model[original].id = new
+            notes.append(f"chain {original} is written as {new} for OpenMM (PDB chain ids have one character)")
+    keep = set(written_ids.values())
     resolved: list[int] = [0]
 
     class FirstChoice(Select):
-        """Only the selected (highest-occupancy) residue and atom of each disordered one."""
+        """The chosen chains; only the selected (highest-occupancy) residue and atom of each disordered one."""
+
+        def accept_chain(self, chain) -> bool:  # noqa: ANN001
+            return chain.id in keep
 
         # PDBIO hands over copies, so entities are compared by residue name and altloc.
         def accept_residue(self, residue) -> bool:  # noqa: ANN001
@@ -105,6 +215,8 @@ def first_model_pdb(path: Path) -> tuple[str, list[str]]:
             return top.is_disordered() != 2 or top.disordered_get().get_resname() == residue.get_resname()
 
         def accept_atom(self, atom) -> bool:  # noqa: ANN001
+            if deuterated and atom.element in ("H", "D"):
+                return False
             if not atom.is_disordered():
                 return True
             if atom.get_parent()[atom.get_id()].disordered_get().get_altloc() != atom.get_altloc():
@@ -113,15 +225,53 @@ def first_model_pdb(path: Path) -> tuple[str, list[str]]:
             return True
 
     writer, buffer = PDBIO(), io.StringIO()
-    writer.set_structure(models[0])
+    writer.set_structure(chosen_model)
     writer.save(buffer, FirstChoice())
     if resolved[0]:
         notes.append(f"resolved {resolved[0]} atoms with alternate locations (highest occupancy)")
-    return buffer.getvalue(), notes
+    sequences = read_sequences(text, is_mmcif(path))
+    written_sequences = {written_ids[c]: sequences[c] for c in chosen if sequences.get(c)}
+    return ModelText(buffer.getvalue(), chosen, written_ids, written_sequences, notes)
+
+
+def _single_character_ids(chosen: list[str], all_ids: list[str]) -> dict[str, str]:
+    """Chosen chain id -> itself when it has one character, else a free letter or digit."""
+    free = [c for c in string.ascii_uppercase + string.digits + string.ascii_lowercase if c not in all_ids]
+    written = {}
+    for chain in chosen:
+        if len(chain) == 1:
+            written[chain] = chain
+        elif free:
+            written[chain] = free.pop(0)
+        else:
+            raise NrepError(f"chain {chain} cannot be written with a one-character id; fold fewer chains at once")
+    return written
+
+
+def check_coordinates(x_A: np.ndarray, name: str) -> None:
+    """Refuse coordinates that are not finite, or all in one point (OpenMM would fail on them obscurely)."""
+    bad = ~np.isfinite(x_A).all(axis=1)
+    if bad.any():
+        raise NrepError(
+            f"{name} has {int(bad.sum())} atoms whose coordinates are not numbers (NaN or infinite); "
+            "the file is damaged: download or export it again"
+        )
+    if len(x_A) > 1 and float(np.ptp(x_A, axis=0).max()) < ONE_POINT_A:
+        where = ", ".join(f"{v:.3f}" for v in x_A[0])
+        raise NrepError(
+            f"all {len(x_A)} atoms of {name} sit at one point ({where}): the file has no real coordinates; "
+            "pass a structure with coordinates (an experimental entry or a built model)"
+        )
 
 
 BACKBONE = ("N", "CA", "C")
 MAX_NAMED = 5  # residues named in a message; the rest are counted
+
+
+def _named(items: list[str]) -> str:
+    if len(items) > MAX_NAMED:
+        items = [*items[:MAX_NAMED], f"and {len(items) - MAX_NAMED} more"]
+    return ", ".join(items)
 
 
 def missing_backbone(missing_atoms: dict) -> list[str]:
@@ -140,29 +290,81 @@ def missing_backbone(missing_atoms: dict) -> list[str]:
     return found
 
 
+def _label(residue, several_chains: bool) -> str:  # noqa: ANN001 - openmm.app.Residue
+    return f"{residue.chain.id}:{residue.name}{residue.id}" if several_chains else f"{residue.name}{residue.id}"
+
+
 def disulfides(topology) -> list[str]:  # noqa: ANN001 - openmm.app.Topology
-    """The SG-SG bonds OpenMM found between cysteines (their residues become CYX), as text."""
+    """The SG-SG bonds OpenMM found between cysteines (their residues become CYX), as text, in residue order."""
+    several = topology.getNumChains() > 1
+    # OpenMM's residues do not order, so pairs are sorted by residue index (sorting the objects fails for two bonds)
     pairs = sorted(
-        sorted((a.residue, b.residue), key=lambda r: r.index)
-        for a, b in topology.bonds()
-        if a.name == "SG" and b.name == "SG" and a.residue is not b.residue
+        (sorted((a.residue, b.residue), key=lambda r: r.index)
+         for a, b in topology.bonds() if a.name == "SG" and b.name == "SG" and a.residue is not b.residue),
+        key=lambda pair: (pair[0].index, pair[1].index),
     )
-    return [f"{first.name}{first.id}-{second.name}{second.id}" for first, second in pairs]
+    return [f"{_label(first, several)}-{_label(second, several)}" for first, second in pairs]
 
 
 def chain_breaks(topology, positions_nm: np.ndarray) -> list[str]:  # noqa: ANN001
-    """Consecutive residues whose C and N are farther apart than CHAIN_BREAK_A, as text."""
+    """Consecutive residues of one chain whose C and N are farther apart than CHAIN_BREAK_A, as text."""
     found = []
-    residues = list(topology.residues())
-    for before, after in zip(residues, residues[1:]):
-        c = next((a.index for a in before.atoms() if a.name == "C"), None)
-        n = next((a.index for a in after.atoms() if a.name == "N"), None)
-        if c is None or n is None:
-            continue
-        distance = 10.0 * float(np.linalg.norm(positions_nm[c] - positions_nm[n]))
-        if distance > CHAIN_BREAK_A:
-            found.append(f"{before.name}{before.id}-{after.name}{after.id} ({distance:.1f} Å)")
+    several = topology.getNumChains() > 1
+    for chain in topology.chains():
+        residues = list(chain.residues())
+        for before, after in zip(residues, residues[1:]):
+            c = next((a.index for a in before.atoms() if a.name == "C"), None)
+            n = next((a.index for a in after.atoms() if a.name == "N"), None)
+            if c is None or n is None:
+                continue
+            distance = 10.0 * float(np.linalg.norm(positions_nm[c] - positions_nm[n]))
+            if distance > CHAIN_BREAK_A:
+                found.append(f"{_label(before, several)}-{_label(after, several)} ({distance:.1f} Å)")
     return found
+
+
+def unknown_amino_acids(fixer) -> list[str]:  # noqa: ANN001 - pdbfixer.PDBFixer after findNonstandardResidues
+    """Residues with a backbone (N, CA, C) that neither amber14 nor PDBFixer's replacement table knows."""
+    from pdbfixer.pdbfixer import proteinResidues
+
+    known = set(proteinResidues) | set(CAPS) | {r.name for r, _ in fixer.nonstandardResidues}
+    return [
+        f"{r.name}{r.id} of chain {r.chain.id}"
+        for r in fixer.topology.residues()
+        if r.name not in known and {"N", "CA", "C"} <= {a.name for a in r.atoms()}
+    ]
+
+
+def replace_nonstandard_residues(fixer, name: str, replace_all: bool) -> tuple[dict[str, str], list[str]]:  # noqa: ANN001
+    """Replace MSE always and other non-standard residues when ``replace_all``; refuse the rest.
+
+    Returns the replacements made (name -> standard parent) and notes.
+    """
+    fixer.findNonstandardResidues()
+    found = fixer.nonstandardResidues
+    by_default = [(r, parent) for r, parent in found if r.name in REPLACED_BY_DEFAULT]
+    asked = [(r, parent) for r, parent in found if r.name not in REPLACED_BY_DEFAULT]
+    pairs = sorted({f"{r.name}->{parent}" for r, parent in asked})
+    if unknown := unknown_amino_acids(fixer):
+        replaceable = f" ({', '.join(pairs)} could be replaced with system.replace_nonstandard=true)" if pairs else ""
+        raise NrepError(
+            f"residue {_named(unknown)} is an amino acid that neither amber14 nor PDBFixer's replacement "
+            f"table knows; nrep cannot fold {name} as it is{replaceable}"
+        )
+    if asked and not replace_all:
+        names = ", ".join(sorted({r.name for r, _ in asked}))
+        raise NrepError(
+            f"non-standard residues {names} in {name} have no amber14 parameters; "
+            f"add system.replace_nonstandard=true to replace them ({', '.join(pairs)})"
+        )
+    fixer.nonstandardResidues = by_default + asked
+    replaced = {r.name: parent for r, parent in fixer.nonstandardResidues}  # before PDBFixer renames the residues
+    notes = [f"replaced {r}->{replaced[r]} ({REPLACED_BY_DEFAULT[r]})" for r in sorted({r.name for r, _ in by_default})]
+    if asked:
+        notes.append(f"replaced non-standard residues {', '.join(pairs)}")
+    if replaced:
+        fixer.replaceNonstandardResidues()
+    return replaced, notes
 
 
 def remove_heterogens(fixer) -> list[str]:  # noqa: ANN001 - pdbfixer.PDBFixer
@@ -172,60 +374,87 @@ def remove_heterogens(fixer) -> list[str]:  # noqa: ANN001 - pdbfixer.PDBFixer
 
     keep = set(proteinResidues) | set(CAPS)
     dropped = [r for r in fixer.topology.residues() if r.name not in keep]
-    for residue in dropped:
-        if {"N", "CA", "C"} <= {a.name for a in residue.atoms()}:
-            raise NrepError(
-                f"residue {residue.name}{residue.id} of chain {residue.chain.id} is an amino acid that neither "
-                "amber14 nor PDBFixer's replacement table knows; nrep cannot fold this chain as it is"
-            )
     modeller = app.Modeller(fixer.topology, fixer.positions)
     modeller.delete(dropped)
     fixer.topology, fixer.positions = modeller.topology, modeller.positions
     return sorted({r.name for r in dropped})
 
 
-def prepare_protein(path: Path, chain: str | None = None, ph: float = 7.0, replace_nonstandard: bool = False) -> PreparedProtein:
-    """Fix and parameterise one chain of the structure in ``path`` (.pdb or .cif)."""
+def find_gaps(fixer, sequences: dict[str, list[str]]) -> dict[tuple[int, int], list[str]]:  # noqa: ANN001
+    """Residues missing *inside* a chain per the file's sequence: (chain index, residue index) -> names.
+
+    Missing termini are left out: the experiment did not see them, and a chain may have
+    been cut on purpose. Call after the heterogens are gone (waters numbered in a chain
+    would hide its gaps from PDBFixer's matching).
+    """
+    from pdbfixer.pdbfixer import Sequence
+
+    fixer.sequences = [Sequence(chain_id, names) for chain_id, names in sequences.items()]
+    fixer.findMissingResidues()
+    sizes = [len(list(c.residues())) for c in fixer.topology.chains()]
+    return {key: names for key, names in fixer.missingResidues.items() if 0 < key[1] < sizes[key[0]]}
+
+
+def gap_notes(topology, gaps: dict[tuple[int, int], list[str]]) -> list[str]:  # noqa: ANN001
+    chains = [list(c.residues()) for c in topology.chains()]
+    several = len(chains) > 1
+    notes = []
+    for (chain, index), names in sorted(gaps.items()):
+        before, after = chains[chain][index - 1], chains[chain][index]
+        notes.append(
+            f"built {len(names)} residues missing between {_label(before, several)} and {_label(after, several)} "
+            f"from the file's sequence ({' '.join(names[:8])}{' ...' if len(names) > 8 else ''}); "
+            "they are left out of the RMSD"
+        )
+    return notes
+
+
+def prepare_protein(
+    path: Path,
+    chain: str | None = None,
+    ph: float = 7.0,
+    replace_nonstandard: bool = False,
+    model: int = 1,
+    gaps: str = "fill",
+) -> PreparedProtein:
+    """Fix and parameterise the chosen chains of the structure in ``path`` (.pdb/.cif, gzipped or not).
+
+    ``chain``: None (the first protein chain), "A", "A,B" / "A+B" (folded together as one
+    system) or "all" (every protein chain). ``model``: the NMR model (1-based).
+    ``gaps``: "fill" builds residues missing inside a chain from the file's sequence;
+    "refuse" refuses such a chain.
+    """
     from openmm import app, unit
     from pdbfixer import PDBFixer
 
-    text, notes = first_model_pdb(path)
+    if gaps not in GAP_CHOICES:
+        raise NrepError(f"system.gaps={gaps!r} is not one of {', '.join(GAP_CHOICES)}")
+    read = model_text(path, chain, model)
+    notes = list(read.notes)
+    label = ",".join(read.chains)
     try:
-        fixer = PDBFixer(pdbfile=io.StringIO(text))
+        fixer = PDBFixer(pdbfile=io.StringIO(read.pdb_text))
     except Exception as error:  # noqa: BLE001 - PDBFixer raises many kinds on bad input
         raise NrepError(f"cannot read {path}: {error}; check that it is a PDB or mmCIF file") from error
-    chains = list(fixer.topology.chains())
-    ids = [c.id for c in chains]
-    chosen = chain if chain is not None else ids[0]
-    if chosen not in ids:
-        raise NrepError(f"chain {chosen!r} is not in {path.name} (chains: {', '.join(ids)}); pass --chain with one of them")
-    drop = [i for i, c in enumerate(chains) if c.id != chosen]
-    if drop:
-        fixer.removeChains(drop)
-        notes.append(f"kept chain {chosen} of {', '.join(ids)}")
 
-    fixer.findMissingResidues()
-    fixer.missingResidues = {}  # termini missing from the experiment are not invented
-    fixer.findNonstandardResidues()
-    if fixer.nonstandardResidues:
-        pairs = sorted({f"{residue.name}->{parent}" for residue, parent in fixer.nonstandardResidues})
-        if not replace_nonstandard:
-            names = ", ".join(sorted({residue.name for residue, _ in fixer.nonstandardResidues}))
-            raise NrepError(
-                f"non-standard residues {names} in {path.name} have no amber14 parameters; "
-                f"add system.replace_nonstandard=true to replace them ({', '.join(pairs)})"
-            )
-        fixer.replaceNonstandardResidues()
-        notes.append(f"replaced non-standard residues {', '.join(pairs)}")
+    replaced, replace_notes = replace_nonstandard_residues(fixer, path.name, replace_nonstandard)
+    notes += replace_notes
     removed = remove_heterogens(fixer)
     if removed:
         notes.append(f"removed waters, ions and ligands: {', '.join(removed)}")
     if fixer.topology.getNumResidues() == 0:
-        raise NrepError(f"chain {chosen} of {path.name} holds no amino acids; pass --chain with a protein chain")
+        raise NrepError(f"chain {label} of {path.name} holds no amino acids; pass --chain with a protein chain")
+    # the sequence names the residues as the file did: MSE in SEQRES is MET in the chain by now
+    sequences = {c: [replaced.get(r, r) for r in names] for c, names in read.sequences.items()}
+    inside = find_gaps(fixer, sequences)
+    fixer.missingResidues = inside if gaps == "fill" else {}
+    if gaps == "fill":
+        notes += gap_notes(fixer.topology, inside)
+    observed = {(r.chain.index, r.id, r.insertionCode) for r in fixer.topology.residues()}
     fixer.findMissingAtoms()
-    if gaps := missing_backbone(fixer.missingAtoms):
+    if found := missing_backbone(fixer.missingAtoms):
         raise NrepError(
-            f"chain {chosen} of {path.name} lacks backbone atoms ({'; '.join(gaps)}), which cannot be placed "
+            f"chain {label} of {path.name} lacks backbone atoms ({'; '.join(found)}), which cannot be placed "
             "reliably; rebuild the backbone first (e.g. with MODELLER or PULCHRA) or use a complete structure"
         )
     missing = sum(len(atoms) for atoms in fixer.missingAtoms.values()) + sum(
@@ -234,12 +463,15 @@ def prepare_protein(path: Path, chain: str | None = None, ph: float = 7.0, repla
     fixer.addMissingAtoms(seed=0)  # its relaxation of new atoms may run dynamics: seeded for reproducibility
     if missing:
         notes.append(f"added {missing} missing heavy atoms")
+    modelled = tuple(r.index for r in fixer.topology.residues() if (r.chain.index, r.id, r.insertionCode) not in observed)
     breaks = chain_breaks(fixer.topology, np.asarray(fixer.positions.value_in_unit(unit.nanometer)))
     if breaks:
-        raise NrepError(
-            f"chain {chosen} of {path.name} is broken between {', '.join(breaks)}; nrep folds one continuous "
-            "chain: pick another --chain or fill the gap (e.g. with PDBFixer) first"
-        )
+        if gaps == "refuse" and inside:
+            fix = "system.gaps=fill builds the missing residues from the file's sequence"
+        else:
+            fix = ("the file's sequence (SEQRES) does not say what is missing: pick another --chain or fill the gap "
+                   "first (e.g. with PDBFixer or MODELLER)")
+        raise NrepError(f"chain {label} of {path.name} is broken between {', '.join(breaks)}; {fix}")
 
     forcefield = app.ForceField(FORCEFIELD)
     modeller = app.Modeller(fixer.topology, fixer.positions)
@@ -247,11 +479,60 @@ def prepare_protein(path: Path, chain: str | None = None, ph: float = 7.0, repla
         add_hydrogens_reproducibly(modeller, forcefield, ph)
         system = forcefield.createSystem(modeller.topology, nonbondedMethod=app.NoCutoff, constraints=None)
     except ValueError as error:
-        raise NrepError(f"amber14 cannot parameterise {path.name}: {str(error).splitlines()[0]}") from error
+        raise NrepError(explain_template_error(error, modeller.topology, forcefield, path.name)) from error
     positions = np.asarray(modeller.positions.value_in_unit(unit.nanometer), dtype=np.float64)
     if bridges := disulfides(modeller.topology):
-        notes.append(f"disulfide bonds (CYX): {', '.join(bridges)}")
-    return PreparedProtein(modeller.topology, positions, system, chosen, protonation_variants(modeller.topology), notes)
+        notes.append(f"{len(bridges)} disulfide bond{'s' if len(bridges) > 1 else ''} (CYX): {', '.join(bridges)}")
+    variants = protonation_variants(modeller.topology)
+    return PreparedProtein(modeller.topology, positions, system, label, variants, notes, modelled)
+
+
+# Template names of amber14 a residue name may match, besides its terminal forms N<name>/C<name>.
+TEMPLATE_VARIANTS = {"HIS": ("HID", "HIE", "HIP"), "CYS": ("CYS", "CYX", "CYM"), "ASP": ("ASP", "ASH"),
+                     "GLU": ("GLU", "GLH"), "LYS": ("LYS", "LYN")}
+
+
+def explain_template_error(error: ValueError, topology, forcefield, name: str) -> str:  # noqa: ANN001
+    """OpenMM's "No template found" as one line: which residue, which atoms are extra or missing, and the fix."""
+    text = str(error)
+    found = re.search(r"residue index within topology (\d+)", text) or re.search(r"No template found for residue (\d+)", text)
+    residues = list(topology.residues())
+    if found is None or int(found.group(1)) >= len(residues):
+        return f"amber14 cannot parameterise {name}: {text.splitlines()[0]}"
+    residue = residues[int(found.group(1))]
+    chain_residues = list(residue.chain.residues())
+    where = f"residue {residue.name}{residue.id} of chain {residue.chain.id} in {name}"
+    if len(chain_residues) == 1 and residue.name not in CAPS:
+        return (
+            f"{where} is a chain of one amino acid, which amber14 has no template for (it would be N- and "
+            "C-terminal at once); cap it with ACE and NME, or fold a longer chain"
+        )
+    heavy = {a.name for a in residue.atoms() if a.element is None or a.element.symbol not in ("H", "D")}
+    templates = forcefield._templates  # noqa: SLF001 - OpenMM keeps its templates by name here
+    names = TEMPLATE_VARIANTS.get(residue.name, (residue.name,))
+    candidates = [t for base in names for t in (base, "N" + base, "C" + base) if t in templates]
+    if not candidates:
+        return f"{where} has no amber14 template at all; replace it by a standard residue or remove it"
+
+    def heavy_names(template) -> set[str]:  # noqa: ANN001
+        return {a.name for a in template.atoms if a.element is None or a.element.symbol != "H"}
+
+    best = min(candidates, key=lambda t: len(heavy ^ heavy_names(templates[t])))
+    extra, lacking = sorted(heavy - heavy_names(templates[best])), sorted(heavy_names(templates[best]) - heavy)
+    odd = sorted(f"{a.name} ({a.element.name if a.element else 'no element'})" for a in residue.atoms()
+                 if a.element is not None and a.element.symbol not in ("C", "N", "O", "S", "H", "Se"))
+    parts = []
+    if extra:
+        parts.append(f"extra atoms {', '.join(extra)}")
+    if lacking:
+        parts.append(f"missing atoms {', '.join(lacking)}")
+    if odd:
+        parts.append(f"atoms read as unusual elements {', '.join(odd)} (check the file's element column)")
+    what = "; ".join(parts) if parts else "its bonds or hydrogens differ from the template"
+    return (
+        f"{where} matches no amber14 template (nearest {best}: {what}); fix or remove those atoms "
+        "(PDBFixer rebuilds missing heavy atoms), or replace the residue"
+    )
 
 
 def protonation_variants(topology) -> list:  # noqa: ANN001

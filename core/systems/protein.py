@@ -9,11 +9,13 @@ nm, float64, in the atom order of the prepared topology.
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import io
 import json
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,11 +28,18 @@ from nrep.core.paths import cache_dir as nrep_cache_dir
 from nrep.core.results import atomic_write_bytes
 from nrep.core.systems.extended import PEPTIDE_BOND_A, extended_start, one_letter_sequence
 from nrep.core.systems.prepare import PreparedProtein, prepare_protein
-from nrep.core.systems.sources import RCSB_DOWNLOAD, StructureSource, locate_structure
+from nrep.core.systems.sources import (
+    RCSB_DOWNLOAD,
+    StructureSource,
+    is_mmcif,
+    locate_structure,
+    read_structure_text,
+    structure_stem,
+)
 
 log = logging.getLogger("nrep")
 
-START_FORMAT = 2  # bump when a start builder changes what it builds
+START_FORMAT = 3  # bump when a start builder changes what it builds
 
 
 @dataclass
@@ -75,8 +84,8 @@ class ProteinSystem:
 
     @functools.cached_property
     def atom_sets(self) -> dict[str, torch.Tensor]:
-        """Atom indices of the RMSD sets: ca, backbone, heavy, all."""
-        return protein_atom_sets(self.topology)
+        """Atom indices of the RMSD sets: ca, backbone, heavy, all (residues built from the sequence left out)."""
+        return protein_atom_sets(self.topology, self.prepared.modelled_residues)
 
     def rmsd(self, x_nm: torch.Tensor) -> dict[str, float]:
         """Kabsch RMSD in Å to the reference on CA, backbone, heavy and all atoms."""
@@ -104,6 +113,34 @@ def _letter(name: str) -> str:
         return "X"
 
 
+# Prepared structures of this process, by file content and preparation settings: the
+# front-end check, the run and every seed of a batch share one preparation.
+_PREPARED: collections.OrderedDict[tuple, PreparedProtein] = collections.OrderedDict()
+PREPARED_KEPT = 16
+
+
+def clear_prepared() -> None:
+    """Forget the prepared structures of this process (tests; a file edited in place is hashed anew anyway)."""
+    _PREPARED.clear()
+
+
+def prepared_structure(path: Path, **settings: object) -> PreparedProtein:
+    """``prepare_protein(path, **settings)``, once per file content and settings in this process."""
+    # keyed by the text (a gzipped copy shares the plain file's preparation)
+    text = read_structure_text(path)
+    key = (hashlib.sha256(text.encode()).hexdigest(), is_mmcif(path), tuple(sorted(settings.items())))
+    if key in _PREPARED:
+        _PREPARED.move_to_end(key)
+        return _PREPARED[key]
+    started = time.perf_counter()
+    prepared = prepare_protein(path, **settings)
+    log.debug("prepared %s in %.2f s", path.name, time.perf_counter() - started)
+    _PREPARED[key] = prepared
+    while len(_PREPARED) > PREPARED_KEPT:
+        _PREPARED.popitem(last=False)
+    return prepared
+
+
 def locate_and_prepare(
     spec: str,
     chain: str | None = None,
@@ -114,10 +151,13 @@ def locate_and_prepare(
     ph: float = 7.0,
     replace_nonstandard: bool = False,
     max_atoms: int | None = None,
+    model: int = 1,
+    gaps: str = "fill",
 ) -> tuple[StructureSource, PreparedProtein]:
-    """Find (or download) the structure ``spec`` (a PDB id or a .pdb/.cif path) and prepare one chain.
+    """Find (or download) the structure ``spec`` (a PDB id or a structure file) and prepare its chains.
 
-    ``max_atoms`` (None: no limit) refuses a prepared chain with more atoms, hydrogens included.
+    ``chain``, ``model`` and ``gaps`` as :func:`prepare_protein` takes them; ``max_atoms``
+    (None: no limit) refuses a prepared system with more atoms, hydrogens included.
     """
     source = locate_structure(
         spec,
@@ -126,9 +166,16 @@ def locate_and_prepare(
         base_url,
         timeout_s,
     )
-    prepared = prepare_protein(source.path, chain, ph, replace_nonstandard)
-    check_atom_limit(source.pdb_id or source.path.name, prepared, max_atoms)
+    prepared = prepared_structure(
+        source.path, chain=chain, ph=ph, replace_nonstandard=replace_nonstandard, model=model, gaps=gaps
+    )
+    check_atom_limit(source_name(source), prepared, max_atoms)
     return source, prepared
+
+
+def source_name(source: StructureSource) -> str:
+    """The PDB id, or the file's name without its suffixes (``1A8O.pdb.gz`` -> ``1A8O``)."""
+    return source.pdb_id or structure_stem(source.path.name)
 
 
 def check_atom_limit(name: str, prepared: PreparedProtein, max_atoms: int | None) -> None:
@@ -161,7 +208,7 @@ def load_protein(
     log.info("structure %s (%s)", source.path, source.origin)
     for note in prepared.notes:
         log.info("%s: %s", source.path.name, note)
-    name = source.pdb_id or source.path.stem
+    name = source_name(source)
     if start == "native":
         x0 = prepared.positions_nm.copy()
     elif start in START_BUILDERS:
@@ -201,7 +248,7 @@ def cached_start(
 ) -> np.ndarray:
     """The ``start`` of ``prepared`` (n, 3) in nm, from the cache when it holds the same chain, settings and seed."""
     build, seeded = START_BUILDERS[start]
-    atoms = [(a.residue.index, a.residue.name, a.name) for a in prepared.topology.atoms()]
+    atoms = [(a.residue.chain.index, a.residue.index, a.residue.name, a.name) for a in prepared.topology.atoms()]
     description = {"format": START_FORMAT, "start": start, "options": options, "seed": seed if seeded else None,
                    "atoms": atoms, "variants": prepared.variants, "ph": ph}
     key = hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:32]

@@ -2,15 +2,19 @@
 
 ``locate_structure("2JOF", ...)`` looks in a local directory first (``NREP_PDB_DIR``),
 then in the cache, then downloads ``<ID>.pdb`` (falling back to ``<ID>.cif``) from the
-configured base URL into the cache. A path to a ``.pdb``/``.cif`` file is used as is.
-Ids are checked (4 letters or digits) before any path or URL is built from them, and
-every failure is one line that says what to do.
+configured base URL into the cache. A path to a ``.pdb``/``.ent``/``.cif`` file, plain
+or gzipped (``.pdb.gz``, as the RCSB and the wwPDB archive serve them), is used as is;
+:func:`read_structure_text` gives its text. Ids are checked (4 letters or digits)
+before any path or URL is built from them, and every failure is one line that says
+what to do.
 """
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import os
+import zlib
 import re
 import urllib.error
 import urllib.parse
@@ -24,7 +28,14 @@ from nrep.core.results import atomic_write_bytes
 
 RCSB_DOWNLOAD = "https://files.rcsb.org/download"
 PDB_ID = re.compile(r"[A-Za-z0-9]{4}")
-SUFFIXES = (".pdb", ".cif")
+# Structure file suffixes by format; each may also carry ".gz".
+PDB_SUFFIXES = (".pdb", ".ent")
+CIF_SUFFIXES = (".cif", ".mmcif")
+SUFFIXES = PDB_SUFFIXES + CIF_SUFFIXES
+GZIP_SUFFIX = ".gz"
+GZIP_MAGIC = b"\x1f\x8b"
+# The suffixes downloads are tried with, in order.
+DOWNLOAD_SUFFIXES = (".pdb", ".cif")
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
@@ -41,11 +52,40 @@ def default_cache_dir() -> Path:
     return cache_dir("pdb")
 
 
+def _plain_name(name: str) -> str:
+    """``name`` without a trailing ``.gz`` (lower case)."""
+    name = name.lower()
+    return name[: -len(GZIP_SUFFIX)] if name.endswith(GZIP_SUFFIX) else name
+
+
+def has_structure_suffix(name: str) -> bool:
+    """True for ``x.pdb``, ``x.ent``, ``x.cif``, ``x.mmcif``, each also gzipped."""
+    return _plain_name(name).endswith(SUFFIXES)
+
+
+def is_gzipped(path: Path) -> bool:
+    return path.name.lower().endswith(GZIP_SUFFIX)
+
+
+def is_mmcif(path: Path) -> bool:
+    """True when ``path``'s name says mmCIF (``.cif``, ``.mmcif``, gzipped or not)."""
+    return _plain_name(path.name).endswith(CIF_SUFFIXES)
+
+
+def structure_stem(name: str) -> str:
+    """A structure file's name without its suffixes: ``1A8O.pdb.gz`` -> ``1A8O`` (other names as they are)."""
+    plain = name[: -len(GZIP_SUFFIX)] if name.lower().endswith(GZIP_SUFFIX) else name
+    for suffix in SUFFIXES:
+        if plain.lower().endswith(suffix):
+            return plain[: -len(suffix)]
+    return plain
+
+
 def looks_like_file(spec: str) -> bool:
     """True when ``spec`` names a file rather than a PDB id (an empty one is neither)."""
     if not spec:
         return False
-    return spec.lower().endswith(SUFFIXES) or os.sep in spec or "/" in spec or Path(spec).exists()
+    return has_structure_suffix(spec) or os.sep in spec or "/" in spec or Path(spec).exists()
 
 
 def check_pdb_id(spec: str) -> str:
@@ -58,13 +98,21 @@ def check_pdb_id(spec: str) -> str:
     return spec.upper()
 
 
+def _candidate_names(pdb_id: str) -> list[str]:
+    """File names an id may have in a folder: ID.pdb, id.cif.gz, ..., and the wwPDB archive's pdbid.ent.gz."""
+    names = []
+    for stem in (pdb_id, pdb_id.lower()):
+        for suffix in (".pdb", ".cif", ".ent", ".mmcif"):
+            names += [stem + suffix, stem + suffix + GZIP_SUFFIX]
+    return [*names, f"pdb{pdb_id.lower()}.ent", f"pdb{pdb_id.lower()}.ent{GZIP_SUFFIX}"]
+
+
 def _find(directory: Path | None, pdb_id: str) -> Path | None:
     if directory is None or not directory.is_dir():
         return None
-    for suffix in SUFFIXES:
-        for name in (pdb_id + suffix, pdb_id.lower() + suffix):
-            if (directory / name).is_file():
-                return directory / name
+    for name in _candidate_names(pdb_id):
+        if (directory / name).is_file():
+            return directory / name
     return None
 
 
@@ -131,7 +179,7 @@ def download(pdb_id: str, cache_dir: Path, base_url: str = RCSB_DOWNLOAD, timeou
     """Fetch <ID>.pdb, else <ID>.cif, into the cache; one-line errors for 404 and no network."""
     pdb_id = check_pdb_id(pdb_id)  # before the id becomes part of a URL or a path
     _check_base_url(base_url)
-    for suffix in SUFFIXES:
+    for suffix in DOWNLOAD_SUFFIXES:
         url = f"{base_url.rstrip('/')}/{pdb_id}{suffix}"
         try:
             data = _fetch(url, timeout_s)
@@ -175,8 +223,10 @@ def locate_structure(
     """
     if looks_like_file(spec):
         path = Path(spec).expanduser()
+        if path.is_dir():
+            raise NrepError(f"{path} is a directory, not a structure file; pass --pdb path/to/file.pdb (or .cif, .pdb.gz)")
         if not path.is_file():
-            if not spec.lower().endswith(SUFFIXES):
+            if not has_structure_suffix(spec):
                 raise NrepError(
                     f"{spec!r} is neither a PDB id (4 letters or digits, e.g. 2JOF) nor an existing .pdb/.cif file; "
                     "pass --pdb ID or --pdb path/to/file.pdb"
@@ -185,10 +235,65 @@ def locate_structure(
         return StructureSource(path.resolve(), "file")
     pdb_id = check_pdb_id(spec)
     if local_dir is None and os.environ.get("NREP_PDB_DIR"):
-        local_dir = Path(os.environ["NREP_PDB_DIR"])
+        local_dir = Path(os.environ["NREP_PDB_DIR"]).expanduser()
+        if not local_dir.is_dir():
+            raise NrepError(
+                f"$NREP_PDB_DIR={os.environ['NREP_PDB_DIR']} is not a directory; point it at a folder of "
+                "structure files, or unset it to use the cache and downloads"
+            )
+    elif local_dir is not None and not local_dir.is_dir():
+        raise NrepError(f"system.local_dir={local_dir} is not a directory; point it at a folder of structure files or drop it")
     cache_dir = cache_dir or default_cache_dir()
     if (found := _find(local_dir, pdb_id)) is not None:
         return StructureSource(found, "local", pdb_id)
     if (found := _find(cache_dir, pdb_id)) is not None:
         return StructureSource(found, "cache", pdb_id)
     return StructureSource(download(pdb_id, cache_dir, base_url, timeout_s), "download", pdb_id)
+
+
+def _decompressed(path: Path, data: bytes) -> bytes:
+    """The contents of gzip data, or a one-line error that says gzip."""
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as error:
+        raise NrepError(
+            f"{path} is a damaged or truncated gzip file ({error}); download it again "
+            "(delete it from the cache if it came from there)"
+        ) from error
+
+
+def read_structure_text(path: Path) -> str:
+    """The text of a structure file (gunzipped when compressed), or a one-line error.
+
+    Refused: an unreadable, empty, binary or truncated file, a .cif that is not mmCIF and
+    PDB records holding mmCIF. Messages about a gzipped file say so.
+    """
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError as error:
+        raise NrepError(f"{path} is a directory, not a structure file; pass a PDB or mmCIF file") from error
+    except OSError as error:
+        raise NrepError(f"cannot read {path}: {error.strerror}; check the path and its permissions") from error
+    # Compressed data is read whatever the name says; the format comes from the name without .gz.
+    what = f"{path} (gzip)" if is_gzipped(path) or data.startswith(GZIP_MAGIC) else str(path)
+    if data.startswith(GZIP_MAGIC):
+        data = _decompressed(path, data)
+    if not data.strip():
+        raise NrepError(f"{what} is empty; pass a PDB or mmCIF file with coordinates")
+    if looks_binary(data):
+        raise NrepError(f"{what} holds binary data, not PDB or mmCIF text; pass a PDB or mmCIF file")
+    text = data.decode("utf-8", errors="replace")
+    cif = is_mmcif(path)
+    starts_as_cif = text.lstrip().lower().startswith("data_")
+    if cif and not starts_as_cif:
+        pdb_records = any(line.startswith(("ATOM  ", "HETATM")) for line in text.splitlines())
+        fix = "it holds PDB records: rename it to .pdb" if pdb_records else "pass a PDB or mmCIF file"
+        raise NrepError(f"{what} is not an mmCIF file (mmCIF begins with data_); {fix}")
+    if not cif and starts_as_cif:
+        raise NrepError(f"{what} holds mmCIF, not PDB records; rename it to .cif")
+    if not cif and (line := cut_short_record(data)) is not None:
+        raise NrepError(
+            f"{what} looks truncated: line {line} is an atom record cut short before its coordinates; "
+            "fetch the file again (delete it from the cache if it came from there)"
+        )
+    return text

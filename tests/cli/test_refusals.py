@@ -11,6 +11,7 @@ command in a subprocess, as a user would type them.
 from __future__ import annotations
 
 import ast
+import gzip
 import io
 import json
 import os
@@ -204,11 +205,62 @@ BAD_FILES = {
 REAL = {"cut-mid-atom-line", "cut-half-the-residues"}
 
 
+def _coordinates_set_to(value: str, every: bool):  # noqa: ANN202
+    def build(real: str, peptide: str) -> str:
+        rows = atom_lines(peptide)
+        for i, line in enumerate(rows):
+            if every or i == 2:
+                rows[i] = line[:30] + f"{value:>8}" * 3 + line[54:]
+        return "\n".join(rows) + "\nEND\n"
+
+    return build
+
+
+def _extra_atom(real: str, peptide: str) -> str:
+    rows = atom_lines(peptide)
+    nz = next(line for line in rows if line[17:20] == "LYS" and line[12:16] == " NZ ")
+    return "\n".join([*rows, nz[:12] + " NQ " + nz[16:30] + f"{float(nz[30:38]) + 1.5:8.3f}" + nz[38:]]) + "\nEND\n"
+
+
+def _one_residue(real: str, peptide: str) -> str:
+    return "\n".join(line for line in atom_lines(peptide) if residue_number(line) == 1) + "\nEND\n"
+
+
+def _replaceable_and_unknown(real: str, peptide: str) -> str:
+    """NLE at 2 (PDBFixer replaces it by LEU) and XYZ at 3 (nobody knows it) in one chain."""
+    return _non_standard(real, peptide).replace("TRP A   3", "XYZ A   3").replace("ATOM  ", "HETATM")
+
+
+BAD_FILES.update({
+    "damaged-gzip": ("x.pdb.gz", None, [], ["x.pdb.gz is a damaged or truncated gzip file", "download it again"]),
+    "gzipped-binary": ("y.cif.gz", None, [], ["y.cif.gz (gzip) holds binary data"]),
+    "directory-named-pdb": ("folder.pdb", None, [], ["folder.pdb is a directory, not a structure file"]),
+    "all-zero-coordinates": ("zeros.pdb", _coordinates_set_to("0.000", True), [],
+                             ["all 36 atoms of zeros.pdb sit at one point (0.000, 0.000, 0.000)", "pass a structure with coordinates"]),
+    "nan-coordinates": ("nan.pdb", _coordinates_set_to("nan", False), [], ["nan.pdb has 1 atoms whose coordinates are not numbers"]),
+    "extra-atom": ("extra.pdb", _extra_atom, [], ["residue LYS2 of chain A in extra.pdb matches no amber14 template",
+                                                   "nearest LYS: extra atoms NQ", "fix or remove those atoms"]),
+    "one-residue": ("one.pdb", _one_residue, [], ["ALA1 of chain A in one.pdb is a chain of one amino acid", "cap it with ACE and NME"]),
+    "unknown-beside-replaceable": ("both.pdb", _replaceable_and_unknown, ["system.replace_nonstandard=true"],
+                                   ["residue XYZ3 of chain A is an amino acid that neither amber14 nor PDBFixer", "fold both.pdb",
+                                    "NLE->LEU could be replaced"]),
+    "model-out-of-range": ("akwd.pdb", lambda real, peptide: peptide, ["system.model=2"],
+                           ["system.model=2, but akwd.pdb holds 1 model(s); choose 1 to 1"]),
+    "bad-chain-list": ("akwd.pdb", lambda real, peptide: peptide, ["--chain", "A,,B"], ["--chain 'A,,B' is not a chain list"]),
+})
+
+
 def write_bad_file(case: str, folder: Path, peptide_text) -> tuple[Path, list[str]]:
     name, build, extra, _ = BAD_FILES[case]
     path = folder / name
     if case == "binary":
         path.write_bytes(np.random.default_rng(0).bytes(4096))
+    elif case == "damaged-gzip":
+        path.write_bytes(gzip.compress(peptide_text().encode())[:40])
+    elif case == "gzipped-binary":
+        path.write_bytes(gzip.compress(np.random.default_rng(0).bytes(4096)))
+    elif case == "directory-named-pdb":
+        path.mkdir()
     elif case == "chain-gap":
         path.write_text("\n".join(line for line in peptide_text("AKGWD").splitlines() if line[17:20] != "GLY") + "\n")
     else:
@@ -417,7 +469,7 @@ def test_a_disulfide_bond_is_kept_and_noted(workdir, capsys):
     bonded = {(a.residue.index, b.residue.index) for a, b in prepared.topology.bonds() if a.name == b.name == "SG"}
     assert bonded in ({(0, 5)}, {(5, 0)})
     summary = _tiny_run(workdir, capsys, path, [])
-    for note in ("disulfide bonds (CYX): CYS1-CYS6", "used model 1 of 20"):
+    for note in ("1 disulfide bond (CYX): CYS1-CYS6", "used model 1 of 20"):
         assert note in summary["structure_notes"] and note in summary["log"]
 
 

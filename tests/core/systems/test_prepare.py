@@ -60,7 +60,7 @@ def test_bad_files_and_chains_give_one_line(tmp_path):
     assert protein.system.getNumParticles() == protein.positions_nm.shape[0] == 17  # GLY-GLY with H and OXT
     single = tmp_path / "single.pdb"
     single.write_text("".join(line + "\n" for line in buffer.getvalue().splitlines() if " 2 " not in line[20:27]))
-    with pytest.raises(NrepError, match="amber14 cannot parameterise single.pdb"):
+    with pytest.raises(NrepError, match="GLY1 of chain A in single.pdb is a chain of one amino acid"):
         prepare_protein(single)
 
 
