@@ -38,7 +38,16 @@ def one_letter_sequence(residue_names: list[str]) -> str:
 
 
 def extended_chain_pdb(sequence: str, peptide_bond: float = PEPTIDE_BOND_A, rng: np.random.Generator | None = None) -> str:
-    """PDB text of the chain (heavy atoms) for a one-letter sequence.
+    """PDB text of :func:`extended_chain` (heavy atoms) for a one-letter sequence."""
+    buffer = io.StringIO()
+    writer = PDBIO()
+    writer.set_structure(extended_chain(sequence, peptide_bond, rng))
+    writer.save(buffer)
+    return buffer.getvalue()
+
+
+def extended_chain(sequence: str, peptide_bond: float = PEPTIDE_BOND_A, rng: np.random.Generator | None = None):  # noqa: ANN201
+    """The chain (heavy atoms, a Bio.PDB structure, Å) for a one-letter sequence.
 
     Without ``rng`` the chain is fully extended (φ = ψ = ω = 180°). With ``rng`` it is a
     self-avoiding random coil: each residue's φ and the previous ψ are drawn uniformly
@@ -84,11 +93,7 @@ def extended_chain_pdb(sequence: str, peptide_bond: float = PEPTIDE_BOND_A, rng:
         before_last = structure[0]["A"].child_list[-2]
         earlier = np.concatenate([earlier, np.array([a.coord for a in before_last], dtype=np.float32)])
     PeptideBuilder.add_terminal_OXT(structure)
-    buffer = io.StringIO()
-    writer = PDBIO()
-    writer.set_structure(structure)
-    writer.save(buffer)
-    return buffer.getvalue()
+    return structure
 
 
 def _last_residue(structure):  # noqa: ANN001, ANN202 - Bio.PDB.Structure
@@ -193,10 +198,10 @@ def extended_start(
         residues = list(chain.residues())
         if not residues:
             continue
-        built = app.PDBFile(io.StringIO(extended_chain_pdb(_chain_letters(residues), peptide_bond, rng)))
-        built_x = np.asarray(built.positions.value_in_unit(unit.nanometer))
-        chains_x.append(built_x)
-        chains_keys.append([(residues[a.residue.index].index, a.name) for a in built.topology.atoms()])
+        built = extended_chain(_chain_letters(residues), peptide_bond, rng)[0]["A"].child_list
+        # rounded to 0.001 Å as a PDB file would hold them (no file: a long chain overflows its columns)
+        chains_x.append(np.array([[float(f"{v:.3f}") for v in a.coord] for r in built for a in r]) * 0.1)
+        chains_keys.append([(residues[k].index, a.get_id()) for k, r in enumerate(built) for a in r])
     for keys, x in zip(chains_keys, _side_by_side(chains_x)):
         built_atoms.update(zip(keys, x))
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from nrep.configs.schema import GAP_CHOICES
 from nrep.core.errors import NrepError
-from nrep.core.systems.sources import is_mmcif, read_structure_text
+from nrep.core.systems.sources import ends_after_atoms, is_mmcif, read_structure_text
 
 FORCEFIELD = "amber14-all.xml"
 # End caps amber14 has templates for; PDBFixer counts them as heterogens.
@@ -81,6 +81,8 @@ def _parse(path: Path):  # noqa: ANN202 - Bio.PDB.Structure
     parser = MMCIFParser(QUIET=True) if is_mmcif(path) else PDBParser(QUIET=True)
     try:
         return parser.get_structure(path.stem, io.StringIO(text)), text
+    except KeyError as error:  # MMCIFParser on a file without a mandatory item
+        raise NrepError(f"cannot read {path}: the mmCIF item {error} is missing; check that it is a complete mmCIF file") from error
     except Exception as error:  # noqa: BLE001 - the parsers raise many kinds on bad files
         raise NrepError(f"cannot read {path}: {error}; check that it is a PDB or mmCIF file") from error
 
@@ -90,7 +92,10 @@ def chain_kind(chain) -> str:  # noqa: ANN001 - Bio.PDB.Chain
     from Bio.PDB.Polypeptide import is_aa
 
     residues = [r for r in chain if r.id[0] != "W"]
-    if any(is_aa(r, standard=False) or {"N", "CA", "C"} <= {a.get_id() for a in r} for r in residues):
+    # standard amino acids, or a peptide of modified ones; one hetero group with an amino-acid part is a ligand
+    if any(is_aa(r, standard=True) for r in residues) or sum(
+        is_aa(r, standard=False) or {"N", "CA", "C"} <= {a.get_id() for a in r} for r in residues
+    ) > 1:
         return "protein"
     kinds = {NUCLEIC_RESIDUES[r.get_resname().strip()] for r in residues if r.get_resname().strip() in NUCLEIC_RESIDUES}
     return "/".join(sorted(kinds)) if kinds else "other"
@@ -122,8 +127,8 @@ def choose_chains(spec: str | None, kinds: dict[str, str], name: str) -> tuple[l
                 raise NrepError(f"chain {c} of {name} {what}; pass --chain with a protein chain")
     if len(ids) > len(chosen):
         skipped = [c for c in ids if c not in chosen and kinds[c] not in ("protein", "other")]
-        why = f" ({', '.join(skipped)}: {'/'.join(sorted({kinds[c] for c in skipped}))}, not protein)" if skipped else ""
-        notes.append(f"kept chain{'s' if len(chosen) > 1 else ''} {', '.join(chosen)} of {', '.join(ids)}{why}")
+        why = f" ({_named(skipped)}: {'/'.join(sorted({kinds[c] for c in skipped}))}, not protein)" if skipped else ""
+        notes.append(f"kept chain{'s' if len(chosen) > 1 else ''} {_named(chosen)} of {_named(ids)}{why}")
     return chosen, notes
 
 
@@ -168,6 +173,7 @@ class ModelText:
     written_ids: dict[str, str]  # file chain id -> the single-character id in pdb_text
     sequences: dict[str, list[str]]  # written id -> sequence from the file's SEQRES (may be empty)
     notes: list[str]
+    complete: bool  # some record follows the atoms: the file was not cut short inside them
 
 
 def model_text(path: Path, chain: str | None = None, model: int = 1) -> ModelText:
@@ -231,7 +237,7 @@ def model_text(path: Path, chain: str | None = None, model: int = 1) -> ModelTex
         notes.append(f"resolved {resolved[0]} atoms with alternate locations (highest occupancy)")
     sequences = read_sequences(text, is_mmcif(path))
     written_sequences = {written_ids[c]: sequences[c] for c in chosen if sequences.get(c)}
-    return ModelText(buffer.getvalue(), chosen, written_ids, written_sequences, notes)
+    return ModelText(buffer.getvalue(), chosen, written_ids, written_sequences, notes, ends_after_atoms(text))
 
 
 def _single_character_ids(chosen: list[str], all_ids: list[str]) -> dict[str, str]:
@@ -290,6 +296,58 @@ def missing_backbone(missing_atoms: dict) -> list[str]:
     return found
 
 
+def unresolved_termini(topology, incomplete: set) -> list | None:  # noqa: ANN001 - openmm.app.Topology
+    """The residues of ``incomplete`` (backbone atoms missing) that sit at the ends of their chains.
+
+    None when that does not account for all of them (one inside a chain) or would leave a
+    chain with fewer than two residues: then nothing is trimmed.
+    """
+    ends = []
+    for chain in topology.chains():
+        residues = list(chain.residues())
+        first, last = 0, len(residues)
+        while first < last and residues[first] in incomplete:
+            first += 1
+        while last > first and residues[last - 1] in incomplete:
+            last -= 1
+        if any(r in incomplete for r in residues[first:last]) or (last - first < 2 and (first or last < len(residues))):
+            return None
+        ends += residues[:first] + residues[last:]
+    return ends
+
+
+def trim_unresolved_termini(fixer, name: str, label: str, complete: bool) -> list[str]:  # noqa: ANN001
+    """Remove residues at chain ends whose backbone the experiment did not resolve; refuse any other. Notes.
+
+    Such a terminal residue (2XHE's ALA617 has only its N) is as if missing, and missing
+    termini are not invented. In a file cut short inside its atom records the last residue
+    is incomplete for another reason, so there it is refused.
+    """
+    from openmm import app
+
+    fixer.missingResidues = {}  # none yet: the gaps are found after the trimming
+    fixer.findMissingAtoms()
+    incomplete = {r for r, atoms in fixer.missingAtoms.items() if any(a.name in BACKBONE for a in atoms)}
+    if not incomplete:
+        return []
+    ends = unresolved_termini(fixer.topology, incomplete)
+    if ends is None or not complete:
+        # only incomplete chain ends, in a file without a record after its atoms: the file may be cut short
+        cut = "" if ends is None else " (the file ends inside its atom records: it may be cut short; fetch it again)"
+        raise NrepError(
+            f"chain {label} of {name} lacks backbone atoms ({'; '.join(missing_backbone(fixer.missingAtoms))}), "
+            "which cannot be placed reliably; rebuild the backbone first (e.g. with MODELLER or PULCHRA) or use a "
+            f"complete structure{cut}"
+        )
+    several = fixer.topology.getNumChains() > 1
+    described = [f"{_label(r, several)} (no {', '.join(a.name for a in fixer.missingAtoms[r] if a.name in BACKBONE)})"
+                 for r in ends]
+    modeller = app.Modeller(fixer.topology, fixer.positions)
+    modeller.delete(ends)
+    fixer.topology, fixer.positions = modeller.topology, modeller.positions
+    return [f"removed terminal residues whose backbone is not in the file: {_named(described)}"]
+
+
 def _label(residue, several_chains: bool) -> str:  # noqa: ANN001 - openmm.app.Residue
     return f"{residue.chain.id}:{residue.name}{residue.id}" if several_chains else f"{residue.name}{residue.id}"
 
@@ -323,15 +381,38 @@ def chain_breaks(topology, positions_nm: np.ndarray) -> list[str]:  # noqa: ANN0
     return found
 
 
+def _peptide_linked(residue, positions_nm: np.ndarray) -> bool:  # noqa: ANN001 - openmm.app.Residue
+    """True when ``residue`` is bonded into its chain: its N near the C before it, or its C near the N after it."""
+    residues = list(residue.chain.residues())
+    at = residues.index(residue)
+
+    def atom(r, name: str):  # noqa: ANN001, ANN202
+        return next((a.index for a in r.atoms() if a.name == name), None)
+
+    for c_of, n_of in ((residues[at - 1] if at else None, residue), (residue, residues[at + 1] if at + 1 < len(residues) else None)):
+        if c_of is None or n_of is None:
+            continue
+        c, n = atom(c_of, "C"), atom(n_of, "N")
+        if c is not None and n is not None and 10.0 * np.linalg.norm(positions_nm[c] - positions_nm[n]) < CHAIN_BREAK_A:
+            return True
+    return False
+
+
 def unknown_amino_acids(fixer) -> list[str]:  # noqa: ANN001 - pdbfixer.PDBFixer after findNonstandardResidues
-    """Residues with a backbone (N, CA, C) that neither amber14 nor PDBFixer's replacement table knows."""
+    """Residues of the chain (peptide-bonded to a neighbour, with N, CA and C) that neither amber14 nor PDBFixer knows.
+
+    A ligand with an amino-acid group (SAH, a free amino acid) is not bonded into the
+    chain; it is removed with the other heterogens.
+    """
+    from openmm import unit
     from pdbfixer.pdbfixer import proteinResidues
 
     known = set(proteinResidues) | set(CAPS) | {r.name for r, _ in fixer.nonstandardResidues}
+    positions = np.asarray(fixer.positions.value_in_unit(unit.nanometer))
     return [
         f"{r.name}{r.id} of chain {r.chain.id}"
         for r in fixer.topology.residues()
-        if r.name not in known and {"N", "CA", "C"} <= {a.name for a in r.atoms()}
+        if r.name not in known and {"N", "CA", "C"} <= {a.name for a in r.atoms()} and _peptide_linked(r, positions)
     ]
 
 
@@ -347,9 +428,11 @@ def replace_nonstandard_residues(fixer, name: str, replace_all: bool) -> tuple[d
     pairs = sorted({f"{r.name}->{parent}" for r, parent in asked})
     if unknown := unknown_amino_acids(fixer):
         replaceable = f" ({', '.join(pairs)} could be replaced with system.replace_nonstandard=true)" if pairs else ""
+        what = (f"residue {unknown[0]} is an amino acid" if len(unknown) == 1
+                else f"residues {_named(unknown)} are amino acids")
         raise NrepError(
-            f"residue {_named(unknown)} is an amino acid that neither amber14 nor PDBFixer's replacement "
-            f"table knows; nrep cannot fold {name} as it is{replaceable}"
+            f"{what} that neither amber14 nor PDBFixer's replacement table knows; nrep cannot fold {name} as it "
+            f"is{replaceable}"
         )
     if asked and not replace_all:
         names = ", ".join(sorted({r.name for r, _ in asked}))
@@ -444,6 +527,7 @@ def prepare_protein(
         notes.append(f"removed waters, ions and ligands: {', '.join(removed)}")
     if fixer.topology.getNumResidues() == 0:
         raise NrepError(f"chain {label} of {path.name} holds no amino acids; pass --chain with a protein chain")
+    notes += trim_unresolved_termini(fixer, path.name, label, read.complete)
     # the sequence names the residues as the file did: MSE in SEQRES is MET in the chain by now
     sequences = {c: [replaced.get(r, r) for r in names] for c, names in read.sequences.items()}
     inside = find_gaps(fixer, sequences)
@@ -452,11 +536,6 @@ def prepare_protein(
         notes += gap_notes(fixer.topology, inside)
     observed = {(r.chain.index, r.id, r.insertionCode) for r in fixer.topology.residues()}
     fixer.findMissingAtoms()
-    if found := missing_backbone(fixer.missingAtoms):
-        raise NrepError(
-            f"chain {label} of {path.name} lacks backbone atoms ({'; '.join(found)}), which cannot be placed "
-            "reliably; rebuild the backbone first (e.g. with MODELLER or PULCHRA) or use a complete structure"
-        )
     missing = sum(len(atoms) for atoms in fixer.missingAtoms.values()) + sum(
         len(atoms) for atoms in fixer.missingTerminals.values()
     )
@@ -469,8 +548,9 @@ def prepare_protein(
         if gaps == "refuse" and inside:
             fix = "system.gaps=fill builds the missing residues from the file's sequence"
         else:
-            fix = ("the file's sequence (SEQRES) does not say what is missing: pick another --chain or fill the gap "
-                   "first (e.g. with PDBFixer or MODELLER)")
+            which = ("its sequence records do not match the chain there" if read.sequences
+                     else "it holds no sequence (SEQRES, or mmCIF's pdbx_poly_seq_scheme) to fill the gap from")
+            fix = f"{which}: pick another --chain or fill the gap first (e.g. with PDBFixer or MODELLER)"
         raise NrepError(f"chain {label} of {path.name} is broken between {', '.join(breaks)}; {fix}")
 
     forcefield = app.ForceField(FORCEFIELD)

@@ -148,11 +148,19 @@ def _fetch(url: str, timeout_s: float) -> bytes:
         return response.read()
 
 
+def starts_as_mmcif(text: str) -> bool:
+    """True when the first line that is not blank or a comment (``#\\#CIF_1.1``, ``# mmCIF``) opens a data block."""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            return stripped.lower().startswith("data_")
+    return False
+
+
 def looks_like_structure(data: bytes, suffix: str) -> bool:
     """A cheap check that a payload is a PDB (ATOM/HETATM records) or mmCIF (_atom_site) file."""
-    head = data.lstrip()[:5].lower()
     if suffix == ".cif":
-        return head == b"data_" and b"_atom_site." in data
+        return starts_as_mmcif(data.decode("utf-8", errors="replace")) and b"_atom_site." in data
     return any(line.startswith((b"ATOM  ", b"HETATM")) for line in data.splitlines())
 
 
@@ -167,6 +175,21 @@ def cut_short_record(data: bytes) -> int | None:
         if line.startswith((b"ATOM", b"HETATM")) and len(line.rstrip()) < PDB_COORDINATES_END:
             return number
     return None
+
+
+ATOM_RECORDS = ("ATOM", "HETATM", "ANISOU", "SIGATM", "SIGUIJ")
+
+
+def ends_after_atoms(text: str) -> bool:
+    """True when some other record follows the last atom record (END, TER, CONECT, an mmCIF category).
+
+    A file cut at a line break inside its coordinates has none; a complete one has.
+    """
+    lines = text.rstrip().splitlines()
+    last_atom = max((i for i, line in enumerate(lines) if line.startswith(("ATOM", "HETATM"))), default=None)
+    return last_atom is not None and any(
+        line.strip() and not line.startswith(ATOM_RECORDS) for line in lines[last_atom + 1:]
+    )
 
 
 def looks_binary(data: bytes) -> bool:
@@ -284,7 +307,7 @@ def read_structure_text(path: Path) -> str:
         raise NrepError(f"{what} holds binary data, not PDB or mmCIF text; pass a PDB or mmCIF file")
     text = data.decode("utf-8", errors="replace")
     cif = is_mmcif(path)
-    starts_as_cif = text.lstrip().lower().startswith("data_")
+    starts_as_cif = starts_as_mmcif(text)
     if cif and not starts_as_cif:
         pdb_records = any(line.startswith(("ATOM  ", "HETATM")) for line in text.splitlines())
         fix = "it holds PDB records: rename it to .pdb" if pdb_records else "pass a PDB or mmCIF file"

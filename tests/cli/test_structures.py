@@ -184,3 +184,9 @@ def test_one_preparation_per_process_and_gzip_gives_the_same_run(tmp_path, monke
     assert len(calls) == 1  # same content and settings: prepared once in this process
     summary = json.loads((tmp_path / "packed" / "summary.json").read_text())
     assert summary["pdb"] == "AKWD" and summary["structure_file"].endswith("AKWD.pdb.gz")
+    # a batch of replicas: the front-end and every seed share one preparation
+    protein.clear_prepared()
+    code = main(["fold", "--pdb", str(peptide_file), "method=gd", "stop.max_steps=5", "replicas=3", "--threads", "1",
+                 "--out", "batch", f"init.cache_dir={tmp_path / 'starts'}"])
+    assert code == 0 and len(list((tmp_path / "batch").glob("seed*/summary.json"))) == 3
+    assert len(calls) == 2

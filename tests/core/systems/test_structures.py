@@ -267,3 +267,64 @@ def test_run_labels_drop_the_gzip_suffix():
     assert run_label({"name": "protein", "pdb": "3jqh.cif.gz"}) == "3jqh"
     assert run_label({"name": "protein", "pdb": "2jof"}) == "2JOF"
 
+
+
+def test_an_unresolved_terminal_residue_is_trimmed_unless_the_file_is_cut_short(tmp_path, peptide_file):
+    rows = _atom_lines(peptide_file.read_text())
+    last_n = next(r for r in rows if r[17:20] == "ASP" and r[12:16] == " N  ")
+    xyz = [float(last_n[30:38]) + 3.0, float(last_n[38:46]), float(last_n[46:54])]
+    lone_n = _with_coordinates(last_n[:17] + "GLY A   5" + last_n[26:], xyz)  # a C-terminal GLY with only its N
+    path = tmp_path / "unresolved.pdb"
+    path.write_text("\n".join([*rows, lone_n, "TER", "END"]) + "\n")
+    protein = prepare_protein(path)
+    assert [r.name for r in protein.topology.residues()] == ["ALA", "LYS", "TRP", "ASP"]
+    assert "removed terminal residues whose backbone is not in the file: GLY5 (no CA, C)" in protein.notes
+    path.write_text("\n".join([*rows, lone_n]) + "\n")  # the same, as a file cut short after that line
+    with pytest.raises(NrepError, match="GLY5 has no CA, C.*may be cut short"):
+        prepare_protein(path)
+
+
+def test_a_ligand_with_an_amino_acid_group_is_removed_not_refused(tmp_path, peptide_file):
+    rows = _atom_lines(peptide_file.read_text())
+    ligand = [  # S-adenosyl-homocysteine's amino-acid end, 15 Å from the peptide: a cofactor, not a residue
+        f"HETATM{900 + i:5d}  {name:<3} SAH A 301    {15.0 + 1.4 * i:8.3f}{5.0:8.3f}{5.0:8.3f}  1.00  0.00           {name[0]}"
+        for i, name in enumerate(("N", "CA", "C", "O", "CB", "SD"))
+    ]
+    path = tmp_path / "cofactor.pdb"
+    path.write_text("\n".join([*rows, *ligand, "END"]) + "\n")
+    protein = prepare_protein(path)
+    assert protein.topology.getNumResidues() == 4 and "removed waters, ions and ligands: SAH" in protein.notes
+
+
+def test_the_extended_start_of_two_chains_is_each_chain_laid_side_by_side(tmp_path, peptide_text):
+    from scipy.spatial.distance import cdist
+
+    from nrep.core.systems.extended import CHAIN_GAP_NM, extended_start
+
+    path = tmp_path / "two.pdb"
+    path.write_text(two_chains(peptide_text))
+    both = prepare_protein(path, chain="A,B")
+    x = extended_start(both.topology, both.variants)
+    chain = np.array([a.residue.chain.index for a in both.topology.atoms()])
+    assert cdist(x[chain == 0], x[chain == 1]).min() >= CHAIN_GAP_NM - 0.15  # hydrogens are added after the placement
+    # each chain's heavy atoms: its own extended start, moved as a whole (OpenMM draws the hydrogens of
+    # rotatable groups from one seeded generator, so a second chain's differ from its start alone)
+    heavy = np.array([a.element.symbol != "H" for a in both.topology.atoms()])
+    for index, name in enumerate("AB"):
+        alone = prepare_protein(path, chain=name)
+        shift = x[chain == index] - extended_start(alone.topology, alone.variants)
+        own_heavy = heavy[chain == index]
+        assert np.allclose(shift[own_heavy], shift[own_heavy][0], atol=1e-9)
+
+
+def test_an_mmcif_file_may_open_with_comments(tmp_path, peptide_file):
+    """ChimeraX writes `#\\#CIF_1.1` and `# mmCIF` before the data block."""
+    from Bio.PDB import MMCIFIO, PDBParser
+
+    plain = tmp_path / "plain.cif"
+    writer = MMCIFIO()
+    writer.set_structure(PDBParser(QUIET=True).get_structure("p", str(peptide_file)))
+    writer.save(str(plain))
+    commented = tmp_path / "chimerax.cif"
+    commented.write_text("#\\#CIF_1.1\n# mmCIF\n" + plain.read_text())
+    assert np.array_equal(prepare_protein(commented).positions_nm, prepare_protein(plain).positions_nm)
