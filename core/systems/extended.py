@@ -147,6 +147,36 @@ def _side_chain_gap(tail, earlier: np.ndarray) -> float:  # noqa: ANN001 - Bio.P
     return float(np.linalg.norm(np.array(side)[:, None] - others[None], axis=-1).min())
 
 
+def atom_keys(topology) -> list[tuple]:  # noqa: ANN001 - openmm.app.Topology
+    """Per atom, what it is independent of naming: (residue, name) for heavy atoms, and
+    (residue, its heavy atom, rank by name) for hydrogens.
+
+    A file's own hydrogens keep its names (CHARMM's HN1, HN2 on an N-terminal proline
+    become H, H2 where OpenMM adds H2, H3), so hydrogens are matched by what they sit on.
+    """
+    def hydrogen(atom) -> bool:  # noqa: ANN001
+        return atom.element is not None and atom.element.symbol == "H"
+
+    heavy_of = {}
+    for a, b in topology.bonds():
+        if hydrogen(a) != hydrogen(b):
+            h, heavy = (a, b) if hydrogen(a) else (b, a)
+            heavy_of[h] = heavy
+    keys: list[tuple] = []
+    on_heavy: dict[tuple, list] = {}
+    for atom in topology.atoms():
+        if hydrogen(atom) and atom in heavy_of:
+            group = (atom.residue.index, "H on", heavy_of[atom].name)
+            on_heavy.setdefault(group, []).append(atom)
+            keys.append(None)
+        else:
+            keys.append((atom.residue.index, atom.name))
+    for group, hydrogens in on_heavy.items():
+        for rank, atom in enumerate(sorted(hydrogens, key=lambda a: a.name)):
+            keys[atom.index] = (*group, rank)
+    return keys
+
+
 # Chains of one system are built apart, side by side, this far (nm) between their atoms.
 CHAIN_GAP_NM = 1.0
 
@@ -218,8 +248,8 @@ def extended_start(
             )
         x_heavy[atom.index] = source
     full, x_full = add_hydrogens(heavy.topology, x_heavy, variants, ph)
-    placed = {(a.residue.index, a.name): a.index for a in full.atoms()}
-    order = [placed.get((a.residue.index, a.name)) for a in topology.atoms()]
+    placed = {key: index for index, key in enumerate(atom_keys(full))}
+    order = [placed.get(key) for key in atom_keys(topology)]
     if None in order or full.getNumAtoms() != topology.getNumAtoms():
         missing = [f"{a.residue.name}{a.residue.id}:{a.name}" for a, i in zip(topology.atoms(), order) if i is None]
         raise NrepError(

@@ -74,13 +74,46 @@ def parse_chain_spec(spec: str | None) -> list[str] | str | None:
     return ids
 
 
+ATOM_LINE = ("ATOM  ", "HETATM", "ANISOU", "TER")
+
+
+def chains_from_segments(text: str) -> tuple[str, dict[str, str]]:
+    """PDB text whose chain ids are all blank but whose segment ids differ (CHARMM-GUI, NAMD) with a
+    chain letter per segment, and letter -> segment id; other text as it is.
+
+    Without this the segments would merge into one chain, and residues numbered alike in
+    two segments would be lost as duplicates.
+    """
+    atoms = [line for line in text.splitlines() if line.startswith(ATOM_LINE[:2])]
+    segments = list(dict.fromkeys(line[72:76].strip() for line in atoms))
+    if any(line[21:22].strip() for line in atoms) or len(segments) < 2 or "" in segments:
+        return text, {}
+    letters = dict(zip(segments, string.ascii_uppercase + string.digits + string.ascii_lowercase))
+    if len(letters) < len(segments):
+        return text, {}
+    lines = [
+        line[:21] + letters[line[72:76].strip()] + line[22:]
+        if line.startswith(ATOM_LINE) and line[72:76].strip() in letters else line
+        for line in text.splitlines()
+    ]
+    return "\n".join(lines) + "\n", {letter: segment for segment, letter in letters.items()}
+
+
 def _parse(path: Path):  # noqa: ANN202 - Bio.PDB.Structure
     from Bio.PDB import MMCIFParser, PDBParser
 
     text = read_structure_text(path)
+    segments: dict[str, str] = {}
+    if not is_mmcif(path):
+        text, segments = chains_from_segments(text)
     parser = MMCIFParser(QUIET=True) if is_mmcif(path) else PDBParser(QUIET=True)
     try:
-        return parser.get_structure(path.stem, io.StringIO(text)), text
+        structure = parser.get_structure(path.stem, io.StringIO(text))
+        for model in structure:
+            for chain in list(model):
+                if chain.id in segments:
+                    chain.id = segments[chain.id]
+        return structure, text, segments
     except KeyError as error:  # MMCIFParser on a file without a mandatory item
         raise NrepError(f"cannot read {path}: the mmCIF item {error} is missing; check that it is a complete mmCIF file") from error
     except Exception as error:  # noqa: BLE001 - the parsers raise many kinds on bad files
@@ -180,13 +213,15 @@ def model_text(path: Path, chain: str | None = None, model: int = 1) -> ModelTex
     """Model ``model`` of ``path``, its chosen chains, alternate locations resolved, as PDB text."""
     from Bio.PDB import PDBIO, Select
 
-    structure, text = _parse(path)
+    structure, text, segments = _parse(path)
     models = list(structure)
     if not models or not any(True for _ in models[0].get_atoms()):
         raise NrepError(f"{path} holds no atoms; check that it is a PDB or mmCIF file with coordinates")
     if not 1 <= model <= len(models):
         raise NrepError(f"system.model={model}, but {path.name} holds {len(models)} model(s); choose 1 to {len(models)}")
     notes = [f"used model {model} of {len(models)}"] if len(models) > 1 else []
+    if segments:
+        notes.append(f"the chain ids are blank: chains named by their segment ids ({_named(list(segments.values()))})")
     if is_mmcif(path):
         # Biopython reads the author's chain ids and residue numbers, the ones --chain takes
         notes.insert(0, "read mmCIF with the author's chain ids and residue numbers")
@@ -202,10 +237,12 @@ def model_text(path: Path, chain: str | None = None, model: int = 1) -> ModelTex
         notes.append(f"deuterium treated as hydrogen: dropped the file's {hydrogens} H and D atoms; hydrogens are added for the pH")
 
     written_ids = _single_character_ids(chosen, [c.id for c in chosen_model])
-    for original, new in written_ids.items():
-        if new != original:
-            chosen_model[original].id = new
-            notes.append(f"chain {original} is written as {new} for OpenMM (PDB chain ids have one character)")
+    renamed = {original: new for original, new in written_ids.items() if new != original}
+    for original, new in renamed.items():
+        chosen_model[original].id = new
+    if renamed:
+        notes.append(f"chain{'s' if len(renamed) > 1 else ''} {_named(list(renamed))} written as "
+                     f"{_named(list(renamed.values()))} for OpenMM (PDB chain ids have one character)")
     keep = set(written_ids.values())
     resolved: list[int] = [0]
 

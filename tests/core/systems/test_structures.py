@@ -328,3 +328,46 @@ def test_an_mmcif_file_may_open_with_comments(tmp_path, peptide_file):
     commented = tmp_path / "chimerax.cif"
     commented.write_text("#\\#CIF_1.1\n# mmCIF\n" + plain.read_text())
     assert np.array_equal(prepare_protein(commented).positions_nm, prepare_protein(plain).positions_nm)
+
+
+def _pdb_lines(topology, x_nm, chain: str = "A", segment: str = "", shift_A: float = 0.0, rename=None) -> list[str]:  # noqa: ANN001
+    """ATOM records of a prepared topology (hydrogens included), optionally renamed and moved."""
+    rename = rename or {}
+    lines = []
+    for atom, xyz in zip(topology.atoms(), x_nm * 10.0):
+        name = rename.get((atom.residue.index, atom.name), atom.name)
+        lines.append(
+            f"ATOM  {atom.index + 1:5d} {name:<4} {atom.residue.name:>3} {chain}{int(atom.residue.id):4d}    "
+            f"{xyz[0] + shift_A:8.3f}{xyz[1]:8.3f}{xyz[2]:8.3f}  1.00  0.00      {segment:<4}{atom.element.symbol:>2}"
+        )
+    return lines
+
+
+def test_segments_without_chain_ids_become_chains(tmp_path, peptide_file):
+    """CHARMM-GUI / NAMD files: blank chain ids, segments PROA and PROB numbered alike."""
+    plain = prepare_protein(peptide_file)
+    rows = [*_pdb_lines(plain.topology, plain.positions_nm, " ", "PROA"),
+            *_pdb_lines(plain.topology, plain.positions_nm, " ", "PROB", shift_A=20.0)]
+    path = tmp_path / "charmm.pdb"
+    path.write_text("\n".join([*rows, "END"]) + "\n")
+    first = prepare_protein(path)
+    assert first.chain == "PROA" and first.topology.getNumAtoms() == plain.topology.getNumAtoms()
+    assert any("chains named by their segment ids (PROA, PROB)" in note for note in first.notes)
+    both = prepare_protein(path, chain="PROA,PROB")
+    assert both.topology.getNumAtoms() == 2 * plain.topology.getNumAtoms()  # no residue lost as a duplicate
+
+
+def test_the_extended_start_matches_a_files_own_hydrogen_names(tmp_path, peptide_text):
+    """CHARMM names an N-terminal proline's hydrogens HN1, HN2; OpenMM reads them as H, H2 and adds H2, H3."""
+    from nrep.core.systems.extended import extended_start
+
+    source = tmp_path / "pkwd.pdb"
+    source.write_text(peptide_text("PKWD"))
+    plain = prepare_protein(source)
+    path = tmp_path / "charmm_names.pdb"
+    path.write_text("\n".join([*_pdb_lines(plain.topology, plain.positions_nm, rename={(0, "H2"): "HN1", (0, "H3"): "HN2"}),
+                               "END"]) + "\n")
+    named = prepare_protein(path)
+    assert sorted(a.name for a in next(named.topology.residues()).atoms() if a.element.symbol == "H")[:2] != ["H2", "H3"]
+    x = extended_start(named.topology, named.variants)
+    assert np.allclose(x, extended_start(plain.topology, plain.variants), atol=1e-6)
