@@ -74,7 +74,8 @@ def parse_chain_spec(spec: str | None) -> list[str] | str | None:
     return ids
 
 
-ATOM_LINE = ("ATOM  ", "HETATM", "ANISOU", "TER")
+ATOM_RECORDS = ("ATOM  ", "HETATM")
+CHAIN_RECORDS = (*ATOM_RECORDS, "ANISOU", "TER")  # the records that carry a chain id
 
 
 def chains_from_segments(text: str) -> tuple[str, dict[str, str]]:
@@ -84,7 +85,7 @@ def chains_from_segments(text: str) -> tuple[str, dict[str, str]]:
     Without this the segments would merge into one chain, and residues numbered alike in
     two segments would be lost as duplicates.
     """
-    atoms = [line for line in text.splitlines() if line.startswith(ATOM_LINE[:2])]
+    atoms = [line for line in text.splitlines() if line.startswith(ATOM_RECORDS)]
     segments = list(dict.fromkeys(line[72:76].strip() for line in atoms))
     if any(line[21:22].strip() for line in atoms) or len(segments) < 2 or "" in segments:
         return text, {}
@@ -93,7 +94,7 @@ def chains_from_segments(text: str) -> tuple[str, dict[str, str]]:
         return text, {}
     lines = [
         line[:21] + letters[line[72:76].strip()] + line[22:]
-        if line.startswith(ATOM_LINE) and line[72:76].strip() in letters else line
+        if line.startswith(CHAIN_RECORDS) and line[72:76].strip() in letters else line
         for line in text.splitlines()
     ]
     return "\n".join(lines) + "\n", {letter: segment for segment, letter in letters.items()}
@@ -110,9 +111,11 @@ def _parse(path: Path):  # noqa: ANN202 - Bio.PDB.Structure
     try:
         structure = parser.get_structure(path.stem, io.StringIO(text))
         for model in structure:
-            for chain in list(model):
-                if chain.id in segments:
-                    chain.id = segments[chain.id]
+            renamed = [chain for chain in model if chain.id in segments]
+            for chain in renamed:  # in two steps: a segment may be named like another chain's letter
+                chain.id = "\0" + chain.id
+            for chain in renamed:
+                chain.id = segments[chain.id[1:]]
         return structure, text, segments
     except KeyError as error:  # MMCIFParser on a file without a mandatory item
         raise NrepError(f"cannot read {path}: the mmCIF item {error} is missing; check that it is a complete mmCIF file") from error
