@@ -128,10 +128,10 @@ def chain_kind(chain) -> str:  # noqa: ANN001 - Bio.PDB.Chain
     from Bio.PDB.Polypeptide import is_aa
 
     residues = [r for r in chain if r.id[0] != "W"]
-    # standard amino acids, or a peptide of modified ones; one hetero group with an amino-acid part is a ligand
-    if any(is_aa(r, standard=True) for r in residues) or sum(
-        is_aa(r, standard=False) or {"N", "CA", "C"} <= {a.get_id() for a in r} for r in residues
-    ) > 1:
+    amino_acids = sum(is_aa(r, standard=False) or {"N", "CA", "C"} <= {a.get_id() for a in r} for r in residues)
+    # standard amino acids, a peptide of modified ones, or one modified amino acid on its own; a single
+    # hetero group with an amino-acid part beside other groups is a ligand
+    if any(is_aa(r, standard=True) for r in residues) or amino_acids > 1 or amino_acids == len(residues) == 1:
         return "protein"
     kinds = {NUCLEIC_RESIDUES[r.get_resname().strip()] for r in residues if r.get_resname().strip() in NUCLEIC_RESIDUES}
     return "/".join(sorted(kinds)) if kinds else "other"
