@@ -21,7 +21,7 @@ LAUNCHER ?= joblib
 LAUNCH_ARGS ?=
 REPRODUCE_ROOT ?= results/reproduce
 
-.PHONY: help install run test test-all bench bench-loop clean reproduce-all \
+.PHONY: help install run test test-all bench bench-loop fixed-seeds clean reproduce-all \
 	reproduce-fig2 reproduce-fig3 reproduce-fig4 reproduce-fig5 reproduce-fig6 reproduce-fig8
 
 help: ## show this help
@@ -48,6 +48,9 @@ test-all: $(STAMP) ## every test, the slow ones included
 
 bench: $(STAMP) ## energies vs OpenMM CPU, slow-mode share, time to target (~7 min; FULL=1 adds n=10000 and 2JOF)
 	$(BIN)/python benchmarks/bench.py $(if $(FULL),--full) $(BENCH_ARGS)
+
+fixed-seeds: $(STAMP) ## fixed-seed runs whose numbers a behaviour-preserving change keeps (~20 s; --write to record)
+	$(BIN)/python benchmarks/fixed_seeds.py $(BENCH_ARGS)
 
 bench-loop: $(STAMP) ## loop benchmark: methods x optimisers, 5 seeds (FULL=1: n=1000); ~25 min
 	$(BIN)/python benchmarks/loop_bench.py $(if $(FULL),--sizes 1000 --budget-s 120) $(BENCH_ARGS)
