@@ -21,7 +21,7 @@ LAUNCHER ?= joblib
 LAUNCH_ARGS ?=
 REPRODUCE_ROOT ?= results/reproduce
 
-.PHONY: help install run test test-all bench bench-loop fixed-seeds clean reproduce-all \
+.PHONY: help install run test test-all lint bench bench-loop fixed-seeds clean reproduce-all \
 	reproduce-fig2 reproduce-fig3 reproduce-fig4 reproduce-fig5 reproduce-fig6 reproduce-fig8
 
 help: ## show this help
@@ -42,6 +42,9 @@ run: $(STAMP) ## the main job: `nrep loop` with its defaults (about a minute on 
 
 test: $(STAMP) ## the fast test suite (a few minutes on 2 cores)
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff over the code, the tests and the benchmarks (rules in pyproject.toml)
+	$(BIN)/ruff check .
 
 test-all: $(STAMP) ## every test, the slow ones included
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

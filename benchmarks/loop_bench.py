@@ -106,7 +106,11 @@ def aggregate(rows: list[dict]) -> list[dict]:
     for row in rows:
         groups.setdefault((row["energy"], row["n"], row["variant"]), []).append(row)
     out = []
-    for (energy, n, variant), members in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], DEFAULT_VARIANTS.index(kv[0][2]) if kv[0][2] in DEFAULT_VARIANTS else 99)):
+    def order(item: tuple) -> tuple:
+        (energy, n, variant), _ = item
+        return energy, n, DEFAULT_VARIANTS.index(variant) if variant in DEFAULT_VARIANTS else 99
+
+    for (energy, n, variant), members in sorted(groups.items(), key=order):
         finals = [m["energy_paper"] for m in members]
         e_mean, e_std = mean_std(finals)
         t_mean, _ = mean_std([m["time_method_s"] for m in members])
@@ -144,7 +148,8 @@ def markdown(meta: dict, rows: list[dict], summary: list[dict]) -> str:
         lines += [
             f"## {energy}, n = {n} (target {target_text})",
             "",
-            "| variant | final energy (mean ± std) | best | closure | stuck pairs (seeds) | time (s) | of which slow modes | to target (s) | budget hit |",
+            "| variant | final energy (mean ± std) | best | closure | stuck pairs (seeds) | time (s) | of which slow modes "
+            "| to target (s) | budget hit |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for s in (s for s in summary if (s["energy"], s["n"]) == (energy, n)):
@@ -156,7 +161,8 @@ def markdown(meta: dict, rows: list[dict], summary: list[dict]) -> str:
                 f"{s['time_method_mean_s']:.1f} | {s['time_modes_mean_s']:.2f} | {to_target} | {s['budget_hit']} |"
             )
         lines.append("")
-    lines += ["## Per seed", "", "| energy | n | variant | seed | final energy | closure | stuck | time (s) | stop |", "|---|---|---|---|---|---|---|---|---|"]
+    lines += ["## Per seed", "", "| energy | n | variant | seed | final energy | closure | stuck | time (s) | stop |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(
             f"| {r['energy']} | {r['n']} | {r['variant']} | {r['seed']} | {r['energy_paper']:.5f} | "

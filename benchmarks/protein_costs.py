@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Callable
 
 import torch
 
@@ -22,7 +23,7 @@ from nrep.core.langevin import langevin_context
 from nrep.core.systems.protein import locate_and_prepare
 
 
-def per_call_ms(fn, repeats: int) -> float:
+def per_call_ms(fn: Callable[[], object], repeats: int) -> float:
     for _ in range(3):
         fn()
     started = time.perf_counter()

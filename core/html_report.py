@@ -98,7 +98,8 @@ def structures(labelled: pd.DataFrame) -> list[dict[str, str]]:
         found.append({
             "id": f"viewer-{i}",
             "title": f"{run['panel']}: {run['label']}",
-            "caption": f"E = {run['energy_final_exact']:.6g} {run.get('energy_unit', '')}, CA RMSD {run.get('rmsd_ca_A', float('nan')):.2f} Å; {run_dir.name}",
+            "caption": f"E = {run['energy_final_exact']:.6g} {run.get('energy_unit', '')}, "
+                       f"CA RMSD {run.get('rmsd_ca_A', float('nan')):.2f} Å; {run_dir.name}",
             "reference": (run_dir / "reference.pdb").read_text(),
             "final": superimposed_pdb(run_dir / "final.pdb", run_dir / "reference.pdb"),
         })
@@ -107,7 +108,8 @@ def structures(labelled: pd.DataFrame) -> list[dict[str, str]]:
 
 def _image(path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
-    return f'<figure><img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}"><figcaption>{html.escape(path.stem)}</figcaption></figure>'
+    name = html.escape(path.stem)
+    return f'<figure><img alt="{name}" src="data:image/png;base64,{data}"><figcaption>{name}</figcaption></figure>'
 
 
 def _script_json(value: object) -> str:

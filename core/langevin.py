@@ -13,7 +13,12 @@ bit-reproducible and about half as fast; ``cuda`` is fast but not bit-reproducib
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    import openmm
 
 SOLVENTS = ("implicit", "explicit", "vacuum")
 PLATFORMS = ("auto", "reference", "cpu", "cuda")
@@ -57,7 +62,7 @@ def langevin_context(
     padding_nm: float = 1.0,
     platform: str = "auto",
     threads: int | None = None,
-):  # noqa: ANN201
+) -> openmm.Context:
     """An OpenMM context ready to run, with velocities drawn at ``temperature_K``.
 
     The protein's atoms come first (solvent is appended), so positions[:n] are the solute.

@@ -33,8 +33,8 @@ from nrep.configs.schema import (
 from nrep.core import modes as slow
 from nrep.core.callbacks import EarlyStopping
 from nrep.core.optimize import Stage
-from nrep.core.paths import cache_dir
 from nrep.core.optimizers import optimizer_factory
+from nrep.core.paths import cache_dir
 from nrep.core.reparam.coordinates import Coordinates
 from nrep.core.reparam.gnn import GNNReparam, SlowModeGCN, SparseGCN, mode_propagator
 from nrep.core.reparam.linear import LinearModes

@@ -47,7 +47,7 @@ class StackedReplicas(nn.Module):
         params, buffers = stack_module_state(list(models))
         self.names = list(params)
         self.stacked = nn.ParameterList(nn.Parameter(params[name].detach()) for name in self.names)
-        for i, (name, value) in enumerate(buffers.items()):
+        for i, value in enumerate(buffers.values()):
             self.register_buffer(f"buffer_{i}", value)
         self.buffer_names = list(buffers)
         # The template only lends its forward(); its own tensors are replaced at every call.
@@ -101,7 +101,7 @@ def minimise_replicas(
         return x, energy(x)
 
 
-def batch_plans(plans: Sequence, x0: torch.Tensor) -> list[Stage]:  # noqa: ANN001 - MethodPlan
+def batch_plans(plans: Sequence, x0: torch.Tensor) -> list[Stage]:  # plans: MethodPlan per seed
     """One batch's stages from B runs' method plans (one per seed) and their starts x0 (B, n, 3).
 
     Stage 1 of CG/GNN stacks each run's own model (built from its own start); every stage

@@ -10,9 +10,9 @@ import contextlib
 import dataclasses
 import datetime as dt
 import io
-from dataclasses import asdict
 import logging
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -232,7 +232,7 @@ def read_checkpoint(run_dir: Path, cfg: NrepConfig) -> dict:
         raise NrepError(f"{run_dir} has no {CHECKPOINT}; only runs stopped by Ctrl-C or SIGTERM can be resumed")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - torch raises many kinds on a damaged file
+    except Exception as error:  # torch raises many kinds on a damaged file
         raise NrepError(f"cannot read {path} ({type(error).__name__}); the checkpoint is damaged: rerun instead") from error
     if state.get("format") != CHECKPOINT_FORMAT or state.get("config") != config_fingerprint(cfg):
         raise NrepError(f"{path} does not belong to the config in {run_dir / '.hydra'}; resume with the run's own config")

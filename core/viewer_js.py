@@ -42,7 +42,7 @@ def fetch(directory: Path, url: str = TARBALL_URL, timeout_s: float = 60.0) -> N
     if not url.startswith("https://"):
         raise NrepError(f"refusing to fetch 3Dmol.js over a non-HTTPS address: {url}")
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 - https only, checked above
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:  # https only, checked above
             data = response.read()
     except (urllib.error.URLError, OSError) as error:
         raise NrepError(f"cannot download 3Dmol.js from {url} ({error}); the report is written without the 3-D view") from error

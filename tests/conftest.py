@@ -11,7 +11,6 @@ import threading
 from pathlib import Path
 
 import openmm
-
 import pytest
 import torch
 
@@ -74,7 +73,7 @@ def server(tmp_path):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, directory=str(served), **kwargs)
 
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             name = Path(self.path).name
             if name.startswith("9"):
                 self.send_error(500, "server error")

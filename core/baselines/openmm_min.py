@@ -56,7 +56,7 @@ def minimise_with_openmm(
     n = x0_nm.shape[0]
 
     class Reporter(openmm.MinimizationReporter):
-        def report(self, iteration, x, grad, args):  # noqa: ANN001, ANN201
+        def report(self, iteration, x, grad, args) -> bool:  # noqa: ANN001 - OpenMM's signature
             coordinates = torch.from_numpy(np.array(x, dtype=np.float64).reshape(n, 3))
             value = float(args["system energy"])
             seen["iterations"] = iteration + 1

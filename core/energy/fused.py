@@ -23,7 +23,7 @@ compiler).
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
@@ -116,14 +116,14 @@ def compiled_block() -> Callable[..., BlockResult]:
 
 class _PairSums(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: torch.Tensor, phi: Phi, inputs: BlockInputs, n_terms: int, compiled: bool):  # noqa: ANN205
+    def forward(ctx: Any, x: torch.Tensor, phi: Phi, inputs: BlockInputs, n_terms: int, compiled: bool) -> tuple:
         energies, gradients = pair_sums(x.detach(), phi, inputs, n_terms, ctx.needs_input_grad[0], compiled)
         ctx.save_for_backward(*[g for g in gradients if g is not None])
         return tuple(energies)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, *grad_outputs: torch.Tensor):  # noqa: ANN205
+    def backward(ctx: Any, *grad_outputs: torch.Tensor) -> tuple:
         gradients = ctx.saved_tensors
         # one energy per structure of a batch: its gradient output scales that structure's (n, 3)
         total = sum(g_out[..., None, None] * g for g_out, g in zip(grad_outputs, gradients))

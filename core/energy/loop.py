@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from nrep.core.energy import potentials
 from nrep.core.energy.pairs import PairInteraction, PairPotential, pair_distances, sum_over_all_pairs
 from nrep.core.systems.loop import LoopSystem, n_log_n
+
 
 @dataclass(frozen=True)
 class PairTerm:

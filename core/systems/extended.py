@@ -18,7 +18,6 @@ import io
 import itertools
 
 import numpy as np
-
 from Bio.PDB import PDBIO
 from Bio.PDB.Polypeptide import protein_letters_3to1
 
@@ -78,7 +77,8 @@ def extended_chain(sequence: str, peptide_bond: float = PEPTIDE_BOND_A, rng: np.
     for letter in sequence[1:]:
         phi, psi_before = 180.0, 180.0
         if rng is not None:
-            phi, psi_before = _random_backbone(structure, earlier, lambda a, b: geometry(letter, phi=a, psi_before=b), rng)
+            make = lambda a, b: geometry(letter, phi=a, psi_before=b)  # noqa: B023, E731 - used in this iteration only
+            phi, psi_before = _random_backbone(structure, earlier, make, rng)
         best, best_gap = None, -1.0
         for chi1, chi2 in itertools.product((0.0, 120.0, 240.0), repeat=2):
             trial = geometry(letter, chi1, chi2, phi, psi_before)

@@ -119,7 +119,7 @@ def _parse(path: Path):  # noqa: ANN202 - Bio.PDB.Structure
         return structure, text, segments
     except KeyError as error:  # MMCIFParser on a file without a mandatory item
         raise NrepError(f"cannot read {path}: the mmCIF item {error} is missing; check that it is a complete mmCIF file") from error
-    except Exception as error:  # noqa: BLE001 - the parsers raise many kinds on bad files
+    except Exception as error:  # the parsers raise many kinds on bad files
         raise NrepError(f"cannot read {path}: {error}; check that it is a PDB or mmCIF file") from error
 
 
@@ -557,7 +557,7 @@ def prepare_protein(
     label = ",".join(read.chains)
     try:
         fixer = PDBFixer(pdbfile=io.StringIO(read.pdb_text))
-    except Exception as error:  # noqa: BLE001 - PDBFixer raises many kinds on bad input
+    except Exception as error:  # PDBFixer raises many kinds on bad input
         raise NrepError(f"cannot read {path}: {error}; check that it is a PDB or mmCIF file") from error
 
     replaced, replace_notes = replace_nonstandard_residues(fixer, path.name, replace_nonstandard)
@@ -628,7 +628,7 @@ def explain_template_error(error: ValueError, topology, forcefield, name: str) -
             "C-terminal at once); cap it with ACE and NME, or fold a longer chain"
         )
     heavy = {a.name for a in residue.atoms() if a.element is None or a.element.symbol not in ("H", "D")}
-    templates = forcefield._templates  # noqa: SLF001 - OpenMM keeps its templates by name here
+    templates = forcefield._templates  # OpenMM keeps its templates by name here
     names = TEMPLATE_VARIANTS.get(residue.name, (residue.name,))
     candidates = [t for base in names for t in (base, "N" + base, "C" + base) if t in templates]
     if not candidates:

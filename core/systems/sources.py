@@ -14,11 +14,11 @@ from __future__ import annotations
 import gzip
 import http.client
 import os
-import zlib
 import re
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,7 +131,7 @@ def _check_base_url(base_url: str) -> None:
 class _HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
     """Follow a redirect only to a URL that a base URL could name (https), never downgrade to http."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001, ANN201 - urllib's signature
+    def redirect_request(self, req, fp, code, msg, headers, newurl) -> urllib.request.Request | None:  # noqa: ANN001 - urllib's signature
         try:
             _check_base_url(newurl)
         except NrepError:
@@ -144,7 +144,7 @@ class _HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
 
 def _fetch(url: str, timeout_s: float) -> bytes:
     opener = urllib.request.build_opener(_HttpsOnlyRedirects)
-    with opener.open(url, timeout=timeout_s) as response:  # noqa: S310 - scheme checked by the caller
+    with opener.open(url, timeout=timeout_s) as response:  # the scheme is checked by the caller
         return response.read()
 
 

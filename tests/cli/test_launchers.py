@@ -64,7 +64,8 @@ def test_joblib_sweep_writes_each_run_and_one_table(tmp_path, nrep_cli):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the failing job asks for CUDA on a machine without it")
 def test_a_failing_job_is_recorded_and_the_others_finish(tmp_path, nrep_cli):
-    done = nrep_cli("loop", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "device=cuda,cpu", *TINY, "--out", "sweep", cwd=tmp_path)
+    done = nrep_cli("loop", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "device=cuda,cpu", *TINY, "--out", "sweep",
+                    cwd=tmp_path)
     assert done.returncode == 1
     assert "1 runs did not end with status ok" not in done.stderr  # a single failure is the one line itself
     table = pd.read_csv(tmp_path / "sweep" / "sweep_summary.csv").set_index("cfg.device.name")

@@ -132,7 +132,9 @@ def test_download_failures_are_refused_and_nothing_is_cached(refused, workdir, s
     (served / "7BAD.pdb").write_bytes(b"<html>rate limited</html>\n")
     (served / "3CUT.pdb").write_bytes(b"ATOM      1  N   GLY A   1       0.000   0.000   0.000  1.00  0.00           N\n" * 50)
     (served / "3CUT.pdb.cut").touch()
-    (served / "4TRU.pdb").write_bytes(b"ATOM      1  N   GLY A   1       0.000   0.000   0.000  1.00  0.00           N\nATOM      2  CA  GLY A   1       1.4")
+    (served / "4TRU.pdb").write_bytes(
+        b"ATOM      1  N   GLY A   1       0.000   0.000   0.000  1.00  0.00           N\nATOM      2  CA  GLY A   1       1.4"
+    )
     (served / "4RED.pdb.redirect").write_text("http://example.invalid/4RED.pdb")
     cache = workdir.parent / "cache"
     refused(["fold", "--pdb", pdb, f"system.base_url={url if base_url == 'served' else base_url}",
@@ -205,7 +207,7 @@ BAD_FILES = {
 REAL = {"cut-mid-atom-line", "cut-half-the-residues"}
 
 
-def _coordinates_set_to(value: str, every: bool):  # noqa: ANN202
+def _coordinates_set_to(value: str, every: bool):
     def build(real: str, peptide: str) -> str:
         rows = atom_lines(peptide)
         for i, line in enumerate(rows):
@@ -570,7 +572,7 @@ def unsafe_calls(tree: ast.AST) -> list[str]:
         owner = func.value.id if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) else ""
         keywords = {k.arg: k.value for k in node.keywords}
 
-        def constant(key: str) -> object:
+        def constant(key: str, keywords: dict = keywords) -> object:
             value = keywords.get(key)
             return value.value if isinstance(value, ast.Constant) else "missing or not a constant"
 

@@ -53,7 +53,8 @@ def test_quick_fig4_uses_the_two_smallest_proteins_and_full_fig4_all_five():
     assert quick == {("system.pdb=1PLW", "system.pdb=5AWL")}
     full = jobs("fold", "fig4/gnn", None)
     assert len(full) == 15  # five proteins x three seeds
-    assert {j for job in full for j in job if j.startswith("system.pdb")} == {f"system.pdb={p}" for p in ("2JOF", "1UNC", "1PLW", "5AWL", "2WXC")}
+    proteins = {f"system.pdb={p}" for p in ("2JOF", "1UNC", "1PLW", "5AWL", "2WXC")}
+    assert {j for job in full for j in job if j.startswith("system.pdb")} == proteins
     assert validate(compose(full[0], command="fold")).method.hidden_dims == [300]
     assert ("fold", "fig4/gd", "3GB1") in planned_sweeps("fig4", False)  # fetched when it can be
 
@@ -61,5 +62,6 @@ def test_quick_fig4_uses_the_two_smallest_proteins_and_full_fig4_all_five():
 def test_command_line_values_win_over_a_presets_sweep():
     planned = jobs("loop", "fig2/layouts_quick", None)
     assert len(planned) == 6
-    planned = expand_sweeps(preset_sweep(["experiment=fig2/layouts_quick", "seed=3,4"], "loop") + ["experiment=fig2/layouts_quick", "seed=3,4"])
+    given = ["experiment=fig2/layouts_quick", "seed=3,4"]
+    planned = expand_sweeps(preset_sweep(given, "loop") + given)
     assert len(planned) == 12 and {j for job in planned for j in job if j.startswith("seed")} == {"seed=3", "seed=4"}

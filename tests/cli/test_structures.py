@@ -74,7 +74,7 @@ def _corpus_params():
     return params
 
 
-def check_outcome(nrep_cli, cwd: Path, path: Path, extra: list[str], outcome) -> None:  # noqa: ANN001
+def check_outcome(nrep_cli, cwd: Path, path: Path, extra: list[str], outcome) -> None:
     done = nrep_cli("fold", "--pdb", str(path), *RUN, *extra, "--out", "run", f"init.cache_dir={cwd / 'starts'}",
                     cwd=cwd, timeout=900)
     text = done.stdout + done.stderr
@@ -130,7 +130,7 @@ def test_every_held_out_structure_folds_or_is_refused(tmp_path, nrep_cli, name, 
 # --------------------------------------------------------------------------- chains, gzip, one preparation
 
 
-def _two_chain_file(folder: Path, peptide_text) -> Path:  # noqa: ANN001
+def _two_chain_file(folder: Path, peptide_text) -> Path:
     a = [line for line in peptide_text("AKWD").splitlines() if line.startswith("ATOM")]
     b = [line[:21] + "B" + line[22:30] + f"{float(line[30:38]) + 12.0:8.3f}" + line[38:]
          for line in peptide_text("GSEF", helix=False).splitlines() if line.startswith("ATOM")]

@@ -28,7 +28,8 @@ class Faulty:
         return e * self.bad if self.calls in self.at else e
 
 
-def run(energy, steps=40, policy=FaultPolicy(), optimizer=adam(0.05), callbacks=()):
+def run(energy, steps=40, policy=None, optimizer=None, callbacks=()):
+    policy, optimizer = policy or FaultPolicy(), optimizer or adam(0.05)
     x0 = torch.zeros(5, 3, dtype=torch.float64)
     return minimise(energy, x0, [Stage("coords", Coordinates, optimizer, steps)], list(callbacks), policy)
 

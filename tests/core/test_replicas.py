@@ -7,8 +7,8 @@ import torch
 
 from nrep.core.energy.amber import AmberEnergy, AmberParameters
 from nrep.core.optimize import Stage, minimise
-from nrep.core.replicas import StackedReplicas, batch_plans, minimise_replicas, replica_stage
 from nrep.core.reparam.coordinates import Coordinates
+from nrep.core.replicas import StackedReplicas, batch_plans, minimise_replicas, replica_stage
 
 
 def adam(params):

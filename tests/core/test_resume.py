@@ -5,6 +5,7 @@ import signal
 
 import pytest
 import torch
+
 from nrep.core.callbacks import BestState, EarlyStopping, TraceRecorder
 from nrep.core.fire import FIRE
 from nrep.core.interrupts import InterruptRequest

@@ -3,10 +3,9 @@
 import io
 
 import numpy as np
+import openmm
 import pytest
 import torch
-
-import openmm
 from openmm import app, unit
 
 from nrep.core.energy.amber import TERMS, AmberEnergy, AmberParameters, dihedral, openmm_energy

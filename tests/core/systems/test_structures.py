@@ -20,7 +20,7 @@ def _atom_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith(("ATOM", "HETATM"))]
 
 
-def _with_coordinates(line: str, xyz) -> str:  # noqa: ANN001
+def _with_coordinates(line: str, xyz) -> str:
     return line[:30] + "".join(f"{v:8.3f}" for v in xyz) + line[54:]
 
 
@@ -69,7 +69,7 @@ def test_several_disulfides_become_cyx_with_their_bonds(tmp_path, n_bridges):
     assert protein.system.getNumParticles() == protein.topology.getNumAtoms()
 
 
-def two_chains(peptide_text) -> str:  # noqa: ANN001
+def two_chains(peptide_text) -> str:
     """Two different peptides as chains A and B, 8 Å apart (close enough that their energy couples)."""
     a = _atom_lines(peptide_text("AKWD"))
     b = _atom_lines(peptide_text("SEFG", helix=False))
@@ -107,7 +107,7 @@ def test_two_chains_are_one_system_with_openmms_energy(tmp_path, peptide_text):
     assert abs(ours - alone) > 1.0
 
 
-def _energy(protein) -> float:  # noqa: ANN001
+def _energy(protein) -> float:
     return float(AmberEnergy(AmberParameters.from_openmm(protein.system))(torch.tensor(protein.positions_nm)))
 
 
@@ -210,7 +210,8 @@ def test_a_template_mismatch_names_the_residue_and_its_atoms(tmp_path, peptide_f
     extra = _with_coordinates(nz[:12] + " NQ " + nz[16:], [float(nz[30:38]) + 1.5, float(nz[38:46]), float(nz[46:54])])
     path = tmp_path / "extra.pdb"
     path.write_text("\n".join([*rows, extra]) + "\nEND\n")
-    with pytest.raises(NrepError, match=r"residue LYS2 of chain A in extra.pdb matches no amber14 template \(nearest LYS: extra atoms NQ\)") as error:
+    expected = r"residue LYS2 of chain A in extra.pdb matches no amber14 template \(nearest LYS: extra atoms NQ\)"
+    with pytest.raises(NrepError, match=expected) as error:
         prepare_protein(path)
     assert "No template found" not in str(error.value)
 
@@ -330,7 +331,7 @@ def test_an_mmcif_file_may_open_with_comments(tmp_path, peptide_file):
     assert np.array_equal(prepare_protein(commented).positions_nm, prepare_protein(plain).positions_nm)
 
 
-def _pdb_lines(topology, x_nm, chain: str = "A", segment: str = "", shift_A: float = 0.0, rename=None) -> list[str]:  # noqa: ANN001
+def _pdb_lines(topology, x_nm, chain: str = "A", segment: str = "", shift_A: float = 0.0, rename=None) -> list[str]:
     """ATOM records of a prepared topology (hydrogens included), optionally renamed and moved."""
     rename = rename or {}
     lines = []
