@@ -174,7 +174,7 @@ def peak_memory_mb(kind: str, n: int, cutoff: float) -> float:
 
 
 def run_summary(overrides: list[str], out: Path, command: str = "loop") -> dict:
-    from nrep.cli.compose import compose, validate
+    from nrep.configs.compose import compose, validate
     from nrep.core.run import execute
 
     cfg = validate(compose(overrides, command=command))
@@ -232,7 +232,7 @@ def replica_rows(pdb: str, replicas: int, steps: int, methods: tuple[str, ...] =
     per seed would; that start-up (Python, torch and nrep imports plus the system's set-up,
     measured in a child) is added for the third figure.
     """
-    from nrep.cli.compose import compose, validate
+    from nrep.configs.compose import compose, validate
     from nrep.core.build import build_energy, build_system
     from nrep.core.methods import build_plan
     from nrep.core.optimize import minimise

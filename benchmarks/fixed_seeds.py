@@ -63,14 +63,14 @@ def peptide_file(folder: Path) -> Path:
 
 def run_case(name: str, folder: Path) -> dict:
     """One case in this process; its recorded numbers (and stage step counts)."""
-    from nrep.cli.compose import compose, validate
+    from nrep.configs import load
     from nrep.core.run import execute
 
     pdb_dir = os.environ.get("NREP_PDB_DIR", "")
     overrides = [o.format(peptide=peptide_file(folder), pdb_dir=pdb_dir) for o in CASES[name]]
     command = "fold" if "system=protein" in overrides else "loop"
     overrides.append(f"init.cache_dir={folder / 'starts'}" if command == "fold" and "init=native" not in overrides else "seed=0")
-    summary = execute(validate(compose(overrides, command=command)), folder / name)
+    summary = execute(load(overrides, command), folder / name)
     stages = {k: v for k, v in summary.items() if k.startswith("steps_") and k != "steps_total"}
     return {**{k: summary.get(k) for k in RECORDED}, **stages}
 

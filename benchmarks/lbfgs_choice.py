@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from nrep.cli.compose import compose, validate
+from nrep.configs.compose import compose, validate
 from nrep.core.build import build_energy, build_system
 from nrep.core.callbacks import EarlyStopping
 from nrep.core.energy.potentials import lj_soft

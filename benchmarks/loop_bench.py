@@ -65,7 +65,7 @@ def run_one(job: dict) -> dict:
     """One benchmark run in a worker process (one torch thread)."""
     import numpy as np
 
-    from nrep.cli.compose import compose, validate
+    from nrep.configs.compose import compose, validate
     from nrep.core.run import execute
 
     overrides = [

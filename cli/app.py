@@ -14,7 +14,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from nrep.cli.compose import CONFIG_NAME, config_dir
+from nrep.configs.compose import CONFIG_NAME, config_dir
 from nrep.configs.schema import register_schemas, to_config
 from nrep.core.errors import NrepError
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from omegaconf import OmegaConf
 
-from nrep.cli.compose import COMMAND_BASE, command_options, compose, user_groups, without_hydra
+from nrep.configs.compose import COMMAND_BASE, command_options, compose, user_groups, without_hydra
 
 OPTIONS = {
     "loop": [],

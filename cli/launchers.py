@@ -9,11 +9,14 @@ without SLURM. The plugins are an extra (``pip install 'nrep[launchers]'``).
 from __future__ import annotations
 
 import importlib.util
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
 from nrep.core.errors import NrepError
+
+if TYPE_CHECKING:
+    from nrep.configs.compose import ComposedJob
 
 # launcher option -> (the plugin's module, its package on PyPI)
 JOBLIB = ("hydra_plugins.hydra_joblib_launcher", "hydra-joblib-launcher")
@@ -77,14 +80,14 @@ def joblib_workers(n_jobs: int, cores: int) -> int:
     return n_jobs if n_jobs > 0 else max(cores + 1 + n_jobs, 1)
 
 
-def check_parallel_threads(composed: Sequence[DictConfig], cores: int) -> None:
+def check_parallel_threads(composed: Sequence[ComposedJob], cores: int) -> None:
     """Refuse a joblib sweep whose jobs x threads would exceed the cores."""
     if not composed:
         return
-    launcher: Any = OmegaConf.select(composed[0], "hydra.launcher")
+    launcher: Any = OmegaConf.select(composed[0].raw, "hydra.launcher")
     if launcher is None or not str(launcher.get("_target_", "")).endswith("JoblibLauncher"):
         return
-    threads = max((c.threads or 1) for c in composed)
+    threads = max((job.typed.threads or 1) for job in composed)
     workers = min(joblib_workers(int(launcher.n_jobs), cores), len(composed))
     if workers * threads > cores:
         raise NrepError(

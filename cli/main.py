@@ -18,9 +18,12 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn, Sequence
+from typing import TYPE_CHECKING, NoReturn, Sequence
 
 from nrep.core.errors import NrepError
+
+if TYPE_CHECKING:
+    from nrep.configs.compose import ComposedJob
 
 COMMANDS = {
     "loop": "minimise a synthetic bead loop (paper §3); needs no data",
@@ -168,7 +171,7 @@ def build_invocation(command: str, argv: Sequence[str]) -> tuple[Invocation, arg
             raise NrepError(f"{flag} and {given[key]} both set {key}; keep one of them")
         inv.injected.append(f"{key}={value}")
 
-    from nrep.cli.compose import COMMAND_OPTIONS, command_options
+    from nrep.configs.compose import COMMAND_OPTIONS, command_options
 
     other = "fold" if command == "loop" else "loop"
     for group in COMMAND_OPTIONS[command]:
@@ -206,30 +209,29 @@ def build_invocation(command: str, argv: Sequence[str]) -> tuple[Invocation, arg
     return inv, args
 
 
-def check_output_dirs(inv: Invocation, composed) -> None:  # noqa: ANN001 - DictConfig list
+def check_output_dirs(inv: Invocation, composed: Sequence[ComposedJob]) -> None:
     """Refuse before Hydra writes anything if a run would land in a used directory."""
-    from nrep.cli.compose import resolved
+    from nrep.configs.compose import resolved
     from nrep.core.results import check_new_run_dir
 
-    overwrite = inv.overwrite or any(bool(c.output.overwrite) for c in composed)
+    overwrite = inv.overwrite or any(job.typed.output.overwrite for job in composed)
     key = "hydra.sweep.dir" if inv.multirun else "hydra.run.dir"
-    for cfg in composed[:1] if inv.multirun else composed:
-        check_new_run_dir(Path(resolved(cfg, key)), overwrite)
+    for job in composed[:1] if inv.multirun else composed:
+        check_new_run_dir(Path(resolved(job.raw, key)), overwrite)
 
 
-def check_structures(composed) -> None:  # noqa: ANN001 - DictConfig list
+def check_structures(composed: Sequence[ComposedJob]) -> None:
     """Find (or download) and prepare each protein once before any run starts.
 
     A missing file, an unknown id, a malformed structure or an unsupported residue is
     then one line and exit code 2, with nothing written; the download lands in the cache
     that the runs read.
     """
-    from nrep.cli.compose import validate
     from nrep.core.build import check_method_fits, structure_settings
     from nrep.core.systems.protein import locate_and_prepare, source_name
 
-    for cfg in composed:  # a structure is prepared once per process (memoised), however many jobs use it
-        typed = validate(cfg)
+    for job in composed:  # a structure is prepared once per process (memoised), however many jobs use it
+        typed = job.typed
         source, prepared = locate_and_prepare(typed.system.pdb, **structure_settings(typed.system))
         check_method_fits(typed, source_name(source), prepared.positions_nm.shape[0])
 
@@ -244,7 +246,7 @@ def run_command(command: str, argv: Sequence[str]) -> int:
     if args.debug:
         os.environ["NREP_DEBUG"] = "1"
         os.environ["HYDRA_FULL_ERROR"] = "1"
-    from nrep.cli.compose import compose_jobs
+    from nrep.configs.compose import compose_jobs
 
     composed = compose_jobs([*inv.injected, *inv.overrides], inv.multirun, command)
     if not inv.info_only:

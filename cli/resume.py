@@ -67,7 +67,7 @@ def setup_logging(run_dir: Path) -> None:
 
     from omegaconf import OmegaConf
 
-    from nrep.cli.compose import config_dir
+    from nrep.configs.compose import config_dir
 
     settings = OmegaConf.load(config_dir() / "hydra" / "job_logging" / "rich.yaml")
     settings.handlers.file.filename = str(run_dir / "nrep.log")  # not Hydra's ${hydra.runtime.output_dir}
@@ -93,7 +93,7 @@ def run_resume(argv: Sequence[str]) -> int:
     from omegaconf import OmegaConf
 
     from nrep.cli.app import show_progress
-    from nrep.cli.compose import compose, validate
+    from nrep.configs.compose import compose, validate
     from nrep.core.run import execute
 
     overrides = saved_overrides(run_dir)

@@ -31,11 +31,11 @@ def loop_system(x: list[list[float]] | torch.Tensor, loop_spacing: int) -> LoopS
 
 @pytest.fixture
 def compose_cfg():
-    """compose_cfg(*overrides) -> the typed NrepConfig Hydra would build for `nrep loop`."""
-    from nrep.cli.compose import compose, validate
+    """compose_cfg(*overrides) -> the typed NrepConfig Hydra would build for `nrep loop` (nrep.configs.load)."""
+    from nrep.configs import load
 
     def build(*overrides: str):
-        return validate(compose([*overrides]))
+        return load(overrides)
 
     return build
 

@@ -10,8 +10,8 @@ import torch
 from omegaconf import OmegaConf
 
 from nrep.cli import launchers
-from nrep.cli.compose import compose
 from nrep.cli.main import main
+from nrep.configs.compose import compose, compose_jobs
 from nrep.core.errors import NrepError
 
 TINY = ["experiment=smoke", "system.n=30", "stop.max_steps=40", "method=gd"]
@@ -33,11 +33,11 @@ def test_threads_per_job_follow_the_launcher():
 
 def test_joblib_jobs_times_threads_must_fit_the_cores():
     assert launchers.joblib_workers(-1, 8) == 8 and launchers.joblib_workers(-2, 8) == 7 and launchers.joblib_workers(3, 8) == 3
-    jobs = [compose(["hydra/launcher=joblib", f"seed={s}", "threads=2"]) for s in range(4)]
+    jobs = compose_jobs(["hydra/launcher=joblib", "seed=0,1,2,3", "threads=2"], True)
     with pytest.raises(NrepError, match=r"4 jobs x 2 threads on 4 cores; set hydra.launcher.n_jobs=2 or threads=1"):
         launchers.check_parallel_threads(jobs, cores=4)
     launchers.check_parallel_threads(jobs, cores=8)
-    launchers.check_parallel_threads([compose(["hydra/launcher=joblib", f"seed={s}"]) for s in range(4)], cores=2)
+    launchers.check_parallel_threads(compose_jobs(["hydra/launcher=joblib", "seed=0,1,2,3"], True), cores=2)
 
 
 @pytest.mark.parametrize("preset,cpus,gpus", [("slurm_cpu", 4, None), ("slurm_gpu", 4, 1), ("submitit_slurm", None, None)])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nrep.cli.compose import compose, expand_sweeps, preset_sweep, validate
+from nrep.configs.compose import compose, expand_sweeps, preset_sweep, validate
 
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES = {"fig2": "loop", "fig3": "loop", "fig4": "fold", "fig5": "fold", "fig6": "fold", "fig8": "fold"}

@@ -151,11 +151,11 @@ def test_a_chain_list_is_one_value_in_a_sweep(tmp_path, nrep_cli, peptide_text):
 
 
 def test_a_plus_spells_a_chain_list_among_sweep_values():
-    from nrep.cli.compose import compose_jobs, validate
+    from nrep.configs.compose import compose_jobs
     from nrep.core.systems.reading import parse_chain_spec
 
     jobs = compose_jobs(["system=protein", "system.pdb=2JOF", "system.chain=A+B,C"], True, "fold")
-    assert [parse_chain_spec(validate(job).system.chain) for job in jobs] == [["A", "B"], ["C"]]
+    assert [parse_chain_spec(job.typed.system.chain) for job in jobs] == [["A", "B"], ["C"]]
 
 
 def _fold_in_process(monkeypatch, tmp_path: Path, path: Path, out: str) -> np.ndarray:

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from nrep.cli.compose import command_options, compose, group_options, user_groups, validate
+from nrep.configs.compose import command_options, compose, group_options, user_groups, validate
 from nrep.configs.schema import NrepConfig
 from nrep.core.errors import NrepError
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import difflib
 import itertools
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
@@ -191,14 +192,30 @@ def validate(cfg: DictConfig) -> NrepConfig:
         raise NrepError(str(error).strip().splitlines()[0]) from error
 
 
-def compose_jobs(overrides: list[str], multirun: bool, command: str = "loop") -> list[DictConfig]:
+def load(overrides: Sequence[str] = (), command: str = "loop") -> NrepConfig:
+    """The typed config of one job, as ``nrep <command> OVERRIDES`` builds it (raises NrepError, one line).
+
+    ``command`` is ``loop`` or ``fold`` (which selects ``system=protein`` first); the
+    overrides are Hydra's ``key=value`` strings, e.g. ``load(["method=cg", "seed=3"])``.
+    """
+    return validate(compose([*COMMAND_BASE[command], *overrides], command=command))
+
+
+@dataclass(frozen=True)
+class ComposedJob:
+    """One job of a command: the composed config (with its ``hydra`` node) and its typed form, built once."""
+
+    raw: DictConfig
+    typed: NrepConfig
+
+
+def compose_jobs(overrides: list[str], multirun: bool, command: str = "loop") -> list[ComposedJob]:
     """Compose and validate every job of the command (the first MAX_JOBS_CHECKED of a sweep)."""
     jobs = expand_sweeps(preset_sweep(overrides, command) + overrides) if multirun else [overrides]
     composed = []
     for job in jobs:
         cfg = compose(job, command=command)
-        validate(cfg)
-        composed.append(cfg)
+        composed.append(ComposedJob(cfg, validate(cfg)))
     return composed
 
 
