@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --upgrade pip setuptools wheel
 	$(BIN)/pip install "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install -e ".[dev]"
-	$(BIN)/python -m nrep.core.viewer_js || echo "note: 3Dmol.js not cached; nrep report --html fetches it when online"
+	$(BIN)/python -m nrep.core.report.viewer_js || echo "note: 3Dmol.js not cached; nrep report --html fetches it when online"
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv: torch first (TORCH_SPEC, TORCH_INDEX), then nrep with its dev extra

@@ -175,7 +175,7 @@ def peak_memory_mb(kind: str, n: int, cutoff: float) -> float:
 
 def run_summary(overrides: list[str], out: Path, command: str = "loop") -> dict:
     from nrep.configs.compose import compose, validate
-    from nrep.core.run import execute
+    from nrep.core.run.single import execute
 
     cfg = validate(compose(overrides, command=command))
     return execute(cfg, out)
@@ -233,13 +233,13 @@ def replica_rows(pdb: str, replicas: int, steps: int, methods: tuple[str, ...] =
     measured in a child) is added for the third figure.
     """
     from nrep.configs.compose import compose, validate
-    from nrep.core.build import build_energy, build_system
-    from nrep.core.methods import build_plan
-    from nrep.core.optimize import minimise
-    from nrep.core.replicas import batch_plans, minimise_replicas
+    from nrep.core.engine.replicas import batch_plans, minimise_replicas
+    from nrep.core.engine.stages import minimise
+    from nrep.core.methods.plans import build_plan
+    from nrep.core.run.build import build_energy, build_system
     from nrep.core.runtime import configure
 
-    timing = "import time; t = time.perf_counter(); import torch, nrep.core.run; print(time.perf_counter() - t)"
+    timing = "import time; t = time.perf_counter(); import torch, nrep.core.run.single; print(time.perf_counter() - t)"
     startup = subprocess.run([sys.executable, "-c", timing], capture_output=True, text=True, check=True)
     import_s = float(startup.stdout.strip())
     runtime = configure("cpu", "float32", torch.get_num_threads(), True)

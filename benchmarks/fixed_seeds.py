@@ -64,7 +64,7 @@ def peptide_file(folder: Path) -> Path:
 def run_case(name: str, folder: Path) -> dict:
     """One case in this process; its recorded numbers (and stage step counts)."""
     from nrep.configs import load
-    from nrep.core.run import execute
+    from nrep.core.run.single import execute
 
     pdb_dir = os.environ.get("NREP_PDB_DIR", "")
     overrides = [o.format(peptide=peptide_file(folder), pdb_dir=pdb_dir) for o in CASES[name]]

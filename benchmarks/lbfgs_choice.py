@@ -15,12 +15,12 @@ import time
 import torch
 
 from nrep.configs.compose import compose, validate
-from nrep.core.build import build_energy, build_system
-from nrep.core.callbacks import EarlyStopping
 from nrep.core.energy.potentials import lj_soft
-from nrep.core.lbfgs import ScipyLBFGS
-from nrep.core.optimize import Stage, minimise
+from nrep.core.engine.callbacks import EarlyStopping
+from nrep.core.engine.stages import Stage, minimise
+from nrep.core.optim.lbfgs import ScipyLBFGS
 from nrep.core.reparam.coordinates import Coordinates
+from nrep.core.run.build import build_energy, build_system
 
 CANDIDATES = {
     "scipy L-BFGS-B": lambda params: ScipyLBFGS(params, history_size=10),

@@ -53,8 +53,8 @@ def paper_energy(cfg, x_final) -> float:  # noqa: ANN001
 
     import torch
 
-    from nrep.core.build import build_energy, build_system
-    from nrep.core.run import exact_terms
+    from nrep.core.run.build import build_energy, build_system
+    from nrep.core.run.single import exact_terms
 
     paper = dataclasses.replace(cfg, energy=dataclasses.replace(cfg.energy, lj_core_radius=None))
     energy = build_energy(paper, build_system(paper))
@@ -66,7 +66,7 @@ def run_one(job: dict) -> dict:
     import numpy as np
 
     from nrep.configs.compose import compose, validate
-    from nrep.core.run import execute
+    from nrep.core.run.single import execute
 
     overrides = [
         f"energy={job['energy']}", f"system.n={job['n']}", f"seed={job['seed']}", "threads=1",
@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         "wall_time_s": time.perf_counter() - started, "columns": COLUMNS,
     }
     summary = aggregate(rows)
-    from nrep.core.results import atomic_write_text, write_json
+    from nrep.core.io.files import atomic_write_text, write_json
 
     write_json(out / "loop_bench.json", {"meta": meta, "runs": rows, "summary": summary})
     atomic_write_text(out / "loop_bench.md", markdown(meta, rows, summary))

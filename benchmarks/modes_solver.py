@@ -19,8 +19,8 @@ from typing import Callable
 
 import torch
 
-from nrep.core import modes as slow
 from nrep.core.energy.loop import build_loop_energy
+from nrep.core.modes import slow_modes as slow
 from nrep.core.systems.loop import cloud_std, gaussian_cloud, make_loop
 
 REPULSION = {"strength": 2.5e-3, "power": 1.0, "softening": 1e-2, "pair_factor": 1.0}

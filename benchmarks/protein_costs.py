@@ -17,9 +17,9 @@ from typing import Callable
 
 import torch
 
-from nrep.core import modes
 from nrep.core.energy.amber import AmberEnergy, AmberParameters
-from nrep.core.langevin import langevin_context
+from nrep.core.modes import slow_modes as modes
+from nrep.core.systems.openmm_contexts import langevin_context
 from nrep.core.systems.protein import locate_and_prepare
 
 

@@ -39,7 +39,7 @@ def task(cfg: DictConfig) -> float | None:
     from hydra.types import RunMode
 
     from nrep.cli.launchers import job_threads
-    from nrep.core.run import execute, record_failure
+    from nrep.core.run.single import execute, record_failure
 
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
@@ -52,7 +52,7 @@ def task(cfg: DictConfig) -> float | None:
         if typed.threads is None:
             typed.threads = job_threads(hydra_cfg.get("launcher"), multirun)
         if typed.replicas > 1:
-            from nrep.core.run_batch import execute_replicas
+            from nrep.core.run.batch import execute_replicas
 
             summaries = execute_replicas(typed, run_dir, record, show_progress(typed.output.progress, multirun), command)
             problems.extend((s["run_dir"], s["status"]) for s in summaries if s["status"] != "ok")

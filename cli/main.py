@@ -212,7 +212,7 @@ def build_invocation(command: str, argv: Sequence[str]) -> tuple[Invocation, arg
 def check_output_dirs(inv: Invocation, composed: Sequence[ComposedJob]) -> None:
     """Refuse before Hydra writes anything if a run would land in a used directory."""
     from nrep.configs.compose import resolved
-    from nrep.core.results import check_new_run_dir
+    from nrep.core.io.files import check_new_run_dir
 
     overwrite = inv.overwrite or any(job.typed.output.overwrite for job in composed)
     key = "hydra.sweep.dir" if inv.multirun else "hydra.run.dir"
@@ -227,7 +227,7 @@ def check_structures(composed: Sequence[ComposedJob]) -> None:
     then one line and exit code 2, with nothing written; the download lands in the cache
     that the runs read.
     """
-    from nrep.core.build import check_method_fits, structure_settings
+    from nrep.core.run.build import check_method_fits, structure_settings
     from nrep.core.systems.protein import locate_and_prepare, source_name
 
     for job in composed:  # a structure is prepared once per process (memoised), however many jobs use it

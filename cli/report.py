@@ -68,7 +68,7 @@ def print_table(groups, shown: list[str], failures) -> None:  # noqa: ANN001 - p
     from rich.console import Console
     from rich.table import Table
 
-    from nrep.core.report import short_name
+    from nrep.core.report.table import short_name
 
     unit = next((u for u in groups.get("energy_unit", []) if isinstance(u, str)), "")
     table = Table(title="runs grouped over seeds (mean ± std over runs that ended ok)", title_justify="left")
@@ -97,8 +97,10 @@ def print_table(groups, shown: list[str], failures) -> None:  # noqa: ANN001 - p
 
 
 def write_html(table, groups, shown, failures, pngs, out: Path) -> Path:  # noqa: ANN001 - pandas frames
-    from nrep.core import html_report, report, viewer_js
-    from nrep.core.results import atomic_write_text
+    from nrep.core.io.files import atomic_write_text
+    from nrep.core.report import page as html_report
+    from nrep.core.report import table as report
+    from nrep.core.report import viewer_js
 
     views = html_report.structures(report.label_runs(table))
     viewer, note = None, ""
@@ -123,7 +125,7 @@ def run_report(argv: Sequence[str]) -> int:
         os.environ["NREP_DEBUG"] = "1"
     if not args.directories:
         raise NrepError("nrep report needs at least one directory of runs (e.g. results/2JOF)")
-    from nrep.core import report
+    from nrep.core.report import table as report
 
     table = report.load_runs(args.directories)
     out = args.out or default_out(args.directories)

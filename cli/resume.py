@@ -94,7 +94,7 @@ def run_resume(argv: Sequence[str]) -> int:
 
     from nrep.cli.app import show_progress
     from nrep.configs.compose import compose, validate
-    from nrep.core.run import execute
+    from nrep.core.run.single import execute
 
     overrides = saved_overrides(run_dir)
     command = "fold" if "system=protein" in overrides else "loop"

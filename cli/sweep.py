@@ -26,8 +26,8 @@ class SweepTable(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from nrep.cli.app import problems
-        from nrep.core import report
-        from nrep.core.results import atomic_write_text
+        from nrep.core.io.files import atomic_write_text
+        from nrep.core.report import table as report
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
         try:

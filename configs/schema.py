@@ -917,7 +917,7 @@ def run_label(system: Any) -> str:
     pdb = system.get("pdb") if system.get("name") == "protein" else None
     if not pdb:
         return str(system.get("name"))
-    from nrep.core.systems.sources import has_structure_suffix, structure_stem
+    from nrep.core.io.structure_names import has_structure_suffix, structure_stem
 
     pdb = str(pdb)
     label = structure_stem(PurePath(pdb).name) if has_structure_suffix(pdb) or "/" in pdb else pdb.upper()

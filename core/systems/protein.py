@@ -23,19 +23,13 @@ import numpy as np
 import torch
 
 from nrep.core.errors import NrepError
-from nrep.core.metrics import protein_atom_sets, protein_rmsd
-from nrep.core.paths import cache_dir as nrep_cache_dir
-from nrep.core.results import atomic_write_bytes
+from nrep.core.io.files import atomic_write_bytes
+from nrep.core.io.paths import cache_dir as nrep_cache_dir
+from nrep.core.io.structure_names import is_mmcif, structure_stem
 from nrep.core.systems.extended import PEPTIDE_BOND_A, extended_start, one_letter_sequence
 from nrep.core.systems.prepare import PreparedProtein, prepare_protein
-from nrep.core.systems.sources import (
-    RCSB_DOWNLOAD,
-    StructureSource,
-    is_mmcif,
-    locate_structure,
-    read_structure_text,
-    structure_stem,
-)
+from nrep.core.systems.rmsd import protein_atom_sets, protein_rmsd
+from nrep.core.systems.sources import RCSB_DOWNLOAD, StructureSource, locate_structure, read_structure_text
 
 log = logging.getLogger("nrep")
 

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from nrep.core.errors import NrepError
-from nrep.core.systems.sources import ends_after_atoms, is_mmcif, read_structure_text
+from nrep.core.io.structure_names import is_mmcif
+from nrep.core.systems.sources import ends_after_atoms, read_structure_text
 
 NUCLEIC_RESIDUES = {"DA": "DNA", "DC": "DNA", "DG": "DNA", "DT": "DNA", "DI": "DNA", "DU": "DNA",
                     "A": "RNA", "C": "RNA", "G": "RNA", "U": "RNA", "I": "RNA"}

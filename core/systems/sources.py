@@ -23,17 +23,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nrep.core.errors import NrepError
-from nrep.core.paths import cache_dir
-from nrep.core.results import atomic_write_bytes
+from nrep.core.io.files import atomic_write_bytes
+from nrep.core.io.paths import cache_dir
+from nrep.core.io.structure_names import (
+    GZIP_MAGIC,
+    GZIP_SUFFIX,
+    has_structure_suffix,
+    is_gzipped,
+    is_mmcif,
+)
 
 RCSB_DOWNLOAD = "https://files.rcsb.org/download"
 PDB_ID = re.compile(r"[A-Za-z0-9]{4}")
-# Structure file suffixes by format; each may also carry ".gz".
-PDB_SUFFIXES = (".pdb", ".ent")
-CIF_SUFFIXES = (".cif", ".mmcif")
-SUFFIXES = PDB_SUFFIXES + CIF_SUFFIXES
-GZIP_SUFFIX = ".gz"
-GZIP_MAGIC = b"\x1f\x8b"
 # The suffixes downloads are tried with, in order.
 DOWNLOAD_SUFFIXES = (".pdb", ".cif")
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -50,35 +51,6 @@ class StructureSource:
 
 def default_cache_dir() -> Path:
     return cache_dir("pdb")
-
-
-def _plain_name(name: str) -> str:
-    """``name`` without a trailing ``.gz`` (lower case)."""
-    name = name.lower()
-    return name[: -len(GZIP_SUFFIX)] if name.endswith(GZIP_SUFFIX) else name
-
-
-def has_structure_suffix(name: str) -> bool:
-    """True for ``x.pdb``, ``x.ent``, ``x.cif``, ``x.mmcif``, each also gzipped."""
-    return _plain_name(name).endswith(SUFFIXES)
-
-
-def is_gzipped(path: Path) -> bool:
-    return path.name.lower().endswith(GZIP_SUFFIX)
-
-
-def is_mmcif(path: Path) -> bool:
-    """True when ``path``'s name says mmCIF (``.cif``, ``.mmcif``, gzipped or not)."""
-    return _plain_name(path.name).endswith(CIF_SUFFIXES)
-
-
-def structure_stem(name: str) -> str:
-    """A structure file's name without its suffixes: ``1A8O.pdb.gz`` -> ``1A8O`` (other names as they are)."""
-    plain = name[: -len(GZIP_SUFFIX)] if name.lower().endswith(GZIP_SUFFIX) else name
-    for suffix in SUFFIXES:
-        if plain.lower().endswith(suffix):
-            return plain[: -len(suffix)]
-    return plain
 
 
 def looks_like_file(spec: str) -> bool:

@@ -1,6 +1,6 @@
 """An unfolded start by high-temperature Langevin dynamics in OpenMM, as the authors' code made it.
 
-The prepared structure is heated (``core/langevin.py``: GBn2 implicit solvent by default,
+The prepared structure is heated (``core/systems/openmm_contexts.py``: GBn2 implicit solvent by default,
 explicit TIP3P-FB water or vacuum; bonds to hydrogen constrained; seeded) and the
 protein's final positions (water dropped) are the start, in the prepared atom order.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nrep.core.langevin import langevin_context
+from nrep.core.systems.openmm_contexts import langevin_context
 
 
 def unfold_md(

@@ -7,7 +7,8 @@ import pytest
 import torch
 from Bio.SVDSuperimposer import SVDSuperimposer
 
-from nrep.core.metrics import kabsch_rmsd, loop_closure, stuck_pairs
+from nrep.core.metrics import loop_closure, stuck_pairs
+from nrep.core.systems.rmsd import kabsch_rmsd
 
 
 def random_rotation(seed):
@@ -47,8 +48,8 @@ def test_protein_rmsd_sets(tmp_path):
     import PeptideBuilder
     from Bio.PDB import PDBIO
 
-    from nrep.core.metrics import protein_atom_sets, protein_rmsd
     from nrep.core.systems.prepare import prepare_protein
+    from nrep.core.systems.rmsd import protein_atom_sets, protein_rmsd
 
     writer, buffer = PDBIO(), io.StringIO()
     writer.set_structure(PeptideBuilder.make_extended_structure("GAWS"))

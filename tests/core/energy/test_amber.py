@@ -124,7 +124,7 @@ def test_lennard_jones_and_coulomb_each_equal_openmm(peptide, term, only_term):
 
 
 def test_hessian_blocks_equal_the_autograd_hessian(peptide):
-    from nrep.core.modes import hessian_block_norms
+    from nrep.core.modes.slow_modes import hessian_block_norms
 
     system, positions = peptide
     energy = AmberEnergy(AmberParameters.from_openmm(system), {"lj": 0.5})
@@ -159,7 +159,7 @@ def test_fused_and_plain_non_bonded_paths_agree(peptide):
 def test_energy_compile_reaches_the_energy(peptide, compose_cfg):
     from types import SimpleNamespace
 
-    from nrep.core.build import build_energy
+    from nrep.core.run.build import build_energy
 
     system = SimpleNamespace(prepared=SimpleNamespace(system=peptide[0]))
     for flag in (False, True):

@@ -107,7 +107,7 @@ def test_protein_classes_and_geometry_come_from_the_structure(peptide_file):
 
 
 def test_hessian_blocks_equal_the_autograd_hessian():
-    from nrep.core.modes import hessian_block_norms
+    from nrep.core.modes.slow_modes import hessian_block_norms
 
     energy = fragment(k_bond=2.0, eps_hbond=1.5, normalisation="mean")
     x = torch.tensor(X_A / 10)

@@ -2,7 +2,7 @@
 
 import torch
 
-from nrep.core.optimize import Stage, minimise
+from nrep.core.engine.stages import Stage, minimise
 from nrep.core.reparam.coordinates import Coordinates
 from nrep.core.reparam.linear import LinearModes, projected_start
 

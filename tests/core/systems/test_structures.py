@@ -196,7 +196,7 @@ def test_a_residue_missing_inside_the_chain_is_built_from_seqres(tmp_path, pepti
     assert [r.name for r in filled.topology.residues()] == ["ALA", "LYS", "GLY", "TRP", "ASP"]
     assert filled.modelled_residues == (2,)
     assert any("built 1 residues missing between LYS2 and TRP4" in note for note in filled.notes)
-    from nrep.core.metrics import protein_atom_sets
+    from nrep.core.systems.rmsd import protein_atom_sets
 
     sets = protein_atom_sets(filled.topology, filled.modelled_residues)
     gly = {a.index for a in list(filled.topology.residues())[2].atoms()}

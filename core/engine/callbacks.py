@@ -1,0 +1,221 @@
+"""Callbacks that watch a minimisation: stopping, tracing, best state, schedules, progress."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import torch
+
+from nrep.core.engine.stages import Callback, Stage, StageResult, StepState
+
+
+class EarlyStopping(Callback):
+    """The authors' rule: every ``check_every`` steps compare E with the best so far.
+
+    E counts as an improvement when E < best - min_delta (best then becomes E); otherwise
+    a counter goes up, and the stage stops with "converged" when it reaches ``patience``.
+    So a stage that never improves after its first check stops at stage step
+    check_every * patience.
+    """
+
+    def __init__(self, check_every: int, patience: int, min_delta: float) -> None:
+        self.check_every = check_every
+        self.patience = patience
+        self.min_delta = min_delta
+        self.best = math.inf
+        self.bad_checks = 0
+
+    def on_stage_start(self, stage: Stage, step: int) -> None:
+        self.best, self.bad_checks = math.inf, 0
+
+    def on_step(self, state: StepState) -> str | None:
+        if state.stage_step % self.check_every:
+            return None
+        if state.energy_value < self.best - self.min_delta:
+            self.best, self.bad_checks = state.energy_value, 0
+            return None
+        self.bad_checks += 1
+        return "converged" if self.bad_checks >= self.patience else None
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "bad_checks": self.bad_checks}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.bad_checks = state["best"], state["bad_checks"]
+
+
+class NonFiniteGuard(Callback):
+    """Ends the run with "diverged" when the energy becomes NaN or infinite.
+
+    The stage loop rolls failed steps back before callbacks see them; this guard covers
+    what it cannot roll back (L-BFGS runs inside scipy, the OpenMM baselines).
+    """
+
+    def on_step(self, state: StepState) -> str | None:
+        return None if math.isfinite(state.energy_value) else "diverged"
+
+
+class TimeBudget(Callback):
+    """Ends the run with "time_budget" once ``seconds`` of wall time have passed."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def on_step(self, state: StepState) -> str | None:
+        return "time_budget" if state.elapsed_s >= self.seconds else None
+
+
+class BestState(Callback):
+    """Keeps the lowest energy seen and the coordinates where it was seen."""
+
+    def __init__(self) -> None:
+        self.energy = math.inf
+        self.x: torch.Tensor | None = None
+        self.step = -1
+
+    def on_step(self, state: StepState) -> str | None:
+        if state.energy_value < self.energy:
+            self.energy, self.x, self.step = state.energy_value, state.x.clone(), state.step
+        return None
+
+    def on_stage_end(self, result: StageResult, step: int, elapsed_s: float) -> None:
+        if result.energy < self.energy:
+            self.energy, self.x, self.step = result.energy, result.x.clone(), step
+
+    def state_dict(self) -> dict:
+        return {"energy": self.energy, "x": self.x, "step": self.step}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.energy, self.x, self.step = state["energy"], state["x"], state["step"]
+
+
+class TraceRecorder(Callback):
+    """Rows of (step, stage, stage_step, time_s, energy, metrics...) every ``every`` steps.
+
+    The first step of each stage and the end of each stage are always recorded. The
+    energy column is named after the energy's unit (``energy_reduced``, ``energy_kJ_mol``).
+    ``time_offset_s`` is added to the times: the method's set-up (slow modes) comes first.
+    ``metrics(x)`` adds columns computed from the coordinates (e.g. RMSD) to each row.
+    """
+
+    def __init__(
+        self,
+        every: int,
+        energy_column: str,
+        time_offset_s: float = 0.0,
+        metrics: Callable[[torch.Tensor], dict[str, float]] | None = None,
+    ) -> None:
+        self.every = every
+        self.energy_column = energy_column
+        self.time_offset_s = time_offset_s
+        self.metrics = metrics
+        self.rows: list[dict[str, Any]] = []
+
+    def _record(self, step: int, stage: str, stage_step: int, time_s: float, energy: float, x: torch.Tensor) -> None:
+        if self.rows and (self.rows[-1]["stage"], self.rows[-1]["stage_step"]) == (stage, stage_step):
+            self.rows.pop()  # the end of a stage re-states its last step
+        row = {
+            "step": step,
+            "stage": stage,
+            "stage_step": stage_step,
+            "time_s": self.time_offset_s + time_s,
+            self.energy_column: energy,
+        }
+        if self.metrics is not None:
+            row.update(self.metrics(x))
+        self.rows.append(row)
+
+    def on_step(self, state: StepState) -> str | None:
+        if state.stage_step == 0 or state.stage_step % self.every == 0:
+            self._record(state.step, state.stage, state.stage_step, state.elapsed_s, state.energy_value, state.x)
+        return None
+
+    def on_stage_end(self, result: StageResult, step: int, elapsed_s: float) -> None:
+        self._record(step, result.name, result.steps, elapsed_s, result.energy, result.x)
+
+    def state_dict(self) -> dict:
+        return {"rows": [dict(row) for row in self.rows]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rows = [dict(row) for row in state["rows"]]
+
+
+class TrajectoryRecorder(Callback):
+    """Snapshots (step, stage, X on the CPU in float64) every ``every`` steps and at each stage's end."""
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self.frames: list[tuple[int, str, torch.Tensor]] = []
+
+    def _keep(self, step: int, stage: str, x: torch.Tensor) -> None:
+        if self.frames and self.frames[-1][:2] == (step, stage):
+            return
+        self.frames.append((step, stage, x.detach().to("cpu", torch.float64).clone()))
+
+    def on_step(self, state: StepState) -> str | None:
+        if state.stage_step % self.every == 0:
+            self._keep(state.step, state.stage, state.x)
+        return None
+
+    def on_stage_end(self, result: StageResult, step: int, elapsed_s: float) -> None:
+        self._keep(step, result.name, result.x)
+
+    def state_dict(self) -> dict:
+        return {"steps": [f[0] for f in self.frames], "stages": [f[1] for f in self.frames], "x": [f[2] for f in self.frames]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.frames = list(zip(state["steps"], state["stages"], state["x"]))
+
+
+class Resampler(Callback):
+    """Calls ``resample()`` (e.g. new repulsion pairs) every ``every`` steps, counted over all stages."""
+
+    def __init__(self, target: Any, every: int) -> None:
+        self.target = target
+        self.every = every
+
+    def before_step(self, stage: Stage, step: int) -> None:
+        if self.every and step and step % self.every == 0:
+            self.target.resample()
+
+    def state_dict(self) -> dict:
+        return self.target.sample_state()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.target.load_sample_state(state)
+
+
+class ProgressBar(Callback):
+    """A rich progress bar per stage, refreshed every ``refresh_every`` steps."""
+
+    def __init__(self, unit: str, refresh_every: int = 10) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.unit = unit
+        self.refresh_every = refresh_every
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("E = {task.fields[energy]} " + unit),
+            TimeElapsedColumn(),
+        )
+        self.task = None
+
+    def on_stage_start(self, stage: Stage, step: int) -> None:
+        if self.task is None:
+            self.progress.start()
+        self.task = self.progress.add_task(f"stage {stage.name}", total=stage.max_steps, energy="-")
+
+    def on_step(self, state: StepState) -> str | None:
+        if state.stage_step % self.refresh_every == 0:
+            self.progress.update(self.task, completed=state.stage_step, energy=f"{state.energy_value:.6g}")
+        return None
+
+    def on_stage_end(self, result: StageResult, step: int, elapsed_s: float) -> None:
+        self.progress.update(self.task, completed=result.steps, total=result.steps, energy=f"{result.energy:.6g}")
+
+    def close(self) -> None:
+        if self.task is not None:
+            self.progress.stop()

@@ -1,0 +1,427 @@
+"""The minimisation loop: one or more stages, each optimising a parametrisation of X.
+
+A stage owns a model whose ``forward()`` returns the coordinates X (n, 3): the
+coordinates themselves for GD and for stage 2, X = f(theta, Z) for a reparametrisation
+in stage 1. Each stage starts a fresh optimiser from the X handed over by the previous
+one. Stopping, tracing, progress and everything else that watches the run are
+:class:`Callback` objects; this module only does the maths of a step, and two things a
+step needs to be safe:
+
+- faults: a step whose energy or gradient is NaN or infinite (or explodes) is rolled
+  back to the last good state and retried with a smaller step (:class:`FaultPolicy`);
+- interrupts: ``interrupt()`` is asked before every step; when it says so, the stage
+  ends with "interrupted" and its result carries a checkpoint (model, optimiser,
+  counters, callback states) from which :func:`minimise` resumes the very same run.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import torch
+from torch import nn
+
+from nrep.core.optim.lbfgs import ScipyLBFGS
+
+log = logging.getLogger("nrep")
+
+ModelFactory = Callable[[torch.Tensor], nn.Module]
+OptimizerFactory = Callable[[list[nn.Parameter]], torch.optim.Optimizer]
+
+# Stop reasons that end the whole run rather than handing over to the next stage.
+RUN_ENDING_REASONS = frozenset({"diverged", "interrupted", "time_budget"})
+
+
+@dataclass
+class Stage:
+    """One stage of a run.
+
+    model_from: builds the stage's model from the coordinates handed over to it (the
+        start X0 for the first stage); its ``forward()`` returns X.
+    make_optimizer: builds a fresh optimiser over the model's parameters.
+    max_steps: the most optimiser steps this stage takes.
+    clamp_grad: clamp every gradient entry to +-clamp_grad before a step (None: off).
+    callbacks: callbacks of this stage only (its early stopping, say).
+    """
+
+    name: str
+    model_from: ModelFactory
+    make_optimizer: OptimizerFactory
+    max_steps: int
+    clamp_grad: float | None = None
+    callbacks: list["Callback"] = field(default_factory=list)
+
+
+@dataclass
+class StepState:
+    """What callbacks see at one step: the energy at X before this step's update."""
+
+    stage: str
+    step: int  # counted over all stages
+    stage_step: int
+    energy: torch.Tensor  # detached scalar
+    x: torch.Tensor  # detached, the X at which ``energy`` was evaluated
+    elapsed_s: float  # since the minimisation started
+
+    @functools.cached_property
+    def energy_value(self) -> float:
+        return float(self.energy)
+
+
+@dataclass
+class StageResult:
+    name: str
+    steps: int
+    stop_reason: str
+    time_s: float
+    x: torch.Tensor  # final coordinates, detached
+    energy: float  # energy at ``x``
+    energy_start: float  # energy at the stage's first X (nan if it took no step)
+    evaluations: int  # energy + gradient evaluations (line searches take several per step)
+    rollbacks: int = 0  # failed steps rolled back and retried with a smaller step
+    checkpoint: dict | None = None  # set when the stage was interrupted: what resume needs
+
+
+@dataclass(frozen=True)
+class FaultPolicy:
+    """Rollback and retry of failed steps (see configs.schema.FaultConfig)."""
+
+    retries: int = 3
+    step_factor: float = 0.5
+    explosion_factor: float | None = 1.0e4
+
+
+class Callback:
+    """Hooks into the loop; every method is optional.
+
+    ``on_step`` may return a stop reason (e.g. "converged"), which ends the stage; the
+    reasons in RUN_ENDING_REASONS end the run.
+    """
+
+    def on_stage_start(self, stage: Stage, step: int) -> None:
+        pass
+
+    def before_step(self, stage: Stage, step: int) -> None:
+        pass
+
+    def on_step(self, state: StepState) -> str | None:
+        return None
+
+    def on_stage_end(self, result: StageResult, step: int, elapsed_s: float) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        """What a resumed run needs to continue exactly as this one would (tensors, plain values)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+def clamp_gradients_(parameters: Sequence[nn.Parameter], bound: float) -> None:
+    """Clamp every gradient entry to [-bound, bound] in place (the authors' clamp_grads)."""
+    for p in parameters:
+        if p.grad is not None:
+            p.grad.clamp_(-bound, bound)
+
+
+def _reuse_first(first: torch.Tensor, evaluate: Callable[[], torch.Tensor]) -> Callable[[], torch.Tensor]:
+    """A closure for ``optimizer.step``: its first call returns the energy already evaluated
+    (whose gradients are in place), later calls (line searches) evaluate again."""
+    calls = 0
+
+    def closure() -> torch.Tensor:
+        nonlocal calls
+        calls += 1
+        return first if calls == 1 else evaluate()
+
+    return closure
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def shrink_step_(optimizer: torch.optim.Optimizer, factor: float) -> None:
+    """Multiply an optimiser's step size by ``factor``: lr, and FIRE's time steps."""
+    for group in optimizer.param_groups:
+        for key in ("lr", "dt_max", "dt_min"):
+            if key in group:
+                group[key] *= factor
+    if hasattr(optimizer, "dt"):
+        optimizer.dt *= factor
+
+
+class _LastGood:
+    """The parameters and optimiser state at the last good step, in preallocated copies.
+
+    Taken at every step, so it must be cheap: tensors are copied into buffers of the same
+    shape (no allocation once the optimiser's state exists); plain values (learning rates,
+    FIRE's scalars) are copied as values.
+    """
+
+    def __init__(self, parameters: Sequence[nn.Parameter], optimizer: torch.optim.Optimizer) -> None:
+        self.parameters, self.optimizer = list(parameters), optimizer
+        self.keys: list[tuple[int, str]] = []
+        self.buffers: list[torch.Tensor] = []
+        self.energy = math.nan
+        self.taken = False
+
+    def _tensors(self) -> tuple[list[tuple[int, str]], list[torch.Tensor]]:
+        keys, tensors = [], []
+        for i, p in enumerate(self.parameters):
+            keys.append((i, "")), tensors.append(p)
+            for key, value in self.optimizer.state.get(p, {}).items():
+                if isinstance(value, torch.Tensor):
+                    keys.append((i, key)), tensors.append(value)
+        return keys, tensors
+
+    @torch.no_grad()
+    def take(self, energy: float, rollbacks: int) -> None:
+        keys, tensors = self._tensors()
+        if keys != self.keys:  # the first step, or the optimiser has just created its state
+            self.keys, self.buffers = keys, [t.detach().clone() for t in tensors]
+        else:
+            torch._foreach_copy_(self.buffers, [t.detach() for t in tensors])
+        self.scalars = {name: getattr(self.optimizer, name) for name in getattr(self.optimizer, "SCALARS", ())}
+        self.groups = [{k: v for k, v in g.items() if k != "params"} for g in self.optimizer.param_groups]
+        self.energy, self.taken, self.rollbacks = energy, True, rollbacks
+
+    @torch.no_grad()
+    def restore(self) -> None:
+        saved = dict(zip(self.keys, self.buffers))
+        for i, p in enumerate(self.parameters):
+            p.copy_(saved[(i, "")])
+            state = self.optimizer.state.get(p, {})
+            for key in list(state):
+                if isinstance(state[key], torch.Tensor):
+                    if (i, key) in saved:
+                        state[key].copy_(saved[(i, key)])
+                    else:  # created by the failed step: the optimiser had no state yet
+                        del state[key]
+            if not state:
+                self.optimizer.state.pop(p, None)
+        for name, value in self.scalars.items():
+            setattr(self.optimizer, name, value)
+        for group, saved_group in zip(self.optimizer.param_groups, self.groups):
+            group.update(saved_group)
+
+
+class _StageRun:
+    """One stage in progress: the model, its optimiser and the counters callbacks see."""
+
+    def __init__(self, stage: Stage, energy: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+                 watchers: Sequence[Callback], step: int, started: float, faults: "_Faults",
+                 interrupt: Callable[[], bool] | None) -> None:
+        self.stage, self.energy, self.watchers, self.started = stage, energy, watchers, started
+        self.faults, self.interrupt = faults, interrupt
+        self.model = stage.model_from(x)
+        self.parameters = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = stage.make_optimizer(self.parameters)
+        self.last_good = _LastGood(self.parameters, self.optimizer)
+        self.step, self.stage_step, self.evaluations = step, 0, 0
+        self.energy_start = math.nan
+        self.rollbacks = 0
+
+    def state_dict(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict() if isinstance(self.optimizer, torch.optim.Optimizer) else {},
+            "step": self.step,
+            "stage_step": self.stage_step,
+            "evaluations": self.evaluations,
+            "energy_start": self.energy_start,
+            "rollbacks": self.rollbacks,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        for key in ("step", "stage_step", "evaluations", "energy_start", "rollbacks"):
+            setattr(self, key, state[key])
+
+    def evaluate(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Energy at the model's X, with the gradients of the parameters filled in."""
+        for p in self.parameters:
+            p.grad = None
+        x_now = self.model()
+        e = self.energy(x_now)
+        e.backward()
+        self.evaluations += 1
+        return e, x_now
+
+    def watch(self, e: torch.Tensor, x_now: torch.Tensor) -> str | None:
+        """Show the state to the callbacks; count the step that follows unless one stops."""
+        state = StepState(self.stage.name, self.step, self.stage_step, e, x_now, time.perf_counter() - self.started)
+        if self.stage_step == 0:
+            self.energy_start = state.energy_value
+        reasons = [cb.on_step(state) for cb in self.watchers]
+        reason = next((r for r in reasons if r is not None), None)
+        if reason is None:
+            self.stage_step += 1
+            self.step += 1
+        return reason
+
+    def fault(self, energy: float) -> str | None:
+        """Why the state just evaluated is not good (non-finite energy or gradient, explosion), or None."""
+        if not math.isfinite(energy):
+            return f"energy {energy}"
+        grads = [p.grad for p in self.parameters if p.grad is not None]
+        # one reduction per tensor: a NaN or an infinity anywhere makes the sum non-finite
+        if grads and not math.isfinite(float(sum(g.sum() for g in grads))):
+            return "a non-finite gradient"
+        factor, good = self.faults.policy.explosion_factor, self.last_good
+        if factor is not None and good.taken and energy > good.energy + factor * max(abs(good.energy), 1.0):
+            return f"an explosion from {good.energy:.6g} to {energy:.6g}"
+        return None
+
+    def recover(self, why: str) -> bool:
+        """Roll back to the last good state with a smaller step; False when that is not possible."""
+        policy = self.faults.policy
+        if not self.last_good.taken or self.faults.used >= policy.retries:
+            log.warning("step %d (stage %s): %s; %s", self.step, self.stage.name, why,
+                        "no retries left" if self.last_good.taken else "at the stage's first state")
+            return False
+        self.faults.used += 1
+        self.rollbacks += 1
+        self.last_good.restore()
+        # the restored step already carries the shrinks made before it was taken
+        shrink_step_(self.optimizer, policy.step_factor ** (self.rollbacks - self.last_good.rollbacks))
+        log.warning("step %d (stage %s): %s; rolled back and retrying with the step x %.3g (retry %d of %d)",
+                    self.step, self.stage.name, why, policy.step_factor ** self.rollbacks, self.faults.used, policy.retries)
+        return True
+
+    def run(self) -> str:
+        """Step until a callback stops the stage, max_steps, an interrupt or an unrecoverable fault."""
+        if isinstance(self.optimizer, ScipyLBFGS):
+            def watch(e: torch.Tensor, x_now: torch.Tensor) -> str | None:
+                return "interrupted" if self.interrupt is not None and self.interrupt() else self.watch(e, x_now)
+
+            reason = self.optimizer.run(self.evaluate, watch, self.stage.max_steps, self.model)
+            self.evaluations = self.optimizer.evaluations
+            return reason
+        retrying = False
+        while self.stage_step < self.stage.max_steps:
+            # between steps only: a checkpoint then holds a state the callbacks have not seen yet
+            if not retrying and self.interrupt is not None and self.interrupt():
+                return "interrupted"
+            if not retrying:
+                for cb in self.watchers:
+                    cb.before_step(self.stage, self.step)
+            e, x_now = self.evaluate()
+            value = float(e.detach())
+            why = self.fault(value)
+            if why is not None:
+                if not self.recover(why):
+                    if self.last_good.taken:
+                        self.last_good.restore()  # end at the last good state, not the failed one
+                    return "diverged"
+                retrying = True
+                continue  # the callbacks have seen the restored state already
+            if not retrying:
+                reason = self.watch(e.detach(), x_now.detach())
+                if reason is not None:
+                    return reason
+                self.last_good.take(value, self.rollbacks)
+            retrying = False
+            if self.stage.clamp_grad is not None:
+                clamp_gradients_(self.parameters, self.stage.clamp_grad)
+            self.optimizer.step(_reuse_first(e, lambda: self.evaluate()[0]))
+        return "max_steps"
+
+
+class _Faults:
+    """The run's fault policy and the retries it has used (shared by its stages)."""
+
+    def __init__(self, policy: FaultPolicy) -> None:
+        self.policy, self.used = policy, 0
+
+
+def _result_record(result: StageResult) -> dict:
+    return {k: v for k, v in vars(result).items() if k != "checkpoint"}
+
+
+def minimise(
+    energy: Callable[[torch.Tensor], torch.Tensor],
+    x0: torch.Tensor,
+    stages: Sequence[Stage],
+    callbacks: Sequence[Callback] = (),
+    faults: FaultPolicy | None = None,
+    interrupt: Callable[[], bool] | None = None,
+    resume: dict | None = None,
+) -> list[StageResult]:
+    """Run the stages in order, handing the final X of each to the next.
+
+    Returns one result per stage that ran; a run-ending stop reason skips the rest.
+    ``faults``: rollback and retry of failed steps (default: FaultPolicy()).
+    ``interrupt()``: asked before each step; True ends the run with "interrupted", and
+    that stage's result carries ``checkpoint``. ``resume``: such a checkpoint; the same
+    stages and callbacks (built from the same config) then continue the run exactly where
+    it stopped.
+    """
+    fault_state = _Faults(faults or FaultPolicy())
+    results: list[StageResult] = []
+    x = x0.detach()
+    step, first, elapsed = 0, 0, 0.0
+    if resume is not None:
+        results = [StageResult(**record) for record in resume["completed"]]
+        first, elapsed = resume["stage_index"], resume["elapsed_s"]
+        fault_state.used = resume["faults_used"]
+        if results:
+            x = results[-1].x
+    started = time.perf_counter() - elapsed
+    for index, stage in enumerate(stages):
+        if index < first:
+            continue
+        watchers = [*callbacks, *stage.callbacks]
+        run = _StageRun(stage, energy, x, watchers, step, started, fault_state, interrupt)
+        stage_started = time.perf_counter()
+        resuming = resume is not None and index == first
+        if resuming:
+            run.load_state_dict(resume["stage"])
+            stage_started -= resume["stage_time_s"]
+        for cb in watchers:
+            cb.on_stage_start(stage, run.step)
+        if resuming:  # after on_stage_start, which resets per-stage state
+            for cb, state in zip(callbacks, resume["callbacks"], strict=True):
+                cb.load_state_dict(state)
+            for cb, state in zip(stage.callbacks, resume["stage_callbacks"], strict=True):
+                cb.load_state_dict(state)
+        stop_reason = run.run()
+        step = run.step
+        checkpoint = None
+        if stop_reason == "interrupted":
+            checkpoint = {
+                "stage_index": index,
+                "elapsed_s": time.perf_counter() - started,
+                "stage_time_s": time.perf_counter() - stage_started,
+                "stage": run.state_dict(),
+                "completed": [_result_record(r) for r in results],
+                "callbacks": [cb.state_dict() for cb in callbacks],
+                "stage_callbacks": [cb.state_dict() for cb in stage.callbacks],
+                "faults_used": fault_state.used,
+            }
+        with torch.no_grad():
+            x = run.model().detach()
+            final_energy = float(energy(x))
+            if not math.isfinite(final_energy) and run.last_good.taken:  # the last step failed
+                run.last_good.restore()
+                x = run.model().detach()
+                final_energy, stop_reason = float(energy(x)), "diverged"
+        _synchronize(x.device)
+        result = StageResult(
+            stage.name, run.stage_step, stop_reason, time.perf_counter() - stage_started, x, final_energy,
+            run.energy_start, run.evaluations, run.rollbacks, checkpoint,
+        )
+        results.append(result)
+        for cb in watchers:
+            cb.on_stage_end(result, step, time.perf_counter() - started)
+        if stop_reason in RUN_ENDING_REASONS:
+            break
+    return results

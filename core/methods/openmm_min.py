@@ -1,0 +1,84 @@
+"""The OpenMM baseline of local minimisation: ``LocalEnergyMinimizer`` (L-BFGS) on the same system.
+
+The prepared protein's own OpenMM ``System`` (amber14 in vacuum, no cutoff, no
+constraints: the system nrep's ``amber`` energy equals) starts from the same X0 as the
+torch methods. A ``MinimizationReporter`` feeds every iteration to nrep's callbacks as
+one stage named ``openmm``, so the trace (energy, RMSD), the best state, the progress bar
+and the time budget work as for any other method.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from nrep.core.engine.stages import Callback, Stage, StageResult, StepState
+from nrep.core.systems.openmm_contexts import openmm_platform
+
+STAGE = "openmm"
+
+
+def openmm_context(system, platform: str, threads: int | None):  # noqa: ANN001, ANN201
+    """A context for ``system`` on ``platform`` (auto, reference, cpu or cuda), and its platform's name."""
+    import openmm
+
+    chosen, properties = openmm_platform(platform, threads)
+    return openmm.Context(system, openmm.VerletIntegrator(0.001), chosen, properties), chosen.getName()
+
+
+def minimise_with_openmm(
+    system,  # noqa: ANN001 - openmm.System
+    x0_nm: torch.Tensor,
+    energy,  # noqa: ANN001 - nrep's energy of the same system, for the final value
+    callbacks: Sequence[Callback],
+    tolerance: float,
+    max_iterations: int,
+    platform: str = "auto",
+    threads: int | None = None,
+) -> tuple[StageResult, str]:
+    """Minimise from x0 with OpenMM; returns the stage's result and the platform used."""
+    import openmm
+    from openmm import unit
+
+    context, platform_name = openmm_context(system, platform, threads)
+    context.setPositions(x0_nm.detach().cpu().numpy() * unit.nanometer)
+    stage = Stage(STAGE, model_from=None, make_optimizer=None, max_steps=max_iterations)
+    for cb in callbacks:
+        cb.on_stage_start(stage, 0)
+    started = time.perf_counter()
+    device = next(iter(energy.buffers())).device
+    with torch.no_grad():
+        energy_start = float(energy(x0_nm.to(device=device, dtype=torch.float64)))
+    seen = {"iterations": 0, "stop": None}
+    n = x0_nm.shape[0]
+
+    class Reporter(openmm.MinimizationReporter):
+        def report(self, iteration, x, grad, args) -> bool:  # noqa: ANN001 - OpenMM's signature
+            coordinates = torch.from_numpy(np.array(x, dtype=np.float64).reshape(n, 3))
+            value = float(args["system energy"])
+            seen["iterations"] = iteration + 1
+            state = StepState(STAGE, iteration, iteration, torch.tensor(value, dtype=torch.float64), coordinates,
+                              time.perf_counter() - started)
+            for cb in callbacks:
+                reason = cb.on_step(state)
+                if reason is not None and seen["stop"] is None:
+                    seen["stop"] = reason
+            return seen["stop"] is not None
+
+    openmm.LocalEnergyMinimizer.minimize(context, tolerance, max_iterations, Reporter())
+    elapsed = time.perf_counter() - started
+    x = torch.from_numpy(np.asarray(
+        context.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(unit.nanometer), dtype=np.float64
+    ))
+    x = x.to(device)
+    with torch.no_grad():
+        final = float(energy(x))
+    reached_cap = max_iterations > 0 and seen["iterations"] >= max_iterations
+    reason = seen["stop"] or ("max_steps" if reached_cap else "converged")
+    result = StageResult(STAGE, seen["iterations"], reason, elapsed, x, final, energy_start, seen["iterations"])
+    for cb in callbacks:
+        cb.on_stage_end(result, seen["iterations"], elapsed)
+    return result, platform_name

@@ -1,0 +1,274 @@
+"""Slow modes: the eigenvectors of the Hessian backbone's Laplacian with the smallest |λ|.
+
+Following the paper (§2) and the authors' code:
+
+1. Sample configurations X' (random clouds for loops, perturbations of X0 otherwise).
+2. For every pair (i, j), the 3×3 Hessian block H_ij(X'). For a pair term c·f(r_ij) it is
+   analytic (paper eq. 20): the ii block is B = (f'' − f'/r) r̂r̂ᵀ + (f'/r) I, the ij block
+   is −B, so no n autograd passes are needed; f' and f'' come from autograd on the vector
+   of pair distances. Diagonal blocks H_ii = Σ_j B_ij.
+3. The backbone K_ij = mean over samples of ‖H_ij‖_F (``fro``, the authors' code) or the
+   sum of ‖H_ij‖_F² (``fro2``, the paper's eq. 7).
+4. L = diag(K·1) − K and its k eigenvectors of smallest |λ| (L is positive
+   semi-definite, so these are its lowest eigenvalues), with λ̃_i = ψ_iᵀ K ψ_i.
+
+K is sparse (pair terms only couple listed pairs), so it is kept as a scipy sparse
+matrix; the eigenproblem is solved densely up to ``dense_max_n`` particles and by
+shift-invert Lanczos (``scipy.sparse.linalg.eigsh``) above.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse
+import scipy.sparse.linalg
+import torch
+
+from nrep.core.energy.pairs import LocalInteraction, PairInteraction
+from nrep.core.io.files import atomic_write_bytes
+
+CACHE_FORMAT = 1  # bump when what is cached changes meaning
+
+
+@dataclass
+class SlowModes:
+    """k slow modes of an n-particle system, float64 on the CPU."""
+
+    psi: torch.Tensor  # (n, k), orthonormal columns
+    eigenvalues: torch.Tensor  # (k,) of L, ascending
+    rayleigh: torch.Tensor  # (k,) λ̃_i = ψ_iᵀ K ψ_i
+    compute_time_s: float  # what computing them cost, also when they came from the cache
+    solver: str
+    cache_hit: bool = False
+
+    @property
+    def k(self) -> int:
+        return self.psi.shape[1]
+
+
+# --------------------------------------------------------------------------- Hessian blocks
+
+
+def radial_derivatives(f: Callable[[torch.Tensor], torch.Tensor], r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """f'(r) and f''(r) element-wise, by autograd on the distances (f acts element-wise)."""
+    r = r.detach().requires_grad_(True)
+    with torch.enable_grad():
+        (first,) = torch.autograd.grad(f(r).sum(), r, create_graph=True)
+        (second,) = torch.autograd.grad(first.sum(), r)
+    return first.detach(), second.detach()
+
+
+def pair_hessian_blocks(
+    x: torch.Tensor, pairs: torch.Tensor, coefficient: float, f: Callable[[torch.Tensor], torch.Tensor]
+) -> torch.Tensor:
+    """The ii block B of the Hessian of coefficient·f(|x_i − x_j|) for each pair, shape (m, 3, 3).
+
+    The jj block is also B and the ij and ji blocks are −B (paper eq. 20).
+    """
+    d = x[pairs[:, 0]] - x[pairs[:, 1]]
+    r = torch.linalg.vector_norm(d, dim=-1).clamp_min(1e-12)
+    unit = d / r[:, None]
+    f1, f2 = radial_derivatives(f, r)
+    radial, tangential = coefficient * f2, coefficient * f1 / r
+    outer = unit[:, :, None] * unit[:, None, :]
+    eye = torch.eye(3, dtype=x.dtype, device=x.device)
+    return (radial - tangential)[:, None, None] * outer + tangential[:, None, None] * eye
+
+
+def local_hessian_blocks(x: torch.Tensor, term: LocalInteraction) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Rows, columns and 3×3 blocks of the Hessian of a local term, group by group (autograd)."""
+    hessian = torch.func.vmap(torch.func.hessian(term.potential))(x[term.atoms], *term.params)  # (m, q, 3, q, 3)
+    m, q = term.atoms.shape
+    rows = term.atoms[:, :, None].expand(m, q, q).reshape(-1)
+    cols = term.atoms[:, None, :].expand(m, q, q).reshape(-1)
+    return rows, cols, hessian.permute(0, 1, 3, 2, 4).reshape(-1, 3, 3)
+
+
+def hessian_block_norms(
+    x: torch.Tensor,
+    interactions: Sequence[PairInteraction],
+    other: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    local: Sequence[LocalInteraction] = (),
+) -> scipy.sparse.csr_matrix:
+    """The matrix of ‖H_ij‖_F (n × n, sparse, diagonal included) at one configuration.
+
+    Pair terms use their analytic blocks; ``local`` terms (angles, torsions) the Hessian
+    of each small group of atoms. ``other`` is any remaining energy: its Hessian comes
+    from ``torch.func.hessian`` (dense, O(n²) memory). Blocks of the same pair are added
+    before the norms are taken.
+    """
+    n = x.shape[0]
+    rows, cols, blocks = [], [], []
+    for term in interactions:
+        if len(term.pairs) == 0:
+            continue
+        i, j = term.pairs[:, 0], term.pairs[:, 1]
+        b = pair_hessian_blocks(x, term.pairs, term.coefficient, term.potential)
+        rows += [i, j, i, j]
+        cols += [j, i, i, j]
+        blocks += [-b, -b, b, b]
+    for term in local:
+        i, j, b = local_hessian_blocks(x.detach(), term)
+        rows.append(i)
+        cols.append(j)
+        blocks.append(b)
+    if other is not None:
+        dense = torch.func.hessian(other)(x.detach()).permute(0, 2, 1, 3)  # (n, n, 3, 3)
+        i, j = torch.nonzero(dense.flatten(2).abs().sum(dim=2), as_tuple=True)
+        rows.append(i)
+        cols.append(j)
+        blocks.append(dense[i, j])
+    keys = torch.cat(rows) * n + torch.cat(cols)
+    unique, inverse = torch.unique(keys, return_inverse=True)
+    summed = torch.zeros(len(unique), 3, 3, dtype=x.dtype).index_add_(0, inverse, torch.cat(blocks))
+    norms = summed.flatten(1).norm(dim=1).numpy()
+    return scipy.sparse.csr_matrix((norms, ((unique // n).numpy(), (unique % n).numpy())), shape=(n, n))
+
+
+def backbone(
+    samples: Iterable[torch.Tensor],
+    interactions: Sequence[PairInteraction],
+    norm: str = "fro",
+    other: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    local: Sequence[LocalInteraction] = (),
+) -> scipy.sparse.csr_matrix:
+    """The backbone K (n × n, symmetric, sparse) over sample configurations.
+
+    ``fro``: mean over samples of ‖H_ij‖_F (the authors' code); ``fro2``: sum over samples
+    of ‖H_ij‖_F² (the paper's eq. 7).
+    """
+    if norm not in ("fro", "fro2"):
+        raise ValueError(f"unknown backbone norm {norm!r}; use fro or fro2")
+    total, count = None, 0
+    for x in samples:
+        norms = hessian_block_norms(x, interactions, other, local)
+        if norm == "fro2":
+            norms = norms.multiply(norms)
+        total = norms if total is None else total + norms
+        count += 1
+    if count == 0:
+        raise ValueError("no sample configurations")
+    return (total / count if norm == "fro" else total).tocsr()
+
+
+def laplacian(k_matrix: scipy.sparse.spmatrix) -> scipy.sparse.csr_matrix:
+    """L = diag(K·1) − K (the diagonal of K cancels out of L)."""
+    degree = np.asarray(k_matrix.sum(axis=1)).ravel()
+    return (scipy.sparse.diags(degree) - k_matrix).tocsr()
+
+
+# --------------------------------------------------------------------------- eigenproblem
+
+
+def lowest_eigenpairs(lap: scipy.sparse.spmatrix, k: int, solver: str = "dense", seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The k eigenpairs of the symmetric PSD matrix ``lap`` with the smallest eigenvalues.
+
+    ``dense``: LAPACK on the full matrix (O(n³), exact, best for n up to a few thousand or
+    large k). ``sparse``: shift-invert Lanczos just below 0 (cheap for k ≪ n).
+    """
+    n = lap.shape[0]
+    if not 1 <= k <= n:
+        raise ValueError(f"k={k} slow modes requested for {n} particles; need 1 <= k <= n")
+    if solver == "dense" or k >= n - 1:
+        values, vectors = scipy.linalg.eigh(lap.toarray(), subset_by_index=[0, k - 1], driver="evr")
+    elif solver == "sparse":
+        scale = float(np.abs(lap.diagonal()).mean()) or 1.0
+        start = np.random.default_rng(seed).standard_normal(n)  # fixed start vector: reproducible
+        values, vectors = scipy.sparse.linalg.eigsh(lap.tocsc(), k=k, sigma=-1e-6 * scale, which="LM", v0=start)
+    else:
+        raise ValueError(f"unknown eigensolver {solver!r}; use dense or sparse")
+    order = np.argsort(np.abs(values), kind="stable")
+    return values[order], vectors[:, order]
+
+
+def choose_solver(solver: str, n: int, k: int, dense_max_n: int) -> str:
+    """``auto``: dense up to dense_max_n particles or when k is a large fraction of n."""
+    if solver != "auto":
+        return solver
+    return "dense" if n <= dense_max_n or k > n // 4 else "sparse"
+
+
+def slow_modes(
+    samples: Iterable[torch.Tensor],
+    interactions: Sequence[PairInteraction],
+    k: int,
+    norm: str = "fro",
+    solver: str = "auto",
+    dense_max_n: int = 5000,
+    seed: int = 0,
+    other: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    local: Sequence[LocalInteraction] = (),
+) -> SlowModes:
+    """Backbone, Laplacian and its k slowest modes, timed (``local``/``other``: non-pair terms)."""
+    started = time.perf_counter()
+    k_matrix = backbone(samples, interactions, norm, other, local)
+    lap = laplacian(k_matrix)
+    chosen = choose_solver(solver, lap.shape[0], k, dense_max_n)
+    values, vectors = lowest_eigenpairs(lap, k, chosen, seed)
+    rayleigh = np.einsum("ik,ik->k", vectors, k_matrix @ vectors)
+    return SlowModes(
+        psi=torch.from_numpy(np.ascontiguousarray(vectors)),
+        eigenvalues=torch.from_numpy(values),
+        rayleigh=torch.from_numpy(rayleigh),
+        compute_time_s=time.perf_counter() - started,
+        solver=chosen,
+    )
+
+
+# --------------------------------------------------------------------------- samples
+
+
+def cloud_samples(n: int, scales: Sequence[float], base_std: float, seed: int) -> list[torch.Tensor]:
+    """Random clouds base_std · N(0, 1) · s for each scale s (the authors' loop samples)."""
+    generator = torch.Generator().manual_seed(seed)
+    return [base_std * s * torch.randn(n, 3, generator=generator, dtype=torch.float64) for s in scales]
+
+
+def perturbation_samples(x0: torch.Tensor, scales: Sequence[float], seed: int) -> list[torch.Tensor]:
+    """X0 + N(0, s²) for each scale s (the paper's App. D.2 suggestion)."""
+    generator = torch.Generator().manual_seed(seed)
+    x0 = x0.to(torch.float64)
+    return [x0 + s * torch.randn(x0.shape, generator=generator, dtype=torch.float64) for s in scales]
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def cache_key(description: dict) -> str:
+    """A file name for the modes of a system + settings + seed (JSON-able description)."""
+    text = json.dumps({"format": CACHE_FORMAT, **description}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def save_modes(path: Path, modes: SlowModes) -> None:
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        psi=modes.psi.numpy(),
+        eigenvalues=modes.eigenvalues.numpy(),
+        rayleigh=modes.rayleigh.numpy(),
+        compute_time_s=np.array(modes.compute_time_s),
+        solver=np.array(modes.solver),
+    )
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_modes(path: Path) -> SlowModes:
+    with np.load(path, allow_pickle=False) as data:
+        return SlowModes(
+            psi=torch.from_numpy(data["psi"]),
+            eigenvalues=torch.from_numpy(data["eigenvalues"]),
+            rayleigh=torch.from_numpy(data["rayleigh"]),
+            compute_time_s=float(data["compute_time_s"]),
+            solver=str(data["solver"]),
+            cache_hit=True,
+        )

@@ -1,0 +1,265 @@
+"""Finished runs as one table, and that table summarised over seeds.
+
+Every run directory holds a flat ``summary.json`` whose ``cfg.*`` columns are the run's
+resolved config. Runs are grouped by every config key whose value differs between them,
+except the seed (and keys that only say where files go), so different systems, energies
+or learning rates are never averaged together. Runs whose status is not ``ok`` are
+counted in their group but left out of its means.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import pandas as pd
+
+from nrep.core.errors import NrepError
+from nrep.core.io.files import SUMMARY, TRACE
+
+# Config keys that say where files go or how a run is shown, not what it computes.
+NOT_GROUPED = {
+    "cfg.seed",
+    "cfg.system.local_dir",
+    "cfg.system.cache_dir",
+    "cfg.system.base_url",
+    "cfg.system.download_timeout_s",
+    "cfg.init.cache",
+    "cfg.init.cache_dir",
+    "cfg.method.modes.cache",
+    "cfg.method.modes.cache_dir",
+    "cfg.energy.compile",
+}
+NOT_GROUPED_PREFIXES = ("cfg.output.",)
+# Keys shown first when a table has to pick among them.
+KEY_PRIORITY = ("cfg.system.pdb", "cfg.system.name", "cfg.system.n", "cfg.energy.name", "cfg.init.name",
+                "cfg.method.name", "cfg.optim.name")
+# summary column -> name of its statistics in the grouped table
+METRICS = {
+    "energy_final_exact": "energy",
+    "rmsd_ca_A": "rmsd_ca_A",
+    "loop_closure": "closure",
+    "time_method_s": "time_s",
+    "steps_total": "steps",
+}
+MISSING = "missing"
+
+
+def _plain(value):  # noqa: ANN001, ANN202
+    """Lists and mappings as JSON text, so that they can be grouped and written to CSV."""
+    return json.dumps(value) if isinstance(value, (list, dict)) else value
+
+
+def _read_summary(path: Path) -> dict:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(record, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as error:
+        return {"status": "unreadable", "error": f"{path.name}: {error}"}
+    return {key: _plain(value) for key, value in record.items()}
+
+
+def find_runs(directories: Iterable[Path]) -> list[dict]:
+    """One record per run below ``directories``: its summary, or status=missing for a job
+    that Hydra started (``.hydra/`` is there) but that wrote no summary."""
+    records: dict[Path, dict] = {}
+    for directory in directories:
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise NrepError(f"{directory}: no such directory; give the run or sweep directories to report on (results/...)")
+        for path in sorted(directory.rglob(SUMMARY)):
+            records.setdefault(path.parent.resolve(), _read_summary(path))
+        for marker in sorted(directory.rglob(".hydra")):
+            run_dir = marker.parent.resolve()
+            has_runs_inside = any(found.is_relative_to(run_dir) for found in records)  # a batch: seed<k>/ below
+            if marker.is_dir() and not has_runs_inside and not (run_dir / SUMMARY).exists():
+                records[run_dir] = {"status": MISSING, "error": "no summary.json: the job was killed, or is still running"}
+    rows = []
+    for run_dir, record in records.items():
+        rows.append({**record, "run_dir": str(run_dir)})
+    return rows
+
+
+def load_runs(directories: Sequence[Path]) -> pd.DataFrame:
+    """The runs below ``directories`` as a table, one row per run (NrepError if there are none)."""
+    rows = find_runs(directories)
+    if not rows:
+        names = ", ".join(str(d) for d in directories)
+        raise NrepError(f"no runs below {names} (no summary.json); point nrep report at run or sweep directories")
+    table = pd.DataFrame(rows)
+    if "optim" in table:  # the OpenMM methods carry an optim group they do not use (summary: optim=null)
+        unused = table["optim"].isna() & (table["status"] == "ok")
+        table.loc[unused, [c for c in table.columns if c.startswith("cfg.optim.")]] = None
+    for column in [*METRICS, "seed", "energy_best", "time_total_s", "rmsd_backbone_A", "rmsd_heavy_A", "rmsd_all_A", "stuck_pairs"]:
+        if column in table:
+            table[column] = pd.to_numeric(table[column], errors="coerce")
+    return table
+
+
+def group_keys(table: pd.DataFrame) -> list[str]:
+    """The config columns whose values differ between runs (the seed and file places excluded)."""
+    keys = []
+    for column in table.columns:
+        if not column.startswith("cfg.") or column in NOT_GROUPED or column.startswith(NOT_GROUPED_PREFIXES):
+            continue
+        if table[column].astype(str).nunique(dropna=False) > 1:
+            keys.append(column)
+    return sorted(keys, key=lambda k: (KEY_PRIORITY.index(k) if k in KEY_PRIORITY else len(KEY_PRIORITY), k))
+
+
+def independent_keys(table: pd.DataFrame, keys: Sequence[str]) -> list[str]:
+    """The keys needed to tell the groups apart, in order: a key whose value follows from
+    the keys before it (e.g. ``method.hidden_dims`` from ``method.name``) is dropped."""
+    kept: list[str] = []
+    text = table[list(keys)].astype(str)
+    for key in keys:
+        if kept and (text.groupby(kept, dropna=False)[key].nunique(dropna=False) <= 1).all():
+            continue
+        kept.append(key)
+    return kept
+
+
+def _statistics(values: pd.Series, name: str) -> dict[str, float]:
+    values = values.dropna()
+    if values.empty:
+        return {f"{name}_mean": math.nan, f"{name}_std": math.nan}
+    return {f"{name}_mean": values.mean(), f"{name}_std": values.std(ddof=1) if len(values) > 1 else math.nan}
+
+
+def status_counts(statuses: pd.Series) -> str:
+    """e.g. "1 failed, 2 diverged" for the runs that did not end ok ("" if all did)."""
+    counts = statuses[statuses != "ok"].value_counts()
+    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+
+
+def summarise(table: pd.DataFrame, keys: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per group of runs: counts, and mean, std and best over the runs that ended ok."""
+    keys = group_keys(table) if keys is None else list(keys)
+    grouped = table.groupby([table[k].astype(str) for k in keys], dropna=False, sort=True) if keys else [((), table)]
+    rows = []
+    for _, runs in grouped:
+        ok = runs[runs["status"] == "ok"]
+        row = {key: runs[key].iloc[0] for key in keys}
+        row.update({"runs": len(runs), "ok": len(ok), "not_ok": status_counts(runs["status"])})
+        for column, name in METRICS.items():
+            if column in table:
+                row.update(_statistics(ok[column], name))
+        if "energy_final_exact" in table:
+            row["energy_best"] = ok["energy_final_exact"].min() if len(ok) else math.nan
+        if "energy_unit" in table:
+            units = ok["energy_unit"].dropna()
+            row["energy_unit"] = units.iloc[0] if len(units) else None
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def traces(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """run_dir -> trace.csv of each run that ended ok and has one."""
+    found = {}
+    for run_dir in table.loc[table["status"] == "ok", "run_dir"]:
+        path = Path(run_dir) / TRACE
+        if path.exists() and path.stat().st_size:
+            found[run_dir] = pd.read_csv(path)
+    return found
+
+
+def short_name(key: str) -> str:
+    """``cfg.method.lr`` -> ``method.lr``."""
+    return key.removeprefix("cfg.")
+
+
+# ------------------------------------------------------------------ series and panels
+
+PANEL_KEY_PREFIXES = ("cfg.system.", "cfg.energy.name")
+
+
+def _panel(run: pd.Series) -> str:
+    parts = [str(run.get("system", "?")), str(run.get("energy_model", "?"))]
+    if run.get("system") == "loop" and pd.notna(run.get("n_particles")):
+        parts.append(f"n={int(run['n_particles'])}")
+    return " ".join(parts)
+
+
+def _value(value) -> str:  # noqa: ANN001
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def label_runs(table: pd.DataFrame, keys: Sequence[str] | None = None) -> pd.DataFrame:
+    """A copy with ``panel`` (system, energy, size) and ``label`` (method and whatever else
+    tells its runs apart, e.g. ``gnn adam method.lr=0.0001``) for the figures."""
+    keys = independent_keys(table, group_keys(table) if keys is None else keys)
+    extra = [k for k in keys if k != "cfg.method.name" and not k.startswith(PANEL_KEY_PREFIXES)]
+    labelled = table.copy()
+    labelled["panel"] = [_panel(run) for _, run in table.iterrows()]
+
+    def label(run: pd.Series) -> str:
+        parts = [str(run.get("method", "?"))]
+        for key in extra:
+            value = run.get(key)
+            if pd.isna(value):
+                continue
+            parts.append(_value(value) if key.endswith(".name") else f"{short_name(key)}={_value(value)}")
+        return " ".join(parts)
+
+    labelled["label"] = [label(run) for _, run in table.iterrows()]
+    return labelled
+
+
+# ------------------------------------------------------------------------- writing
+
+
+REPORT_MARKER = "runs.csv"
+
+
+def check_report_dir(directory: Path) -> None:
+    """A report goes into an empty directory or replaces an earlier report; nothing else is written over."""
+    if directory.exists() and any(directory.iterdir()) and not (directory / REPORT_MARKER).exists():
+        raise NrepError(f"{directory} holds files that are not an nrep report; choose another directory with --out DIR")
+
+
+def write_tables(table: pd.DataFrame, groups: pd.DataFrame, directory: Path, shown: Sequence[str]) -> list[Path]:
+    """runs.csv (every run), summary.csv (a row per group of seeds, every group key) and
+    summary.md (the same rows, with only the ``shown`` keys that tell the groups apart)."""
+    from nrep.core.io.files import atomic_write_text
+
+    keys = [k for k in groups.columns if k.startswith("cfg.")]
+    markdown = groups.drop(columns=[k for k in keys if k not in shown])
+    markdown[[k for k in keys if k in shown]] = markdown[[k for k in keys if k in shown]].astype(object).fillna("–")
+    markdown = markdown.rename(columns=short_name)
+    written = {
+        directory / REPORT_MARKER: table.to_csv(index=False),
+        directory / "summary.csv": groups.to_csv(index=False),
+        directory / "summary.md": markdown.to_markdown(index=False, floatfmt=".6g") + "\n",
+    }
+    for path, text in written.items():
+        atomic_write_text(path, text)
+    return list(written)
+
+
+def write_figures(table: pd.DataFrame, directory: Path, baseline: str = "gd") -> list[Path]:
+    """Every figure type the runs hold data for, as PNG and PDF; speedup.csv with Fig. 4's numbers."""
+    from nrep.core.io.files import atomic_write_text
+    from nrep.core.report import figures
+
+    labelled = label_runs(table)
+    run_traces = traces(labelled)
+    drawn = {
+        "energy_vs_time": figures.energy_vs_time(labelled),
+        "speedup_vs_energy": figures.speedup_vs_energy(labelled, baseline),
+        "rmsd_vs_time": figures.rmsd_vs_time(labelled, run_traces),
+        "ca_overlays": figures.ca_overlays(labelled),
+        "energy_vs_iteration": figures.energy_vs_iteration(labelled, run_traces),
+        "loop_snapshots": figures.loop_snapshots(labelled),
+    }
+    written = []
+    for name, fig in drawn.items():
+        if fig is not None:
+            written += figures.save(fig, directory, name)
+    ratios = figures.speedup_table(labelled, baseline)
+    if not ratios.empty:
+        atomic_write_text(directory / "speedup.csv", ratios.to_csv(index=False))
+        written.append(directory / "speedup.csv")
+    return written

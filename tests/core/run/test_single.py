@@ -1,0 +1,93 @@
+"""A whole run in-process: files written, energies recorded, and reproducibility."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from nrep.core.errors import NrepError
+from nrep.core.run.single import execute
+
+SMALL = ("system.n=60", "stop.max_steps=300", "threads=1")
+GD = (*SMALL, "method=gd")
+
+
+def test_run_writes_its_results(tmp_path, compose_cfg):
+    summary = execute(compose_cfg(*GD), tmp_path / "run")
+    files = {p.name for p in (tmp_path / "run").iterdir()}
+    assert {"summary.json", "trace.csv", "final.npy", "final.xyz", "best.npy"} <= files
+    on_disk = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert on_disk["status"] == "ok" and on_disk["energy_final"] == summary["energy_final"]
+    assert math.isfinite(summary["energy_final"]) and summary["energy_final"] < summary["energy_initial"]
+    assert summary["energy_best"] <= summary["energy_final"] + 1e-12
+    parts = sum(v for k, v in summary.items() if k.startswith("energy_final_") and k != "energy_final_exact")
+    assert parts == pytest.approx(summary["energy_final_exact"], rel=1e-12)
+    assert summary["steps_coords"] == summary["steps_total"] <= 300
+    assert summary["threads"] == 1 and summary["device"] == "cpu" and summary["dtype"] == "float32"
+    assert summary["version_torch"] and summary["seed"] == 0
+    assert 0 <= summary["loop_closure"] <= 1 and summary["stuck_pairs"] >= 0
+    trace = (tmp_path / "run" / "trace.csv").read_text().splitlines()
+    assert trace[0] == "step,stage,stage_step,time_s,energy_reduced"
+    assert np.load(tmp_path / "run" / "final.npy").shape == (60, 3)
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(tmp_path, compose_cfg):
+    a = execute(compose_cfg(*GD, "seed=3"), tmp_path / "a")
+    b = execute(compose_cfg(*GD, "seed=3"), tmp_path / "b")
+    c = execute(compose_cfg(*GD, "seed=4"), tmp_path / "c")
+    assert a["energy_final"] == b["energy_final"] and a["steps_total"] == b["steps_total"]
+    assert np.array_equal(np.load(tmp_path / "a" / "final.npy"), np.load(tmp_path / "b" / "final.npy"))
+    assert c["energy_initial"] != a["energy_initial"]
+
+
+def test_a_run_refuses_a_used_directory(tmp_path, compose_cfg):
+    execute(compose_cfg(*GD, "stop.max_steps=5"), tmp_path / "run")
+    before = (tmp_path / "run" / "summary.json").read_text()
+    with pytest.raises(NrepError, match="already holds"):
+        execute(compose_cfg(*GD, "stop.max_steps=5", "seed=1"), tmp_path / "run")
+    assert (tmp_path / "run" / "summary.json").read_text() == before
+
+
+@pytest.mark.parametrize("method", ["gd", "cg", "gnn"])
+def test_every_method_lowers_a_small_pure_lj_loop(tmp_path, compose_cfg, method):
+    stage1 = [] if method == "gd" else ["method.stop.max_steps=200"]
+    summary = execute(compose_cfg(*SMALL, f"method={method}", *stage1), tmp_path / method)
+    assert summary["status"] == "ok"
+    assert math.isfinite(summary["energy_final_exact"])
+    # GD starts at X0; CG at its rescaled projection; the GNN at a random X of X0's size.
+    assert summary["energy_final"] < summary["energy_start"]
+    assert (tmp_path / method / "final.png").stat().st_size > 1000
+    if method == "gd":
+        assert summary["time_modes_s"] == 0.0 and "steps_reparam" not in summary
+    else:
+        assert summary["modes_k"] == 20 and summary["time_modes_s"] > 0  # n // 3
+        assert 0 < summary["steps_reparam"] <= 200 and summary["steps_coords"] <= 300
+        assert summary["time_method_s"] >= summary["time_modes_s"] + summary["time_reparam_s"]
+
+
+@pytest.mark.parametrize("graph", ["slow_modes_plain", "bonds", "knn"])
+def test_gnn_graph_variants_run(tmp_path, compose_cfg, graph):
+    cfg = compose_cfg(*SMALL, "method=gnn", f"method.graph={graph}", "method.stop.max_steps=50",
+                      "stop.max_steps=10", "method.hidden_dims=[8,8]", "output.snapshot=false")
+    summary = execute(cfg, tmp_path / graph)
+    assert summary["status"] == "ok" and math.isfinite(summary["energy_final_exact"])
+    assert ("modes_k" in summary) == (graph == "slow_modes_plain")
+
+
+def test_modes_cache_reports_the_original_compute_time(tmp_path, compose_cfg):
+    overrides = (*SMALL, "method=cg", "method.stop.max_steps=20", "stop.max_steps=20",
+                 "method.modes.cache=true", f"method.modes.cache_dir={tmp_path / 'cache'}", "output.snapshot=false")
+    first = execute(compose_cfg(*overrides), tmp_path / "a")
+    second = execute(compose_cfg(*overrides), tmp_path / "b")
+    assert not first["modes_cache_hit"] and second["modes_cache_hit"]
+    assert second["time_modes_s"] == first["time_modes_s"] > 0
+    assert second["energy_final"] == first["energy_final"]
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
+
+
+def test_a_loop_trajectory_is_a_multi_frame_xyz(tmp_path, compose_cfg):
+    execute(compose_cfg(*GD, "stop.max_steps=50", "output.trajectory_every=10"), tmp_path / "run")
+    lines = (tmp_path / "run" / "trajectory.xyz").read_text().splitlines()
+    frames = [i for i, line in enumerate(lines) if line.startswith("step ")]
+    assert len(frames) == 6 and lines[frames[0] - 1] == "60"  # steps 0, 10, ..., 50; 60 beads
