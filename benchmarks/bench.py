@@ -235,7 +235,7 @@ def replica_rows(pdb: str, replicas: int, steps: int, methods: tuple[str, ...] =
     from nrep.configs.compose import compose, validate
     from nrep.core.engine.replicas import batch_plans, minimise_replicas
     from nrep.core.engine.stages import minimise
-    from nrep.core.methods.plans import build_plan
+    from nrep.core.methods.registry import build_plan
     from nrep.core.run.build import build_energy, build_system
     from nrep.core.runtime import configure
 

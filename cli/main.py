@@ -227,7 +227,8 @@ def check_structures(composed: Sequence[ComposedJob]) -> None:
     then one line and exit code 2, with nothing written; the download lands in the cache
     that the runs read.
     """
-    from nrep.core.run.build import check_method_fits, structure_settings
+    from nrep.core.methods.registry import check_method_fits
+    from nrep.core.run.build import structure_settings
     from nrep.core.systems.protein import locate_and_prepare, source_name
 
     for job in composed:  # a structure is prepared once per process (memoised), however many jobs use it

@@ -33,7 +33,7 @@ ALLOWED: dict[str, set[str]] = {
     "report": BASE | {"io"},                              # reads finished runs: nothing of how they ran
     "run": BASE | {"configs", "energy", "engine", "io", "methods", "metrics", "modes", "optim", "reparam", "report",
                    "runtime", "systems"},
-    "cli": BASE | {"configs", "io", "report", "run", "systems", "runtime"},
+    "cli": BASE | {"configs", "io", "methods", "report", "run", "systems", "runtime"},
 }
 
 

@@ -14,12 +14,17 @@ same solvent. The summary's mean temperature is over the second half of the snap
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from typing import Any, Sequence
 
 import numpy as np
 import torch
 
+from nrep.configs.schema import NrepConfig, OpenMMMDMethodConfig
 from nrep.core.engine.stages import Callback, Stage, StageResult, StepState
+from nrep.core.methods.openmm_min import platform_for
+from nrep.core.methods.plans import MethodPlan
+from nrep.core.runtime import Runtime, derive_seed
 from nrep.core.systems.openmm_contexts import degrees_of_freedom, langevin_context, openmm_seed
 
 STAGE = "md"
@@ -104,3 +109,21 @@ def run_md(
         "energy_final_openmm_md": openmm_rows[-1]["energy_openmm_kJ_mol"],
     }
     return result, openmm_rows, columns
+
+
+def plan(cfg: NrepConfig, system, energy, runtime: Runtime) -> MethodPlan:  # noqa: ANN001
+    """Langevin MD of the protein; one trace row per snapshot (every ``report_every`` steps)."""
+    method: OpenMMMDMethodConfig = cfg.method
+    found = MethodPlan([], trace_every=method.report_every)
+    settings = {k: v for k, v in asdict(method).items() if k not in ("name", "steps", "report_every", "platform")}
+
+    def run(callbacks: Sequence[Callback]) -> tuple[list[StageResult], list[dict]]:
+        result, rows, columns = run_md(
+            system.topology, system.x0, energy, list(callbacks), method.steps, method.report_every,
+            derive_seed(cfg.seed, "md"), platform=platform_for(cfg, method.platform), threads=cfg.threads, **settings,
+        )
+        found.info.update(columns)
+        return [result], rows
+
+    found.runner = run
+    return found

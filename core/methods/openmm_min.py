@@ -15,7 +15,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from nrep.configs.schema import NrepConfig, OpenMMMinMethodConfig
 from nrep.core.engine.stages import Callback, Stage, StageResult, StepState
+from nrep.core.methods.plans import MethodPlan
+from nrep.core.runtime import Runtime
 from nrep.core.systems.openmm_contexts import openmm_platform
 
 STAGE = "openmm"
@@ -82,3 +85,27 @@ def minimise_with_openmm(
     for cb in callbacks:
         cb.on_stage_end(result, seen["iterations"], elapsed)
     return result, platform_name
+
+
+def platform_for(cfg: NrepConfig, platform: str) -> str:
+    """``auto`` follows the run's device: OpenMM's CUDA with device=cuda (when present), else the CPU."""
+    if platform != "auto":
+        return platform
+    return "auto" if cfg.device.name.startswith("cuda") else "cpu"
+
+
+def plan(cfg: NrepConfig, system, energy, runtime: Runtime) -> MethodPlan:  # noqa: ANN001
+    """OpenMM's minimiser on the protein's own OpenMM system, from the same X0."""
+    method: OpenMMMinMethodConfig = cfg.method
+    found = MethodPlan([])
+
+    def run(callbacks: Sequence[Callback]) -> tuple[list[StageResult], list[dict]]:
+        result, platform = minimise_with_openmm(
+            system.prepared.system, system.x0, energy, list(callbacks), method.tolerance_kJ_mol_nm,
+            method.max_iterations, platform_for(cfg, method.platform), cfg.threads,
+        )
+        found.info["openmm_platform"] = platform
+        return [result], []
+
+    found.runner = run
+    return found

@@ -8,13 +8,10 @@ from nrep.configs.schema import (
     AmberEnergyConfig,
     CachedStartConfig,
     CloudInitConfig,
-    ConfigError,
-    GNNMethodConfig,
     LoopEnergyConfig,
     LoopSystemConfig,
     NrepConfig,
     ProteinSystemConfig,
-    ReparamMethodConfig,
     SimpleEnergyConfig,
 )
 from nrep.core.energy.amber import AmberEnergy, AmberParameters
@@ -64,15 +61,6 @@ def structure_settings(system: ProteinSystemConfig) -> dict:
         "model": system.model,
         "gaps": system.gaps,
     }
-
-
-def check_method_fits(cfg: NrepConfig, name: str, n_atoms: int) -> None:
-    """Refuse method settings that a protein's atom count makes impossible (known only once prepared)."""
-    method = cfg.method
-    if isinstance(method, ReparamMethodConfig) and method.modes.k is not None and method.modes.k > n_atoms:
-        raise ConfigError(f"method.modes.k={method.modes.k} exceeds the {n_atoms} particles of {name}; choose k <= {n_atoms}")
-    if isinstance(method, GNNMethodConfig) and method.graph == "knn" and method.knn_k >= n_atoms:
-        raise ConfigError(f"method.knn_k={method.knn_k} needs more than {n_atoms} particles ({name}); choose knn_k < {n_atoms}")
 
 
 def build_energy(cfg: NrepConfig, system: LoopSystem | ProteinSystem) -> LoopEnergy | AmberEnergy | SimpleEnergy:

@@ -21,9 +21,6 @@ import torch
 from nrep.configs.schema import (
     LoopEnergyConfig,
     NrepConfig,
-    OpenMMMDMethodConfig,
-    OpenMMMethodConfig,
-    OpenMMMinMethodConfig,
     uses_line_search,
 )
 from nrep.core.energy.amber import openmm_energy
@@ -41,9 +38,8 @@ from nrep.core.engine.interrupts import interrupts_requested
 from nrep.core.engine.stages import Callback, FaultPolicy, StageResult, minimise
 from nrep.core.errors import NrepError
 from nrep.core.io import files as results
-from nrep.core.methods.openmm_md import run_md
-from nrep.core.methods.openmm_min import minimise_with_openmm
-from nrep.core.methods.plans import MethodPlan, build_plan
+from nrep.core.methods.plans import MethodPlan
+from nrep.core.methods.registry import build_plan, method_of
 from nrep.core.metrics import loop_closure, stuck_pairs
 from nrep.core.report.figures import loop_snapshot
 from nrep.core.run.build import build_energy, build_system
@@ -94,7 +90,7 @@ def watchers(cfg: NrepConfig, system, energy, plan: MethodPlan, show_progress: b
     """The callbacks of a run by role: guard, best, trace, and the optional ones."""
     metrics = system.rmsd if isinstance(system, ProteinSystem) else None
     # MD reports a snapshot every report_every steps: one trace row per snapshot
-    every = cfg.method.report_every if isinstance(cfg.method, OpenMMMDMethodConfig) else cfg.output.trace_every
+    every = plan.trace_every or cfg.output.trace_every
     found: dict[str, Callback] = {
         "guard": NonFiniteGuard(),
         "best": BestState(),
@@ -119,18 +115,6 @@ def write_trajectory(system, run_dir: Path, recorder: TrajectoryRecorder) -> Non
     else:
         frames = [(f"step {step} stage {stage}", x.numpy()) for step, stage, x in recorder.frames]
         results.write_xyz_frames(run_dir / "trajectory.xyz", frames)
-
-
-def optimiser_name(cfg: NrepConfig) -> str | None:
-    """The ``optim`` group's choice, or None for the OpenMM methods (which bring their own)."""
-    return None if isinstance(cfg.method, OpenMMMethodConfig) else cfg.optim.name
-
-
-def openmm_platform_name(cfg: NrepConfig, platform: str) -> str:
-    """``auto`` follows the run's device: OpenMM's CUDA with device=cuda (when present), else the CPU."""
-    if platform != "auto":
-        return platform
-    return "auto" if cfg.device.name.startswith("cuda") else "cpu"
 
 
 def merge_rows(rows: list[dict[str, Any]], extra: list[dict[str, Any]]) -> None:
@@ -281,7 +265,7 @@ def execute(
     # From here a first Ctrl-C or SIGTERM stops the run cleanly at its next step (set-up
     # included); OpenMM's baselines run in one call that cannot stop halfway, so they keep
     # the default behaviour.
-    stoppable = not isinstance(cfg.method, OpenMMMethodConfig)
+    stoppable = method_of(cfg).in_engine
     with interrupts_requested() if stoppable else contextlib.nullcontext() as interrupt:
         system = build_system(cfg)
         system, overlaps_moved = move_overlapping_atoms(cfg, system)
@@ -299,29 +283,13 @@ def execute(
 
         log.info(
             "%s n=%d, energy=%s, method=%s, optim=%s, seed=%d; %s %s, %d threads",
-            system.name, system.n, cfg.energy.name, cfg.method.name, optimiser_name(cfg) or "OpenMM's own", cfg.seed,
+            system.name, system.n, cfg.energy.name, cfg.method.name, plan.optimiser or "its own", cfg.seed,
             runtime.device, cfg.device.dtype, runtime.threads,
         )
         try:
-            if isinstance(cfg.method, OpenMMMinMethodConfig):
-                m = cfg.method
-                result, platform = minimise_with_openmm(
-                    system.prepared.system, system.x0, energy, list(callbacks.values()),
-                    m.tolerance_kJ_mol_nm, m.max_iterations, openmm_platform_name(cfg, m.platform), cfg.threads,
-                )
-                stage_results = [result]
-                plan.info["openmm_platform"] = platform
-            elif isinstance(cfg.method, OpenMMMDMethodConfig):
-                m = cfg.method
-                settings = {k: v for k, v in asdict(m).items() if k not in ("name", "steps", "report_every", "platform")}
-                result, openmm_rows, columns = run_md(
-                    system.topology, system.x0, energy, list(callbacks.values()), m.steps, m.report_every,
-                    derive_seed(cfg.seed, "md"), platform=openmm_platform_name(cfg, m.platform), threads=cfg.threads,
-                    **settings,
-                )
-                stage_results = [result]
-                merge_rows(callbacks["trace"].rows, openmm_rows)
-                plan.info.update(columns)
+            if plan.runner is not None:  # the method's own loop (OpenMM)
+                stage_results, rows = plan.runner(list(callbacks.values()))
+                merge_rows(callbacks["trace"].rows, rows)
             else:
                 policy = FaultPolicy(cfg.faults.retries, cfg.faults.step_factor, cfg.faults.explosion_factor)
                 stage_results = minimise(energy, x0, plan.stages, list(callbacks.values()), policy, interrupt,
@@ -366,7 +334,7 @@ def record_run(
         "energy_model": cfg.energy.name,
         "energy_unit": energy.unit,
         "method": cfg.method.name,
-        "optim": optimiser_name(cfg),
+        "optim": plan.optimiser,
         "seed": cfg.seed,
         "energy_initial": context.initial_energy,
         "energy_initial_exact": sum(context.initial_terms.values()),

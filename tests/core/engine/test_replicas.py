@@ -52,7 +52,7 @@ def test_stacked_models_must_share_an_architecture():
 @pytest.mark.parametrize("method", ["cg", "gnn"])
 def test_reparametrised_replicas_equal_separate_runs(method, peptide_file, compose_cfg, tmp_path):
     """B seeds' own CG maps / GNNs (own slow modes, own weights) stacked into one batch."""
-    from nrep.core.methods.plans import build_plan
+    from nrep.core.methods.registry import build_plan
     from nrep.core.run.build import build_energy, build_system
     from nrep.core.runtime import configure
 

@@ -44,9 +44,9 @@ def test_a_run_writes_the_columns_of_the_other_methods(tmp_path, compose_cfg, pe
 
 
 def test_auto_platform_follows_the_device(compose_cfg):
-    from nrep.core.run.single import openmm_platform_name
+    from nrep.core.methods.openmm_min import platform_for
 
     protein = ("system=protein", "system.pdb=2JOF", "method=openmm_min")
-    assert openmm_platform_name(compose_cfg(*protein), "auto") == "cpu"
-    assert openmm_platform_name(compose_cfg(*protein, "device=cuda"), "auto") == "auto"  # CUDA when OpenMM has it
-    assert openmm_platform_name(compose_cfg(*protein), "reference") == "reference"
+    assert platform_for(compose_cfg(*protein), "auto") == "cpu"
+    assert platform_for(compose_cfg(*protein, "device=cuda"), "auto") == "auto"  # CUDA when OpenMM has it
+    assert platform_for(compose_cfg(*protein), "reference") == "reference"

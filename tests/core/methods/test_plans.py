@@ -3,7 +3,7 @@
 import pytest
 
 from nrep.configs.schema import ConfigError
-from nrep.core.methods.plans import mode_count
+from nrep.core.methods.mode_setup import mode_count
 
 
 class Protein:
