@@ -233,10 +233,11 @@ def replica_rows(pdb: str, replicas: int, steps: int, methods: tuple[str, ...] =
     measured in a child) is added for the third figure.
     """
     from nrep.configs.compose import compose, validate
+    from nrep.core.energy.registry import build_energy
     from nrep.core.engine.replicas import batch_plans, minimise_replicas
     from nrep.core.engine.stages import minimise
     from nrep.core.methods.registry import build_plan
-    from nrep.core.run.build import build_energy, build_system
+    from nrep.core.run.build import build_system
     from nrep.core.runtime import configure
 
     timing = "import time; t = time.perf_counter(); import torch, nrep.core.run.single; print(time.perf_counter() - t)"

@@ -16,11 +16,12 @@ import torch
 
 from nrep.configs.compose import compose, validate
 from nrep.core.energy.potentials import lj_soft
+from nrep.core.energy.registry import build_energy
 from nrep.core.engine.callbacks import EarlyStopping
 from nrep.core.engine.stages import Stage, minimise
 from nrep.core.optim.lbfgs import ScipyLBFGS
 from nrep.core.reparam.coordinates import Coordinates
-from nrep.core.run.build import build_energy, build_system
+from nrep.core.run.build import build_system
 
 CANDIDATES = {
     "scipy L-BFGS-B": lambda params: ScipyLBFGS(params, history_size=10),

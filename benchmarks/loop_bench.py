@@ -53,7 +53,8 @@ def paper_energy(cfg, x_final) -> float:  # noqa: ANN001
 
     import torch
 
-    from nrep.core.run.build import build_energy, build_system
+    from nrep.core.energy.registry import build_energy
+    from nrep.core.run.build import build_system
     from nrep.core.run.single import exact_terms
 
     paper = dataclasses.replace(cfg, energy=dataclasses.replace(cfg.energy, lj_core_radius=None))

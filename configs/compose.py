@@ -16,7 +16,7 @@ from typing import Iterator, Sequence
 
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from nrep.configs.schema import ConfigError, NrepConfig, register_schemas, to_config
+from nrep.configs.schema import ENERGY_OPTIONS, ConfigError, NrepConfig, register_schemas, to_config
 from nrep.core.errors import NrepError
 
 CONFIG_NAME = "config"
@@ -24,9 +24,9 @@ CONFIG_NAME = "config"
 COMMAND_BASE = {"loop": [], "fold": ["system=protein"]}
 # Group options that belong to each command (the others are refused or hidden).
 COMMAND_OPTIONS = {
-    "loop": {"system": ["loop"], "init": ["cloud"], "energy": ["bond_lj", "pure_lj"],
+    "loop": {"system": ["loop"], "init": ["cloud"], "energy": list(ENERGY_OPTIONS["loop"]),
              "experiment": ["smoke", "fig2/*", "fig3/*"], "method": ["gnn", "cg", "gd"]},
-    "fold": {"system": ["protein"], "init": ["extended", "random", "unfold_md", "native"], "energy": ["amber", "simple"],
+    "fold": {"system": ["protein"], "init": ["extended", "random", "unfold_md", "native"], "energy": list(ENERGY_OPTIONS["protein"]),
              "experiment": ["fold_smoke", "fig4/*", "fig5/*", "fig6/*", "fig8/*"],
              "method": ["gnn", "cg", "gd", "openmm_min", "openmm_md"]},
 }

@@ -12,7 +12,7 @@ live here, in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, List, Optional
+from typing import Any, ClassVar, List, Optional
 
 from omegaconf import MISSING, DictConfig, OmegaConf
 
@@ -244,9 +244,19 @@ class RepulsionConfig:
 @dataclass
 class EnergyConfig:
     name: str = MISSING
+    # The systems (system.name) this energy applies to; a plug-in's config declares its own.
+    systems: ClassVar[tuple[str, ...]] = ()
 
 
 LOOP_ENERGIES = ("bond_lj", "pure_lj")
+# The energy options of each system (the YAML files of configs/energy/); plug-ins add theirs.
+ENERGY_OPTIONS = {"loop": LOOP_ENERGIES, "protein": ("amber", "simple")}
+
+
+def energies_for(system: str) -> tuple[str, ...]:
+    """The energy options that apply to ``system``, plug-ins included."""
+    plugins = tuple(name for name, node in PLUGIN_OPTIONS.get("energy", {}).items() if system in node.systems)
+    return (*ENERGY_OPTIONS.get(system, ()), *plugins)
 NORMALISATIONS = ("mean", "sum")
 
 
@@ -261,6 +271,7 @@ class LoopEnergyConfig(EnergyConfig):
     radius by a linear wall, removing the false minimum at r = 0; null keeps their form.
     """
 
+    systems: ClassVar[tuple[str, ...]] = ("loop",)
     name: str = "pure_lj"
     normalisation: str = "mean"
     bond_length: float = 1.0
@@ -309,6 +320,7 @@ class AmberEnergyConfig(EnergyConfig):
     cache); it pays for chains of a few thousand atoms, not for small proteins.
     """
 
+    systems: ClassVar[tuple[str, ...]] = ("protein",)
     name: str = "amber"
     weights: AmberWeightsConfig = field(default_factory=AmberWeightsConfig)
     compile: bool = False
@@ -325,6 +337,7 @@ class SimpleEnergyConfig(EnergyConfig):
     normalisation: ``sum`` or ``mean`` over each term's bonds, angles or pairs.
     """
 
+    systems: ClassVar[tuple[str, ...]] = ("protein",)
     name: str = "simple"
     k_bond: float = 1.0
     k_angle: float = 1.0
@@ -823,10 +836,7 @@ class NrepConfig:
             self._check_replicas()
         _require(self.threads is None or self.threads >= 1, f"threads must be >= 1 or null (got {self.threads})")
         if isinstance(self.system, ProteinSystemConfig):
-            _require(
-                isinstance(self.energy, (AmberEnergyConfig, SimpleEnergyConfig)),
-                f"energy={self.energy.name} does not apply to a protein; use energy=amber or energy=simple",
-            )
+            self._check_energy_applies()
             _require(
                 isinstance(self.init, (CachedStartConfig, NativeInitConfig)),
                 f"init={self.init.name} does not apply to a protein; use init=extended, random, unfold_md or native",
@@ -841,10 +851,7 @@ class NrepConfig:
                 f"method={self.method.name} evaluates the full amber14 energy; energy.weights do not apply",
             )
         if isinstance(self.system, LoopSystemConfig):
-            _require(
-                isinstance(self.energy, LoopEnergyConfig),
-                f"energy={self.energy.name} does not apply to a loop; use energy=bond_lj or energy=pure_lj",
-            )
+            self._check_energy_applies()
             _require(
                 isinstance(self.init, CloudInitConfig),
                 f"init={self.init.name} does not apply to a loop; loops start from init=cloud",
@@ -857,6 +864,14 @@ class NrepConfig:
                 )
             if isinstance(self.method, GNNMethodConfig) and self.method.graph == "knn":
                 _require(self.method.knn_k < n, f"method.knn_k={self.method.knn_k} needs more than {n} particles")
+
+    def _check_energy_applies(self) -> None:
+        system = self.system.name
+        _require(
+            system in type(self.energy).systems,
+            f"energy={self.energy.name} does not apply to a {system}; use "
+            + " or ".join(f"energy={name}" for name in energies_for(system)),
+        )
 
     def _check_replicas(self) -> None:
         """replicas=B runs seeds seed .. seed+B-1 as one batch: only what a batch can do alike for all."""
@@ -939,6 +954,28 @@ def register_schemas() -> None:
     for group, options in SCHEMAS.items():
         for name, node in options.items():
             store.store(group=f"schema/{group}", name=name, node=node)
+    for group, options in PLUGIN_OPTIONS.items():
+        for name, node in options.items():
+            store.store(group=group, name=name, node=node)
+
+
+# Plug-ins: options added from outside nrep by register_option, stored as Hydra group options.
+PLUGIN_OPTIONS: dict[str, dict[str, type]] = {}
+
+
+def register_option(group: str, name: str, node: type) -> None:
+    """Make ``group=name`` a choice (e.g. ``energy=my_model``), backed by the dataclass ``node``.
+
+    ``node`` subclasses the group's base config (EnergyConfig, MethodConfig, OptimConfig,
+    ...) with ``name`` as the default of its ``name`` field. This is how code outside nrep
+    adds an option without a YAML file; the core side is registered with
+    ``nrep.core.energy.registry.register_energy`` (or ``register_method``, ``register_optimiser``).
+    """
+    if group not in SCHEMAS:
+        raise ConfigError(f"no config group {group!r}; choose one of {', '.join(SCHEMAS)}")
+    SCHEMAS[group][name] = node
+    PLUGIN_OPTIONS.setdefault(group, {})[name] = node
+    register_schemas()
 
 
 def to_config(cfg: DictConfig | dict[str, Any]) -> NrepConfig:

@@ -23,7 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "io": BASE,                                           # files, run directories, caches, structure file names
     "configs": BASE | {"io"},                             # the schema names run folders after structure files
     "systems": BASE | {"io", "configs", "runtime"},       # what is minimised; every OpenMM context
-    "energy": BASE | {"systems"},                         # an energy is built for a system
+    "energy": BASE | {"systems", "configs", "runtime"},   # an energy is built for a system, from its config
     "metrics": BASE | {"energy"},
     "modes": BASE | {"energy", "io"},
     "reparam": BASE,                                      # X = f(Z): plain torch modules

@@ -20,12 +20,13 @@ from typing import Any
 import torch
 
 from nrep.configs.schema import NrepConfig
+from nrep.core.energy.registry import build_energy
 from nrep.core.engine.interrupts import interrupts_requested
 from nrep.core.engine.replicas import batch_plans
 from nrep.core.engine.stages import Callback, FaultPolicy, Stage, StageResult, StepState, minimise
 from nrep.core.io import files as results
 from nrep.core.methods.registry import build_plan
-from nrep.core.run.build import build_energy, build_system
+from nrep.core.run.build import build_system
 from nrep.core.run.single import RunContext, exact_terms, move_overlapping_atoms, now, record_run, watchers
 from nrep.core.runtime import configure
 

@@ -1,22 +1,16 @@
-"""From typed config objects to the core objects of a run: the system and its energy."""
+"""From typed config objects to the system of a run (its energy: :mod:`nrep.core.energy.registry`)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 
 from nrep.configs.schema import (
-    AmberEnergyConfig,
     CachedStartConfig,
     CloudInitConfig,
-    LoopEnergyConfig,
     LoopSystemConfig,
     NrepConfig,
     ProteinSystemConfig,
-    SimpleEnergyConfig,
 )
-from nrep.core.energy.amber import AmberEnergy, AmberParameters
-from nrep.core.energy.loop import LoopEnergy, build_loop_energy
-from nrep.core.energy.simple import SimpleEnergy, SimpleParameters
 from nrep.core.runtime import derive_seed
 from nrep.core.systems.loop import LoopSystem, cloud_std, gaussian_cloud, make_loop
 from nrep.core.systems.protein import ProteinSystem, load_protein
@@ -61,33 +55,3 @@ def structure_settings(system: ProteinSystemConfig) -> dict:
         "model": system.model,
         "gaps": system.gaps,
     }
-
-
-def build_energy(cfg: NrepConfig, system: LoopSystem | ProteinSystem) -> LoopEnergy | AmberEnergy | SimpleEnergy:
-    if isinstance(cfg.energy, LoopEnergyConfig):
-        e = cfg.energy
-        repulsion = None
-        if e.repulsion.enabled:
-            repulsion = {k: v for k, v in asdict(e.repulsion).items() if k not in ("enabled", "resample_every")}
-        return build_loop_energy(
-            system,
-            e.name,
-            normalisation=e.normalisation,
-            bond_length=e.bond_length,
-            loop_strength=e.loop_strength,
-            lj_softening=e.lj_softening,
-            lj_core_radius=e.lj_core_radius,
-            repulsion=repulsion,
-            seed=derive_seed(cfg.seed, "repulsion"),
-        )
-    if isinstance(cfg.energy, AmberEnergyConfig):
-        energy = AmberEnergy(AmberParameters.from_openmm(system.prepared.system), asdict(cfg.energy.weights))
-        energy.compiled = cfg.energy.compile
-        return energy
-    if isinstance(cfg.energy, SimpleEnergyConfig):
-        e = cfg.energy
-        amber = AmberParameters.from_openmm(system.prepared.system)
-        params = SimpleParameters.from_protein(system.topology, amber, tuple(e.hydrophobic_residues))
-        settings = {k: v for k, v in asdict(e).items() if k not in ("name", "hydrophobic_residues")}
-        return SimpleEnergy(params, **settings)
-    raise NotImplementedError(f"no builder for energy={cfg.energy.name}")

@@ -25,6 +25,7 @@ from nrep.configs.schema import (
 )
 from nrep.core.energy.amber import openmm_energy
 from nrep.core.energy.loop import lj_minimum_distance
+from nrep.core.energy.registry import build_energy
 from nrep.core.engine.callbacks import (
     BestState,
     NonFiniteGuard,
@@ -42,7 +43,7 @@ from nrep.core.methods.plans import MethodPlan
 from nrep.core.methods.registry import build_plan, method_of
 from nrep.core.metrics import loop_closure, stuck_pairs
 from nrep.core.report.figures import loop_snapshot
-from nrep.core.run.build import build_energy, build_system
+from nrep.core.run.build import build_system
 from nrep.core.runtime import configure, derive_seed, git_commit, versions
 from nrep.core.systems.loop import LoopSystem
 from nrep.core.systems.overlaps import DISPLACEMENT, MIN_DISTANCE, separate_overlaps
@@ -128,6 +129,8 @@ def structure_metrics(cfg: NrepConfig, system, x: torch.Tensor) -> dict[str, Any
     """How good the final structure is: RMSD to the reference, or how well the loop closed."""
     if isinstance(system, ProteinSystem):
         return system.rmsd(x)
+    if not isinstance(cfg.energy, LoopEnergyConfig):
+        return {}  # closure is measured against the LJ minimum of the loop energies; another energy has none
     r_min = lj_minimum_distance(cfg.energy.bond_length, cfg.energy.lj_softening)
     return {
         "loop_closure": loop_closure(x, system.loops.to(x.device), r_min),
@@ -393,7 +396,7 @@ def log_outcome(summary: dict[str, Any], final: StageResult, unit: str, best_ene
     if "rmsd_ca_A" in summary:
         log.info("RMSD to %s: CA %.2f Å, backbone %.2f Å, heavy %.2f Å, all %.2f Å", summary["system"],
                  summary["rmsd_ca_A"], summary["rmsd_backbone_A"], summary["rmsd_heavy_A"], summary["rmsd_all_A"])
-    else:
+    elif "loop_closure" in summary:
         log.info("loop closure %.2f, stuck pairs %d", summary["loop_closure"], summary["stuck_pairs"])
     log.info("results in %s", run_dir)
 

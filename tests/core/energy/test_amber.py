@@ -159,7 +159,7 @@ def test_fused_and_plain_non_bonded_paths_agree(peptide):
 def test_energy_compile_reaches_the_energy(peptide, compose_cfg):
     from types import SimpleNamespace
 
-    from nrep.core.run.build import build_energy
+    from nrep.core.energy.registry import build_energy
 
     system = SimpleNamespace(prepared=SimpleNamespace(system=peptide[0]))
     for flag in (False, True):

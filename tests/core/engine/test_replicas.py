@@ -52,8 +52,9 @@ def test_stacked_models_must_share_an_architecture():
 @pytest.mark.parametrize("method", ["cg", "gnn"])
 def test_reparametrised_replicas_equal_separate_runs(method, peptide_file, compose_cfg, tmp_path):
     """B seeds' own CG maps / GNNs (own slow modes, own weights) stacked into one batch."""
+    from nrep.core.energy.registry import build_energy
     from nrep.core.methods.registry import build_plan
-    from nrep.core.run.build import build_energy, build_system
+    from nrep.core.run.build import build_system
     from nrep.core.runtime import configure
 
     steps = ["method.stop.max_steps=25", "stop.max_steps=15"]
