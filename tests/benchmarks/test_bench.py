@@ -1,22 +1,8 @@
 """`make bench` pieces on tiny sizes: every comparison is measured and reported as a ratio."""
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench.py"
-
-
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("nrep_bench", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["nrep_bench"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_energy_rows_compare_each_implementation_with_openmm(bench, monkeypatch):

@@ -1,20 +1,8 @@
 """The fixed-seed runs of benchmarks/fixed_seeds.py still give their recorded numbers."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "fixed_seeds.py"
-
-
-@pytest.fixture(scope="module")
-def fixed_seeds():
-    spec = importlib.util.spec_from_file_location("fixed_seeds", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # float64 cases: the same numbers here and on another CPU of this kind; the script itself

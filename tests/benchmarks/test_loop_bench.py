@@ -1,20 +1,7 @@
 """The loop benchmark end to end in a tiny configuration."""
 
-import importlib.util
 import json
 from pathlib import Path
-
-import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "loop_bench.py"
-
-
-@pytest.fixture(scope="module")
-def loop_bench():
-    spec = importlib.util.spec_from_file_location("loop_bench", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_tiny_benchmark_writes_the_documented_columns(tmp_path, loop_bench):
