@@ -171,10 +171,11 @@ def build_invocation(command: str, argv: Sequence[str]) -> tuple[Invocation, arg
             raise NrepError(f"{flag} and {given[key]} both set {key}; keep one of them")
         inv.injected.append(f"{key}={value}")
 
-    from nrep.configs.compose import COMMAND_OPTIONS, command_options
+    from nrep.configs.compose import command_groups, command_options
+    from nrep.configs.schema import SCHEMAS
 
     other = "fold" if command == "loop" else "loop"
-    for group in COMMAND_OPTIONS[command]:
+    for group in command_groups(command):
         allowed = command_options(command, group)
         values = given[group].split("=", 1)[1].split(",") if group in given else []
         # options of the other command are refused here; typos are left to the composer's suggestions
@@ -186,7 +187,7 @@ def build_invocation(command: str, argv: Sequence[str]) -> tuple[Invocation, arg
             )
     methods = given.get("method", "=").split("=", 1)[1].split(",")
     optim_keys = [o for k, o in given.items() if k == "optim" or k.startswith("optim.")]
-    if any(m.startswith("openmm_") for m in methods) and optim_keys:
+    if any(getattr(SCHEMAS["method"].get(m), "in_openmm", False) for m in methods) and optim_keys:
         raise NrepError(f"the OpenMM methods use OpenMM's own minimiser or integrator; drop {optim_keys[0]}")
     if command == "fold" and not args.help:
         if "system" not in given:

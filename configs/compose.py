@@ -16,19 +16,20 @@ from typing import Iterator, Sequence
 
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from nrep.configs.schema import ENERGY_OPTIONS, ConfigError, NrepConfig, register_schemas, to_config
+from nrep.configs.schema import ConfigError, NrepConfig, options_for, register_schemas, to_config
 from nrep.core.errors import NrepError
 
 CONFIG_NAME = "config"
 # What each command selects before the user's overrides (nrep fold also sets system.pdb).
 COMMAND_BASE = {"loop": [], "fold": ["system=protein"]}
-# Group options that belong to each command (the others are refused or hidden).
-COMMAND_OPTIONS = {
-    "loop": {"system": ["loop"], "init": ["cloud"], "energy": list(ENERGY_OPTIONS["loop"]),
-             "experiment": ["smoke", "fig2/*", "fig3/*"], "method": ["gnn", "cg", "gd"]},
-    "fold": {"system": ["protein"], "init": ["extended", "random", "unfold_md", "native"], "energy": list(ENERGY_OPTIONS["protein"]),
-             "experiment": ["fold_smoke", "fig4/*", "fig5/*", "fig6/*", "fig8/*"],
-             "method": ["gnn", "cg", "gd", "openmm_min", "openmm_md"]},
+# The system each command minimises: the init, energy and method options that go with a
+# command are those whose dataclass lists that system (``systems``), plug-ins included.
+COMMAND_SYSTEM = {"loop": "loop", "fold": "protein"}
+SYSTEM_GROUPS = ("init", "energy", "method")
+# The experiment presets of each command (``fig2/*`` stands for a folder's files).
+COMMAND_EXPERIMENTS = {
+    "loop": ["smoke", "fig2/*", "fig3/*"],
+    "fold": ["fold_smoke", "fig4/*", "fig5/*", "fig6/*", "fig8/*"],
 }
 # Validating every job of a huge sweep would take long; the first ones catch typos.
 MAX_JOBS_CHECKED = 64
@@ -47,13 +48,23 @@ def group_options(group: str) -> list[str]:
     return sorted(p.relative_to(root).with_suffix("").as_posix() for p in root.rglob("*.yaml"))
 
 
+def command_groups(command: str) -> tuple[str, ...]:
+    """The config groups whose options depend on the command (the others are shared)."""
+    return ("system", *SYSTEM_GROUPS, "experiment")
+
+
 def command_options(command: str, group: str) -> list[str]:
-    """The options of ``group`` that go with ``command`` (``fig2/*`` stands for a folder's)."""
-    patterns = COMMAND_OPTIONS[command].get(group)
-    if patterns is None:
-        return group_options(group)
-    options = group_options(group)
-    return [o for p in patterns for o in (sorted(x for x in options if x.startswith(p[:-1])) if p.endswith("/*") else [p])]
+    """The options of ``group`` that go with ``command``."""
+    system = COMMAND_SYSTEM[command]
+    if group == "system":
+        return [system]
+    if group in SYSTEM_GROUPS:
+        return options_for(group, system)
+    if group == "experiment":
+        options = group_options(group)
+        return [o for p in COMMAND_EXPERIMENTS[command]
+                for o in (sorted(x for x in options if x.startswith(p[:-1])) if p.endswith("/*") else [p])]
+    return group_options(group)
 
 
 def user_groups() -> list[str]:

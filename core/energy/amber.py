@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -301,16 +300,3 @@ def coulomb(r: torch.Tensor, charge_product: torch.Tensor) -> torch.Tensor:
 
 def _bound(f, *params: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:  # noqa: ANN001
     return lambda r: f(r, *params)
-
-
-def openmm_energy(system, x_nm, platform: str = "Reference") -> tuple[float, np.ndarray]:  # noqa: ANN001
-    """OpenMM's potential energy (kJ/mol) and forces (kJ/mol/nm) of ``system`` at x (n, 3) nm."""
-    import openmm
-    from openmm import unit
-
-    context = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName(platform))
-    context.setPositions(np.asarray(x_nm, dtype=np.float64) * unit.nanometer)
-    state = context.getState(getEnergy=True, getForces=True)
-    energy = state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
-    forces = np.asarray(state.getForces(asNumpy=True).value_in_unit(unit.kilojoule_per_mole / unit.nanometer))
-    return energy, forces

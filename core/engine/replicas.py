@@ -23,9 +23,8 @@ import torch
 from torch import nn
 
 from nrep.core.engine.stages import OptimizerFactory, Stage, minimise
+from nrep.core.optim.capabilities import is_elementwise
 from nrep.core.reparam.coordinates import Coordinates
-
-ELEMENTWISE = (torch.optim.Adam, torch.optim.SGD)
 
 
 class StackedReplicas(nn.Module):
@@ -77,7 +76,7 @@ def replica_stage(
     before anything runs.
     """
     probe = make_optimizer([nn.Parameter(torch.zeros(1))])
-    if not isinstance(probe, ELEMENTWISE):
+    if not is_elementwise(probe):
         raise ValueError(f"{type(probe).__name__} couples the replicas of a batch; use Adam or SGD")
     if models is None:
         return Stage(name, Coordinates, make_optimizer, steps, clamp_grad)

@@ -26,7 +26,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from nrep.core.optim.lbfgs import ScipyLBFGS
+from nrep.core.optim.capabilities import LoopOwner
 
 log = logging.getLogger("nrep")
 
@@ -299,7 +299,7 @@ class _StageRun:
 
     def run(self) -> str:
         """Step until a callback stops the stage, max_steps, an interrupt or an unrecoverable fault."""
-        if isinstance(self.optimizer, ScipyLBFGS):
+        if isinstance(self.optimizer, LoopOwner):
             def watch(e: torch.Tensor, x_now: torch.Tensor) -> str | None:
                 return "interrupted" if self.interrupt is not None and self.interrupt() else self.watch(e, x_now)
 

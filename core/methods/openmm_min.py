@@ -19,17 +19,9 @@ from nrep.configs.schema import NrepConfig, OpenMMMinMethodConfig
 from nrep.core.engine.stages import Callback, Stage, StageResult, StepState
 from nrep.core.methods.plans import MethodPlan
 from nrep.core.runtime import Runtime
-from nrep.core.systems.openmm_contexts import openmm_platform
+from nrep.core.systems.openmm_contexts import evaluation_context
 
 STAGE = "openmm"
-
-
-def openmm_context(system, platform: str, threads: int | None):  # noqa: ANN001, ANN201
-    """A context for ``system`` on ``platform`` (auto, reference, cpu or cuda), and its platform's name."""
-    import openmm
-
-    chosen, properties = openmm_platform(platform, threads)
-    return openmm.Context(system, openmm.VerletIntegrator(0.001), chosen, properties), chosen.getName()
 
 
 def minimise_with_openmm(
@@ -46,7 +38,7 @@ def minimise_with_openmm(
     import openmm
     from openmm import unit
 
-    context, platform_name = openmm_context(system, platform, threads)
+    context, platform_name = evaluation_context(system, platform, threads)
     context.setPositions(x0_nm.detach().cpu().numpy() * unit.nanometer)
     stage = Stage(STAGE, model_from=None, make_optimizer=None, max_steps=max_iterations)
     for cb in callbacks:

@@ -26,8 +26,8 @@ from nrep.core.engine.replicas import batch_plans
 from nrep.core.engine.stages import Callback, FaultPolicy, Stage, StageResult, StepState, minimise
 from nrep.core.io import files as results
 from nrep.core.methods.registry import build_plan
-from nrep.core.run.build import build_system
-from nrep.core.run.single import RunContext, exact_terms, move_overlapping_atoms, now, record_run, watchers
+from nrep.core.run.build import build_system, move_overlapping_atoms, watchers
+from nrep.core.run.record import RunContext, exact_terms, now, record_run
 from nrep.core.runtime import configure
 
 log = logging.getLogger("nrep")
@@ -36,7 +36,7 @@ log = logging.getLogger("nrep")
 class BatchEnergy:
     """energy (B, n, 3) -> the sum the batch minimises; keeps each replica's last value."""
 
-    def __init__(self, energy) -> None:  # noqa: ANN001
+    def __init__(self, energy: torch.nn.Module) -> None:
         self.energy = energy
         self.last: torch.Tensor | None = None
 

@@ -21,6 +21,8 @@ class LoopSystem:
     loops: torch.Tensor  # (n - loop_spacing, 2) index pairs i, i+loop_spacing
     loop_spacing: int
     name: str = "loop"
+    length_unit = "bond lengths"  # reduced units
+    trace_metrics = None  # closure is measured at the end only (it needs the energy's LJ minimum)
 
     @property
     def n(self) -> int:
@@ -35,6 +37,9 @@ class LoopSystem:
     def coupled_pairs(self) -> torch.Tensor:
         """All coupled pairs (bonds and loops), shape (m, 2), with i < j."""
         return torch.cat([self.bonds, self.loops])
+
+    def describe(self) -> dict[str, object]:
+        return {}
 
 
 def offset_pairs(n: int, offset: int) -> torch.Tensor:

@@ -1,4 +1,7 @@
-"""OpenMM Langevin dynamics of a prepared protein, for the MD-unfolded start and the MD baseline.
+"""Every OpenMM platform and context nrep builds: evaluation contexts (energies and forces,
+OpenMM's minimiser) and Langevin dynamics of a prepared protein (the MD-unfolded start and
+the MD baseline).
+
 
 amber14 with GBn2 implicit solvent (``implicit``), a TIP3P-FB water box with
 ``padding_nm``, PME and a 1 nm cutoff (``explicit``, the authors' setup) or nothing
@@ -20,8 +23,8 @@ import numpy as np
 if TYPE_CHECKING:
     import openmm
 
-SOLVENTS = ("implicit", "explicit", "vacuum")
-PLATFORMS = ("auto", "reference", "cpu", "cuda")
+from nrep.configs.schema.choices import OPENMM_PLATFORMS, SOLVENTS
+
 FORCEFIELDS = {
     "implicit": ("amber14-all.xml", "implicit/gbn2.xml"),
     "explicit": ("amber14-all.xml", "amber14/tip3pfb.xml"),
@@ -29,10 +32,13 @@ FORCEFIELDS = {
 }
 
 
-def openmm_platform(name: str, threads: int | None = None):  # noqa: ANN201
+def openmm_platform(name: str, threads: int | None = None) -> tuple[openmm.Platform, dict[str, str]]:
     """(platform, properties) for ``name``: reference, cpu (``threads``, default one), cuda,
     or auto (CUDA if OpenMM has it, else the CPU)."""
     import openmm
+
+    if name not in OPENMM_PLATFORMS:
+        raise ValueError(f"unknown OpenMM platform {name!r}; use one of {', '.join(OPENMM_PLATFORMS)}")
 
     available = {openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())}
     if name == "auto":
@@ -46,13 +52,37 @@ def openmm_platform(name: str, threads: int | None = None):  # noqa: ANN201
     return openmm.Platform.getPlatformByName(chosen), properties
 
 
+def evaluation_context(system: openmm.System, platform: str = "reference",
+                       threads: int | None = None) -> tuple[openmm.Context, str]:
+    """A context that only evaluates ``system`` (energies, forces, OpenMM's minimiser), and its platform's name.
+
+    Its integrator is never stepped; ``platform`` is one of OPENMM_PLATFORMS.
+    """
+    import openmm
+
+    chosen, properties = openmm_platform(platform, threads)
+    return openmm.Context(system, openmm.VerletIntegrator(0.001), chosen, properties), chosen.getName()
+
+
+def openmm_energy(system: openmm.System, x_nm: np.ndarray, platform: str = "reference") -> tuple[float, np.ndarray]:
+    """OpenMM's potential energy (kJ/mol) and forces (kJ/mol/nm) of ``system`` at x (n, 3) nm."""
+    from openmm import unit
+
+    context, _ = evaluation_context(system, platform)
+    context.setPositions(np.asarray(x_nm, dtype=np.float64) * unit.nanometer)
+    state = context.getState(getEnergy=True, getForces=True)
+    energy = state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
+    forces = np.asarray(state.getForces(asNumpy=True).value_in_unit(unit.kilojoule_per_mole / unit.nanometer))
+    return energy, forces
+
+
 def openmm_seed(seed: int) -> int:
     """A seed OpenMM honours: it reads 0 as "pick one at random"."""
     return 1 + seed % 2_147_483_646
 
 
 def langevin_context(
-    topology,  # noqa: ANN001 - openmm.app.Topology
+    topology: openmm.app.Topology,
     positions_nm: np.ndarray,
     seed: int,
     temperature_K: float,
@@ -91,7 +121,7 @@ def langevin_context(
     return context
 
 
-def degrees_of_freedom(system) -> int:  # noqa: ANN001 - openmm.System
+def degrees_of_freedom(system: openmm.System) -> int:
     """3 per moving particle, minus constraints, minus 3 for a centre-of-mass motion remover."""
     import openmm
 

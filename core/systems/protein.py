@@ -18,6 +18,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -30,6 +31,11 @@ from nrep.core.systems.extended import PEPTIDE_BOND_A, extended_start, one_lette
 from nrep.core.systems.prepare import PreparedProtein, prepare_protein
 from nrep.core.systems.rmsd import protein_atom_sets, protein_rmsd
 from nrep.core.systems.sources import RCSB_DOWNLOAD, StructureSource, locate_structure, read_structure_text
+
+if TYPE_CHECKING:
+    import openmm
+
+    from nrep.core.systems.base import Metrics
 
 log = logging.getLogger("nrep")
 
@@ -45,9 +51,10 @@ class ProteinSystem:
     prepared: PreparedProtein
     x0: torch.Tensor
     start: str  # extended, random, unfold_md or native
+    length_unit = "nm"
 
     @property
-    def topology(self):  # noqa: ANN201 - openmm.app.Topology
+    def topology(self) -> openmm.app.Topology:
         return self.prepared.topology
 
     @property
@@ -84,6 +91,10 @@ class ProteinSystem:
     def rmsd(self, x_nm: torch.Tensor) -> dict[str, float]:
         """Kabsch RMSD in Å to the reference on CA, backbone, heavy and all atoms."""
         return protein_rmsd(x_nm, self.reference, self.atom_sets)
+
+    @property
+    def trace_metrics(self) -> Metrics:
+        return self.rmsd
 
     def describe(self) -> dict[str, object]:
         """Summary columns about the structure and how it was prepared."""

@@ -8,7 +8,8 @@ import pytest
 import torch
 from openmm import app, unit
 
-from nrep.core.energy.amber import TERMS, AmberEnergy, AmberParameters, dihedral, openmm_energy
+from nrep.core.energy.amber import TERMS, AmberEnergy, AmberParameters, dihedral
+from nrep.core.systems.openmm_contexts import openmm_energy
 
 FORCE_GROUPS = {"HarmonicBondForce": 0, "HarmonicAngleForce": 1, "PeriodicTorsionForce": 2, "NonbondedForce": 3}
 

@@ -131,9 +131,10 @@ def test_early_stopping_state_survives_a_rollback():
 def test_a_run_from_a_start_with_coincident_beads_has_no_nan(compose_cfg, tmp_path, monkeypatch):
     import json
 
+    from nrep.core.run import build as build_module
     from nrep.core.run import single as run_module
 
-    build = run_module.build_system
+    build = build_module.build_loop
 
     def stacked(cfg):  # three beads on one spot
         system = build(cfg)
@@ -142,7 +143,7 @@ def test_a_run_from_a_start_with_coincident_beads_has_no_nan(compose_cfg, tmp_pa
         x0[2] = x0[0]
         return type(system)(**{**vars(system), "x0": x0})
 
-    monkeypatch.setattr(run_module, "build_system", stacked)
+    monkeypatch.setitem(build_module.SYSTEM_BUILDERS, "loop", stacked)
     cfg = compose_cfg("method=gd", "system.n=30", "stop.max_steps=50", "energy=bond_lj", "output.snapshot=false")
     cfg.threads = 1
     summary = run_module.execute(cfg, tmp_path / "run")

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from nrep.core.energy.amber import AmberEnergy, AmberParameters, openmm_energy
+from nrep.core.energy.amber import AmberEnergy, AmberParameters
 from nrep.core.engine.callbacks import BestState, TraceRecorder
 from nrep.core.methods.openmm_min import minimise_with_openmm
 from nrep.core.run.single import execute
+from nrep.core.systems.openmm_contexts import openmm_energy
 from nrep.core.systems.protein import load_protein
 
 

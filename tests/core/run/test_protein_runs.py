@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from openmm import app, unit
 
-from nrep.core.energy.amber import openmm_energy
 from nrep.core.run.single import execute
+from nrep.core.systems.openmm_contexts import openmm_energy
 
 
 def protein_cfg(compose_cfg, peptide_file, tmp_path, *overrides):
@@ -73,12 +73,12 @@ def test_protein_runs_are_reproducible(tmp_path, compose_cfg, peptide_file):
 
 def test_a_blown_up_structure_still_leaves_its_coordinates(tmp_path, peptide_file):
     from nrep.core.engine.callbacks import BestState
-    from nrep.core.run.single import write_protein_structures
+    from nrep.core.run.outputs import ProteinOutputs
     from nrep.core.systems.protein import load_protein
 
     system = load_protein(str(peptide_file), start="native")
     far = system.x0 * 1e9  # far beyond the PDB format's 8-character fields
-    columns = write_protein_structures(system, None, tmp_path, far, BestState())
+    columns = ProteinOutputs().write_structures(None, system, None, tmp_path, far, BestState())
     assert columns == {"energy_final_pdb": None, "energy_final_pdb_openmm": None}
     assert np.array_equal(np.load(tmp_path / "final.npy"), far.numpy())
     assert not (tmp_path / "final.pdb").exists() and (tmp_path / "start.pdb").exists()

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from nrep.core.energy.amber import TERMS, AmberEnergy, AmberParameters, openmm_energy
+from nrep.core.energy.amber import TERMS, AmberEnergy, AmberParameters
 from nrep.core.errors import NrepError
+from nrep.core.systems.openmm_contexts import openmm_energy
 from nrep.core.systems.prepare import prepare_protein
 
 PDB_DIR = os.environ.get("NREP_PDB_DIR")

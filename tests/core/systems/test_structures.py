@@ -10,8 +10,9 @@ import pytest
 import torch
 from openmm import app
 
-from nrep.core.energy.amber import AmberEnergy, AmberParameters, openmm_energy
+from nrep.core.energy.amber import AmberEnergy, AmberParameters
 from nrep.core.errors import NrepError
+from nrep.core.systems.openmm_contexts import openmm_energy
 from nrep.core.systems.prepare import FORCEFIELD, prepare_protein
 from nrep.core.systems.reading import parse_chain_spec
 from nrep.core.systems.sources import locate_structure, read_structure_text

@@ -1,0 +1,29 @@
+"""Every fixed list of choices a config key takes, in one place.
+
+The schema checks values against these, and the code that acts on a value reads the same
+tuple (e.g. ``core/systems/openmm_contexts.py`` for the solvents and platforms), so a new
+choice is added here once. Option lists of the config groups (``method=...``) are not
+here: they are the registered dataclasses (:data:`nrep.configs.schema.SCHEMAS`).
+"""
+
+# proteins: what to do with residues missing inside a chain (system.gaps)
+GAP_CHOICES = ("fill", "refuse")
+# OpenMM: the solvent of a simulation (init=unfold_md, method=openmm_md) and the platform
+# of every OpenMM context nrep builds (auto: CUDA with device=cuda when present, else CPU)
+SOLVENTS = ("implicit", "explicit", "vacuum")
+OPENMM_PLATFORMS = ("auto", "reference", "cpu", "cuda")
+# energies: the loop energies (one dataclass, two options) and how terms are averaged
+LOOP_ENERGIES = ("bond_lj", "pure_lj")
+NORMALISATIONS = ("mean", "sum")
+# slow modes (method.modes)
+BACKBONE_NORMS = ("fro", "fro2")
+EIGENSOLVERS = ("auto", "dense", "sparse")
+SAMPLE_KINDS = ("auto", "cloud", "perturb")
+# reparametrisations: CG's start, the GNN's graph, output layer start and activation
+CG_STARTS = ("projection", "anchored")
+GNN_GRAPHS = ("slow_modes", "slow_modes_plain", "bonds", "knn")
+OUTPUT_INITS = ("rescale", "fit", "anchored")
+ACTIVATIONS = ("tanh", "relu", "identity")
+# the run: tensor precision and the progress bar
+DTYPES = ("float32", "float64")
+PROGRESS_MODES = ("auto", "on", "off")

@@ -1,0 +1,160 @@
+"""energy=...: the energy models (core/energy), and which systems each applies to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar, List, Optional
+
+from omegaconf import MISSING
+
+from nrep.configs.schema.checks import check_choice, require
+from nrep.configs.schema.choices import LOOP_ENERGIES, NORMALISATIONS
+
+
+@dataclass
+class RepulsionConfig:
+    """Weak repulsion between uncoupled beads, as in the authors' loop scripts.
+
+    strength * mean over sampled pairs of 1 / (r^power + softening); the pairs are
+    round(pair_factor * n ln n) uncoupled pairs drawn from the run's seed and redrawn
+    every ``resample_every`` steps (0: drawn once). The summary also reports the exact
+    value over all uncoupled pairs.
+    """
+
+    enabled: bool = True
+    strength: float = 2.5e-3
+    power: float = 1.0
+    softening: float = 1e-2
+    pair_factor: float = 1.0
+    resample_every: int = 3000
+
+    def __post_init__(self) -> None:
+        require(self.strength >= 0, f"energy.repulsion.strength must be >= 0 (got {self.strength})")
+        require(self.power > 0, f"energy.repulsion.power must be > 0 (got {self.power})")
+        require(self.softening > 0, f"energy.repulsion.softening must be > 0 (got {self.softening})")
+        require(self.pair_factor > 0, f"energy.repulsion.pair_factor must be > 0 (got {self.pair_factor})")
+        require(
+            self.resample_every >= 0,
+            f"energy.repulsion.resample_every must be >= 0 steps (got {self.resample_every})",
+        )
+
+
+@dataclass
+class EnergyConfig:
+    """An energy model. ``systems``: the systems (system.name) it applies to; ``options``:
+    the ``energy=`` names it serves when they are not its own (one dataclass, several YAML
+    files, like the loops'); a plug-in's config declares its own."""
+
+    name: str = MISSING
+    systems: ClassVar[tuple[str, ...]] = ()
+    options: ClassVar[tuple[str, ...]] = ()
+
+
+@dataclass
+class LoopEnergyConfig(EnergyConfig):
+    """Energies of the synthetic loops (reduced units), see ``core/energy/loop.py``.
+
+    bond_lj: (r - bond_length)^2 on bonds + loop_strength * LJ on loop pairs.
+    pure_lj: LJ on bonds + loop_strength * LJ on loop pairs, as one coupling matrix.
+    LJ is the authors' softened 12-6 form 1/(s^12 + eps) - 1/(s^6 + 6 eps), s = r/bond_length,
+    eps = lj_softening. ``lj_core_radius`` (in units of bond_length) replaces it below that
+    radius by a linear wall, removing the false minimum at r = 0; null keeps their form.
+    """
+
+    systems: ClassVar[tuple[str, ...]] = ("loop",)
+    options: ClassVar[tuple[str, ...]] = LOOP_ENERGIES
+    name: str = "pure_lj"
+    normalisation: str = "mean"
+    bond_length: float = 1.0
+    loop_strength: float = 0.1
+    lj_softening: float = 1e-2
+    lj_core_radius: Optional[float] = None
+    repulsion: RepulsionConfig = field(default_factory=RepulsionConfig)
+
+    def __post_init__(self) -> None:
+        check_choice("energy.name", self.name, LOOP_ENERGIES)
+        check_choice("energy.normalisation", self.normalisation, NORMALISATIONS)
+        require(self.bond_length > 0, f"energy.bond_length must be > 0 (got {self.bond_length})")
+        require(self.loop_strength > 0, f"energy.loop_strength must be > 0 (got {self.loop_strength})")
+        require(self.lj_softening > 0, f"energy.lj_softening must be > 0 (got {self.lj_softening})")
+        require(
+            self.lj_core_radius is None or 0.5 <= self.lj_core_radius <= 1.1,
+            "energy.lj_core_radius must lie in [0.5, 1.1] (where the soft LJ is repulsive) "
+            f"or be null (got {self.lj_core_radius})",
+        )
+
+
+@dataclass
+class AmberWeightsConfig:
+    """A factor on each AMBER term; 0 switches a term off (and out of the reported total)."""
+
+    bond: float = 1.0
+    angle: float = 1.0
+    torsion: float = 1.0
+    lj: float = 1.0
+    coulomb: float = 1.0
+
+    def __post_init__(self) -> None:
+        for key, value in vars(self).items():
+            require(value >= 0, f"energy.weights.{key} must be >= 0 (got {value})")
+        require(any(vars(self).values()), "energy.weights switch every term off; keep at least one above 0")
+
+
+@dataclass
+class AmberEnergyConfig(EnergyConfig):
+    """AMBER14 (amber14-all.xml) in vacuum without cutoff, in kJ/mol, equal to OpenMM's.
+
+    Bonds, angles, periodic torsions (proper and improper), Lennard-Jones and Coulomb with
+    OpenMM's exclusions and scaled 1-4 exceptions; ``weights`` scales each term.
+    ``compile``: evaluate the non-bonded pair blocks through torch.compile (needs a C++
+    compiler; the first run compiles for about a minute, later runs reuse the on-disk
+    cache); it pays for chains of a few thousand atoms, not for small proteins.
+    """
+
+    systems: ClassVar[tuple[str, ...]] = ("protein",)
+    name: str = "amber"
+    weights: AmberWeightsConfig = field(default_factory=AmberWeightsConfig)
+    compile: bool = False
+
+
+@dataclass
+class SimpleEnergyConfig(EnergyConfig):
+    """The paper's simplified protein model (model A, §4.2), reduced units, lengths in Å.
+
+    k_bond (per Å²) and k_angle (per rad²) on (r - r0)² and (θ - θ0)² with r0, θ0 from
+    AMBER; eps_vdw, eps_hbond, eps_hydrophobic on the softened V12,6 / V6,4 pair terms
+    (0 switches a term off); softening: ζ; hbond_sigma_A: σ of polar-H/acceptor pairs;
+    hydrophobic_radius_A: c, so σ = 2c between atoms of hydrophobic_residues;
+    normalisation: ``sum`` or ``mean`` over each term's bonds, angles or pairs.
+    """
+
+    systems: ClassVar[tuple[str, ...]] = ("protein",)
+    name: str = "simple"
+    k_bond: float = 1.0
+    k_angle: float = 1.0
+    eps_vdw: float = 1.0
+    eps_hbond: float = 1.0
+    eps_hydrophobic: float = 1.0
+    softening: float = 0.65
+    hbond_sigma_A: float = 1.5
+    hydrophobic_radius_A: float = 2.0
+    hydrophobic_residues: List[str] = field(
+        default_factory=lambda: ["ALA", "VAL", "LEU", "ILE", "MET", "PHE", "TRP", "PRO"]
+    )
+    normalisation: str = "sum"
+
+    def __post_init__(self) -> None:
+        for key in ("k_bond", "k_angle", "eps_vdw", "eps_hbond", "eps_hydrophobic"):
+            value = getattr(self, key)
+            require(value >= 0, f"energy.{key} must be >= 0 (got {value})")
+        require(self.softening >= 0, f"energy.softening must be >= 0 (got {self.softening})")
+        require(self.hbond_sigma_A > 0, f"energy.hbond_sigma_A must be > 0 (got {self.hbond_sigma_A})")
+        require(
+            self.hydrophobic_radius_A > 0,
+            f"energy.hydrophobic_radius_A must be > 0 (got {self.hydrophobic_radius_A})",
+        )
+        check_choice("energy.normalisation", self.normalisation, NORMALISATIONS)
+
+
+
+ENERGY_SCHEMAS: dict[str, type] = {"loop": LoopEnergyConfig, "amber": AmberEnergyConfig, "simple": SimpleEnergyConfig}

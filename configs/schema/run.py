@@ -1,0 +1,114 @@
+"""A whole run (NrepConfig) and its plain sections: device, output, faults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from omegaconf import MISSING
+
+from nrep.configs.schema.checks import check_choice, require
+from nrep.configs.schema.choices import DTYPES, PROGRESS_MODES
+from nrep.configs.schema.energy import EnergyConfig
+from nrep.configs.schema.init import InitConfig
+from nrep.configs.schema.method import MethodConfig
+from nrep.configs.schema.optim import OptimConfig
+from nrep.configs.schema.stop import StopConfig
+from nrep.configs.schema.system import SystemConfig
+
+
+@dataclass
+class DeviceConfig:
+    """Where tensors live. ``dtype`` float32 (the authors') or float64."""
+
+    name: str = "cpu"
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        require(
+            self.name == "cpu" or self.name == "cuda" or self.name.startswith("cuda:"),
+            f"device.name={self.name!r} is not cpu, cuda or cuda:N",
+        )
+        check_choice("device.dtype", self.dtype, DTYPES)
+
+
+
+@dataclass
+class OutputConfig:
+    """Where and what a run writes.
+
+    root: results directory (relative to the working directory); each run gets its own
+    directory below it. trace_every: steps between rows of trace.csv (the first and last
+    step of each stage are always recorded). progress: a rich progress bar (auto: only
+    when the terminal is interactive and the run is single). overwrite: allow a run to
+    replace an earlier run's files in the same directory. snapshot: draw the final
+    structure as final.png. trajectory_every: keep X every that many steps (and at the
+    end of each stage) as trajectory.pdb (proteins, one MODEL per frame) or
+    trajectory.xyz (loops); 0 = no trajectory.
+    """
+
+    root: str = "results"
+    trace_every: int = 20
+    trajectory_every: int = 0
+    progress: str = "auto"
+    overwrite: bool = False
+    snapshot: bool = True
+
+    def __post_init__(self) -> None:
+        require(self.trace_every >= 1, f"output.trace_every must be >= 1 (got {self.trace_every})")
+        require(self.trajectory_every >= 0, f"output.trajectory_every must be >= 0 (got {self.trajectory_every})")
+        check_choice("output.progress", self.progress, PROGRESS_MODES)
+
+
+@dataclass
+class FaultConfig:
+    """What a run does when a step goes wrong (a NaN or infinite energy or gradient, or an explosion).
+
+    The run rolls back to the last good state (the coordinates, network and optimiser
+    before the failed step), multiplies the step (lr; FIRE's time steps) by step_factor
+    and tries again, at most ``retries`` times per run; then it stops with
+    status=diverged, keeping the last good and the best structure. An explosion is an
+    energy more than explosion_factor * max(|E|, 1) above the last good energy E
+    (null: only non-finite values count).
+    """
+
+    retries: int = 3
+    step_factor: float = 0.5
+    explosion_factor: Optional[float] = 1.0e4
+
+    def __post_init__(self) -> None:
+        require(self.retries >= 0, f"faults.retries must be >= 0 (got {self.retries})")
+        require(0 < self.step_factor < 1, f"faults.step_factor must be in (0, 1) (got {self.step_factor})")
+        require(
+            self.explosion_factor is None or self.explosion_factor > 0,
+            f"faults.explosion_factor must be > 0 or null (got {self.explosion_factor})",
+        )
+
+
+@dataclass
+class NrepConfig:
+    """A whole run. ``threads: null`` uses every core for a single run.
+
+    time_budget_s: wall time for the method (slow modes and both stages); the run stops
+    with stop_reason=time_budget when it is spent. null: no limit.
+    """
+
+    system: SystemConfig = MISSING
+    init: InitConfig = MISSING
+    energy: EnergyConfig = MISSING
+    method: MethodConfig = MISSING
+    optim: OptimConfig = MISSING
+    device: DeviceConfig = MISSING
+    stop: StopConfig = field(default_factory=StopConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    faults: FaultConfig = field(default_factory=FaultConfig)
+    seed: int = 0
+    replicas: int = 1
+    threads: Optional[int] = None
+    deterministic: bool = True
+    time_budget_s: Optional[float] = None
+
+    def __post_init__(self) -> None:
+        from nrep.configs.schema.rules import check_run
+
+        check_run(self)

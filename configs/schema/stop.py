@@ -1,0 +1,30 @@
+"""stop: the early-stopping rule of a stage (the top-level ``stop`` and ``method.stop``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nrep.configs.schema.checks import require
+
+
+@dataclass
+class StopConfig:
+    """Early stopping of one stage, the authors' rule.
+
+    Every ``check_every`` steps the energy is compared with the best so far; it counts as
+    an improvement when it is below best - min_delta. The stage stops after ``patience``
+    checks in a row without improvement, or after ``max_steps`` steps.
+    """
+
+    check_every: int = 20
+    patience: int = 20
+    min_delta: float = 1e-6
+    max_steps: int = 60000
+
+    def check(self, key: str) -> None:
+        """Refuse impossible values; ``key`` is where this section sits (stop, method.stop)."""
+        require(self.check_every >= 1, f"{key}.check_every must be >= 1 (got {self.check_every})")
+        require(self.patience >= 1, f"{key}.patience must be >= 1 (got {self.patience})")
+        require(self.min_delta >= 0, f"{key}.min_delta must be >= 0 (got {self.min_delta})")
+        require(self.max_steps >= 0, f"{key}.max_steps must be >= 0 (got {self.max_steps})")
+

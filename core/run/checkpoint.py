@@ -1,0 +1,53 @@
+"""The checkpoint of an interrupted run: ``checkpoint.pt``, plain tensors and values (loaded without pickle).
+
+It holds the stage loop's state (``nrep.core.engine``), the method's set-up times (so the
+trace's clock goes on from the first start) and a fingerprint of the config, which must
+match on resume.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from nrep.configs.schema import NrepConfig
+from nrep.core.errors import NrepError
+from nrep.core.io import files as results
+from nrep.core.methods.plans import MethodPlan
+
+CHECKPOINT = "checkpoint.pt"
+CHECKPOINT_FORMAT = 1
+
+
+def config_fingerprint(cfg: NrepConfig) -> str:
+    """A hash of everything that determines a run except where it writes."""
+    settings = asdict(cfg)
+    settings.pop("output", None)
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def write_checkpoint(run_dir: Path, cfg: NrepConfig, loop_state: dict, plan: MethodPlan) -> None:
+    """checkpoint.pt: the loop's state plus what must match on resume."""
+    buffer = io.BytesIO()
+    torch.save({"format": CHECKPOINT_FORMAT, "config": config_fingerprint(cfg), "plan_times": dict(plan.times),
+                "loop": loop_state}, buffer)
+    results.atomic_write_bytes(run_dir / CHECKPOINT, buffer.getvalue())
+
+
+def read_checkpoint(run_dir: Path, cfg: NrepConfig) -> dict:
+    """The checkpoint of an interrupted run, loaded without pickle, checked against ``cfg``."""
+    path = run_dir / CHECKPOINT
+    if not path.is_file():
+        raise NrepError(f"{run_dir} has no {CHECKPOINT}; only runs stopped by Ctrl-C or SIGTERM can be resumed")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many kinds on a damaged file
+        raise NrepError(f"cannot read {path} ({type(error).__name__}); the checkpoint is damaged: rerun instead") from error
+    if state.get("format") != CHECKPOINT_FORMAT or state.get("config") != config_fingerprint(cfg):
+        raise NrepError(f"{path} does not belong to the config in {run_dir / '.hydra'}; resume with the run's own config")
+    return state

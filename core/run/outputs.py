@@ -1,0 +1,128 @@
+"""How a run writes a system's structures, and what it measures of the final one: one writer per system type.
+
+A writer owns its files: ``final.npy`` and ``best.npy`` for any system; loops add
+``final.xyz``, ``final.png`` and ``trajectory.xyz``; proteins ``reference.pdb``,
+``start.pdb``, ``final.pdb``, ``best.pdb`` and ``trajectory.pdb``. A new system type
+registers its writer with :func:`register_outputs`; one without gets :class:`PlainOutputs`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from nrep.configs.schema import LoopEnergyConfig, NrepConfig
+from nrep.core.energy.loop import lj_minimum_distance
+from nrep.core.engine.callbacks import BestState, TrajectoryRecorder
+from nrep.core.io import files as results
+from nrep.core.metrics import loop_closure, stuck_pairs
+from nrep.core.report.figures import loop_snapshot
+from nrep.core.systems.base import System
+from nrep.core.systems.loop import LoopSystem
+from nrep.core.systems.openmm_contexts import openmm_energy
+from nrep.core.systems.protein import ProteinSystem
+
+log = logging.getLogger("nrep")
+
+
+def as_numpy(x: torch.Tensor) -> np.ndarray:
+    """Coordinates as float64 numpy on the CPU, whatever the run's device and dtype."""
+    return x.detach().cpu().to(torch.float64).numpy()
+
+
+class PlainOutputs:
+    """final.npy and best.npy, and trajectory.xyz; no structure metrics."""
+
+    def metrics(self, cfg: NrepConfig, system: System, x: torch.Tensor) -> dict[str, Any]:
+        """Summary columns on how good the final structure is."""
+        return {}
+
+    def write_structures(self, cfg: NrepConfig, system: System, energy: torch.nn.Module, run_dir: Path,
+                         x: torch.Tensor, best: BestState, energy_final: float) -> dict[str, Any]:
+        """Write the final and best structures; return summary columns (if any)."""
+        results.write_npy(run_dir / "final.npy", as_numpy(x))
+        if best.x is not None:
+            results.write_npy(run_dir / "best.npy", as_numpy(best.x))
+        return {}
+
+    def write_trajectory(self, system: System, run_dir: Path, recorder: TrajectoryRecorder) -> None:
+        frames = [(f"step {step} stage {stage}", x.numpy()) for step, stage, x in recorder.frames]
+        results.write_xyz_frames(run_dir / "trajectory.xyz", frames)
+
+
+class LoopOutputs(PlainOutputs):
+    """Loops: also final.xyz and final.png; the loop closure and stuck pairs of the final structure."""
+
+    def metrics(self, cfg: NrepConfig, system: LoopSystem, x: torch.Tensor) -> dict[str, Any]:
+        if not isinstance(cfg.energy, LoopEnergyConfig):
+            return {}  # closure is measured against the LJ minimum of the loop energies; another energy has none
+        r_min = lj_minimum_distance(cfg.energy.bond_length, cfg.energy.lj_softening)
+        return {
+            "loop_closure": loop_closure(x, system.loops.to(x.device), r_min),
+            "stuck_pairs": stuck_pairs(x, system.coupled_pairs.to(x.device), cfg.energy.bond_length),
+        }
+
+    def write_structures(self, cfg: NrepConfig, system: LoopSystem, energy: torch.nn.Module, run_dir: Path,
+                         x: torch.Tensor, best: BestState, energy_final: float) -> dict[str, Any]:
+        super().write_structures(cfg, system, energy, run_dir, x, best, energy_final)
+        x_out = as_numpy(x)
+        results.write_xyz(run_dir / "final.xyz", x_out, comment=f"nrep {run_dir.name} final E={energy_final:.8g}")
+        if cfg.output.snapshot:
+            title = f"{cfg.energy.name} n={system.n} {cfg.method.name} seed={cfg.seed}: E={energy_final:.5g}"
+            loop_snapshot(x_out, run_dir / "final.png", title, loop_spacing=system.loop_spacing)
+        return {}
+
+
+class ProteinOutputs(PlainOutputs):
+    """Proteins: PDB files of the reference, start, final and best structures; RMSD to the reference."""
+
+    def metrics(self, cfg: NrepConfig, system: ProteinSystem, x: torch.Tensor) -> dict[str, Any]:
+        return system.rmsd(x)
+
+    def write_structures(self, cfg: NrepConfig | None, system: ProteinSystem, energy: torch.nn.Module | None,
+                         run_dir: Path, x: torch.Tensor, best: BestState, energy_final: float = 0.0) -> dict[str, Any]:
+        """reference.pdb, start.pdb, final.pdb, best.pdb and final.npy; the energy of final.pdb as
+        written, by nrep and by OpenMM.
+
+        Coordinates beyond the PDB format's range (a run that blew up) leave final.npy only.
+        """
+        topology = system.topology
+        x_final = as_numpy(x)
+        results.write_npy(run_dir / "final.npy", x_final)
+        results.write_pdb(run_dir / "reference.pdb", topology, system.reference.numpy())
+        results.write_pdb(run_dir / "start.pdb", topology, system.x0.numpy())
+        if best.x is not None:
+            try:
+                results.write_pdb(run_dir / "best.pdb", topology, as_numpy(best.x))
+            except ValueError as error:
+                log.warning("best.pdb not written: %s", error)
+        try:
+            x_written = results.write_pdb(run_dir / "final.pdb", topology, x_final)
+        except ValueError as error:
+            log.warning("final.pdb not written (%s): the coordinates left the PDB format's range; final.npy holds them",
+                        error)
+            return {"energy_final_pdb": None, "energy_final_pdb_openmm": None}
+        with torch.no_grad():
+            ours = float(energy.to("cpu", torch.float64)(torch.from_numpy(x_written)))
+        return {"energy_final_pdb": ours, "energy_final_pdb_openmm": openmm_energy(system.prepared.system, x_written)[0]}
+
+    def write_trajectory(self, system: ProteinSystem, run_dir: Path, recorder: TrajectoryRecorder) -> None:
+        results.write_pdb_models(run_dir / "trajectory.pdb", system.topology, [x.numpy() for _, _, x in recorder.frames])
+
+
+# system type -> its writer; looked up along the type's bases, so a subclass inherits its parent's
+OUTPUTS: dict[type, PlainOutputs] = {LoopSystem: LoopOutputs(), ProteinSystem: ProteinOutputs()}
+
+
+def register_outputs(system_type: type, outputs: PlainOutputs) -> None:
+    """Make runs of ``system_type`` write and measure their structures with ``outputs``."""
+    OUTPUTS[system_type] = outputs
+
+
+def outputs_for(system: System) -> PlainOutputs:
+    """The writer of ``system``'s type (PlainOutputs when none is registered)."""
+    return next((OUTPUTS[t] for t in type(system).__mro__ if t in OUTPUTS), PlainOutputs())

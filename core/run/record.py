@@ -1,0 +1,186 @@
+"""The record of a run: summary.json (written last), trace.csv, structures, checkpoint.
+
+Shared by single runs and batches: a finished (or stopped) run's files are written here,
+whatever ran it. The summary is written last, so its presence means the run finished.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nrep.configs.schema import NrepConfig, uses_line_search
+from nrep.core.engine.callbacks import BestState
+from nrep.core.engine.stages import Callback, StageResult
+from nrep.core.io import files as results
+from nrep.core.methods.plans import MethodPlan
+from nrep.core.run.checkpoint import CHECKPOINT, write_checkpoint
+from nrep.core.run.outputs import outputs_for
+from nrep.core.runtime import Runtime, git_commit, versions
+from nrep.core.systems.base import System
+
+log = logging.getLogger("nrep")
+
+
+def energy_column(unit: str) -> str:
+    """The trace column for an energy in ``unit``: energy_reduced, energy_kJ_mol, ..."""
+    return "energy_" + unit.replace("/", "_")
+
+
+def exact_terms(energy: torch.nn.Module, x: torch.Tensor) -> dict[str, float]:
+    """The energy's exact terms at x, evaluated in float64 whatever the run's dtype."""
+    with torch.no_grad():
+        return {name: float(value) for name, value in energy.exact_terms(x.to(torch.float64)).items()}
+
+
+def now() -> str:
+    """The local time with its offset, to the second (the summary's started_at, finished_at)."""
+    return dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+@dataclasses.dataclass
+class RunContext:
+    """What a run's record needs besides its system, energy, plan and results."""
+
+    started_at: str
+    t0: float  # perf_counter at the start
+    runtime: Runtime
+    config_record: dict[str, Any] | None
+    command: str
+    initial_terms: dict[str, float]  # the exact terms at X0
+    initial_energy: float  # the energy as minimised at X0
+    overlaps_moved: int
+    time_setup_s: float
+    resumed: dict | None = None  # the checkpoint a resumed run started from
+
+
+def system_columns(system: System) -> dict[str, Any]:
+    return {"system": system.name, "n_particles": system.n, **system.describe()}
+
+
+def stage_columns(stage_results: list[StageResult]) -> dict[str, Any]:
+    columns: dict[str, Any] = {"steps_total": sum(r.steps for r in stage_results)}
+    for r in stage_results:
+        columns.update({
+            f"steps_{r.name}": r.steps,
+            f"stop_reason_{r.name}": r.stop_reason,
+            f"evaluations_{r.name}": r.evaluations,
+            f"time_{r.name}_s": r.time_s,
+        })
+    return columns
+
+
+def record_run(
+    cfg: NrepConfig,
+    run_dir: Path,
+    system: System,
+    energy: torch.nn.Module,
+    plan: MethodPlan,
+    stage_results: list[StageResult],
+    callbacks: dict[str, Callback],
+    context: RunContext,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write a finished (or stopped) run's files into ``run_dir``, summary.json last; return the summary.
+
+    ``callbacks`` are the run's own (its best state, trace and trajectory); ``extra``
+    adds summary columns.
+    """
+    final = stage_results[-1]
+    outputs = outputs_for(system)
+    final_terms = exact_terms(energy, final.x)
+    best: BestState = callbacks["best"]
+    status = final.stop_reason if final.stop_reason in ("diverged", "interrupted") else "ok"
+    summary: dict[str, Any] = {
+        "run_id": run_dir.name,
+        "run_dir": str(run_dir),
+        "status": status,
+        "stop_reason": final.stop_reason,
+        "command": context.command,
+        "started_at": context.started_at,
+        **system_columns(system),
+        "energy_model": cfg.energy.name,
+        "energy_unit": energy.unit,
+        "method": cfg.method.name,
+        "optim": plan.optimiser,
+        "seed": cfg.seed,
+        "energy_initial": context.initial_energy,
+        "energy_initial_exact": sum(context.initial_terms.values()),
+        "energy_start": stage_results[0].energy_start,
+        "energy_final": final.energy,
+        "energy_final_exact": sum(final_terms.values()),
+        "energy_best": best.energy,
+        **{f"energy_final_{name}": value for name, value in final_terms.items()},
+        **outputs.metrics(cfg, system, final.x),
+        **stage_columns(stage_results),
+        "rollbacks": sum(r.rollbacks for r in stage_results),
+        "overlapping_atoms_moved": context.overlaps_moved,
+        **plan.info,
+        "time_setup_s": context.time_setup_s,
+        "time_modes_s": plan.times.get("modes", 0.0),
+        "time_init_s": plan.times.get("init", 0.0),
+        "time_method_s": plan.setup_s + sum(r.time_s for r in stage_results),
+        **(extra or {}),
+        **context.runtime.describe(),
+        **{f"version_{k}": v for k, v in versions().items()},
+        "git_commit": git_commit(),
+    }
+    summary["time_total_s"] = time.perf_counter() - context.t0
+    summary["finished_at"] = now()
+    if context.config_record is not None:
+        summary.update(results.flatten(context.config_record, prefix="cfg."))
+
+    if context.resumed is not None:
+        summary["resumed_from_step"] = context.resumed["loop"]["stage"]["step"]
+    if final.checkpoint is not None and uses_line_search(cfg):
+        log.warning("interrupted at step %d; L-BFGS keeps its history inside scipy, so this run cannot be resumed "
+                    "(best and final structures are kept)", final.checkpoint["stage"]["step"])
+    elif final.checkpoint is not None:
+        write_checkpoint(run_dir, cfg, final.checkpoint, plan)
+        summary["checkpoint"] = CHECKPOINT
+        summary["resume_command"] = f"nrep resume {run_dir}"
+        log.warning("interrupted at step %d; continue with: nrep resume %s", final.checkpoint["stage"]["step"], run_dir)
+
+    results.write_csv(run_dir / results.TRACE, callbacks["trace"].rows)
+    if "trajectory" in callbacks:
+        outputs.write_trajectory(system, run_dir, callbacks["trajectory"])
+    summary.update(outputs.write_structures(cfg, system, energy, run_dir, final.x, best, summary["energy_final_exact"]))
+    results.write_json(run_dir / results.SUMMARY, summary)
+    if context.resumed is not None and final.checkpoint is None:
+        (run_dir / CHECKPOINT).unlink(missing_ok=True)  # finished: the summary is the record now
+    log_outcome(summary, final, energy.unit, best.energy, run_dir)
+    return summary
+
+
+def log_outcome(summary: dict[str, Any], final: StageResult, unit: str, best_energy: float, run_dir: Path) -> None:
+    log.info("%s: %s after %d steps, %.2f s", summary["status"], final.stop_reason, summary["steps_total"], summary["time_total_s"])
+    log.info("final energy %.8g %s (exact: %.8g), best %.8g", final.energy, unit, summary["energy_final_exact"], best_energy)
+    if "rmsd_ca_A" in summary:
+        log.info("RMSD to %s: CA %.2f Å, backbone %.2f Å, heavy %.2f Å, all %.2f Å", summary["system"],
+                 summary["rmsd_ca_A"], summary["rmsd_backbone_A"], summary["rmsd_heavy_A"], summary["rmsd_all_A"])
+    elif "loop_closure" in summary:
+        log.info("loop closure %.2f, stuck pairs %d", summary["loop_closure"], summary["stuck_pairs"])
+    log.info("results in %s", run_dir)
+
+
+def record_failure(run_dir: Path, error: BaseException, config_record: dict[str, Any] | None, command: str = "") -> None:
+    """Write a summary with status=failed and the error, unless the directory holds another run's results."""
+    if results.has_results(run_dir):
+        return
+    summary: dict[str, Any] = {
+        "run_id": run_dir.name,
+        "run_dir": str(run_dir),
+        "status": "failed",
+        "error": f"{type(error).__name__}: {error}",
+        "command": command,
+        "finished_at": now(),
+    }
+    if config_record is not None:
+        summary.update(results.flatten(config_record, prefix="cfg."))
+    results.write_json(run_dir / results.SUMMARY, summary)
