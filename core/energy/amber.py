@@ -17,13 +17,12 @@ platform to rounding:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn
 
 from nrep.core.energy.fused import coulomb_phi, fused_pair_sums, lj_phi
-from nrep.core.energy.pairs import LocalInteraction, PairInteraction
+from nrep.core.energy.pairs import LocalInteraction, LocalTerm, PairInteraction, PairTerm, pair_distances
 
 # OpenMM's 1/(4 pi eps0) in kJ nm / (mol e^2).
 ONE_4PI_EPS0 = 138.93545764438198
@@ -172,12 +171,9 @@ class AmberEnergy(nn.Module):
             self.register_buffer("nb_epsilon", matrix(self.pair_epsilon))
             self.register_buffer("nb_charge_product", matrix(self.pair_charge_product))
 
-    def _distances(self, x: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
-        return torch.linalg.vector_norm(x[..., pairs[:, 0], :] - x[..., pairs[:, 1], :], dim=-1)
-
     def _nonbonded(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Unweighted (lj, coulomb) over the non-excluded pairs and the exceptions."""
-        r_ex = self._distances(x, self.exceptions)
+        r_ex = pair_distances(x, self.exceptions)
         lj = lennard_jones(r_ex, self.exception_sigma, self.exception_epsilon).sum(-1)
         qq = coulomb(r_ex, self.exception_charge_product).sum(-1)
         if self.dense and self.fused:
@@ -194,7 +190,7 @@ class AmberEnergy(nn.Module):
             lj = lj + 0.5 * (4 * self.nb_epsilon * (s6 * s6 - s6)).sum((-2, -1))
             qq = qq + 0.5 * ONE_4PI_EPS0 * (self.nb_charge_product * torch.rsqrt(r2)).sum((-2, -1))
         else:
-            r = self._distances(x, self.pairs)
+            r = pair_distances(x, self.pairs)
             lj = lj + lennard_jones(r, self.pair_sigma, self.pair_epsilon).sum(-1)
             qq = qq + coulomb(r, self.pair_charge_product).sum(-1)
         return lj, qq
@@ -213,17 +209,18 @@ class AmberEnergy(nn.Module):
         sigma2, epsilon, k_qq = self._dense_parameters(dtype)
         return self.nb_mask[rows, cols], sigma2[rows, cols], epsilon[rows, cols], k_qq[rows, cols]
 
+    def bonded_terms(self) -> dict[str, PairTerm | LocalTerm]:
+        """The bonded terms as units (their value for the energy, their form for the Hessian), over the current buffers."""
+        return {
+            "bond": PairTerm(self.bonds, harmonic, (self.bond_r0, self.bond_k)),
+            "angle": LocalTerm(self.angles, angle_energy, (self.angle_theta0, self.angle_k)),
+            "torsion": LocalTerm(self.torsions, torsion_energy, (self.torsion_periodicity, self.torsion_phase, self.torsion_k)),
+        }
+
     def terms(self, x: torch.Tensor, names: tuple[str, ...] = TERMS) -> dict[str, torch.Tensor]:
         """The weighted terms (those with weight 0 left out) for x of shape (..., n, 3)."""
         wanted = [name for name in names if self.weights[name] != 0]
-        values: dict[str, torch.Tensor] = {}
-        if "bond" in wanted:
-            values["bond"] = harmonic(self._distances(x, self.bonds), self.bond_r0, self.bond_k).sum(-1)
-        if "angle" in wanted:
-            values["angle"] = harmonic(bond_angle(x, self.angles), self.angle_theta0, self.angle_k).sum(-1)
-        if "torsion" in wanted:
-            phi = dihedral(x, self.torsions)
-            values["torsion"] = (self.torsion_k * (1 + torch.cos(self.torsion_periodicity * phi - self.torsion_phase))).sum(-1)
+        values = {name: term.value(x) for name, term in self.bonded_terms().items() if name in wanted}
         if "lj" in wanted or "coulomb" in wanted:
             lj, qq = self._nonbonded(x)
             values.update({name: value for name, value in (("lj", lj), ("coulomb", qq)) if name in wanted})
@@ -241,38 +238,33 @@ class AmberEnergy(nn.Module):
     def pair_interactions(self) -> list[PairInteraction]:
         """Bonds and the non-bonded pairs as pair terms, each pair with its own parameters."""
         w = self.weights
-        found = []
-        if w["bond"]:
-            found.append(PairInteraction(self.bonds, w["bond"], _bound(harmonic, self.bond_r0, self.bond_k)))
-        for pairs, sigma, epsilon, charges in (
-            (self.pairs, self.pair_sigma, self.pair_epsilon, self.pair_charge_product),
-            (self.exceptions, self.exception_sigma, self.exception_epsilon, self.exception_charge_product),
-        ):
-            if w["lj"] or w["coulomb"]:
-                def potential(r, sigma=sigma, epsilon=epsilon, charges=charges):  # noqa: ANN001, ANN202
-                    return w["lj"] * lennard_jones(r, sigma, epsilon) + w["coulomb"] * coulomb(r, charges)
+        found = [self.bonded_terms()["bond"].interaction(w["bond"])] if w["bond"] else []
+        if w["lj"] or w["coulomb"]:
+            def nonbonded(r: torch.Tensor, sigma: torch.Tensor, epsilon: torch.Tensor, charges: torch.Tensor) -> torch.Tensor:
+                return w["lj"] * lennard_jones(r, sigma, epsilon) + w["coulomb"] * coulomb(r, charges)
 
-                found.append(PairInteraction(pairs, 1.0, potential))
+            for pairs, *params in (
+                (self.pairs, self.pair_sigma, self.pair_epsilon, self.pair_charge_product),
+                (self.exceptions, self.exception_sigma, self.exception_epsilon, self.exception_charge_product),
+            ):
+                found.append(PairTerm(pairs, nonbonded, tuple(params)).interaction())
         return found
 
     def local_interactions(self) -> list[LocalInteraction]:
         """The angles and torsions, one group of 3 or 4 atoms at a time, for the Hessian."""
-        found = []
-        triple, quad = torch.tensor([[0, 1, 2]]), torch.tensor([[0, 1, 2, 3]])
-        w_angle, w_torsion = self.weights["angle"], self.weights["torsion"]
-        if w_angle:
-            def angle(x, theta0, k):  # noqa: ANN001, ANN202
-                return w_angle * harmonic(bond_angle(x, triple), theta0, k).sum()
+        terms = self.bonded_terms()
+        return [terms[name].interaction(self.weights[name]) for name in ("angle", "torsion") if self.weights[name]]
 
-            found.append(LocalInteraction(self.angles, angle, (self.angle_theta0, self.angle_k)))
-        if w_torsion:
-            def torsion(x, periodicity, phase, k):  # noqa: ANN001, ANN202
-                return w_torsion * (k * (1 + torch.cos(periodicity * dihedral(x, quad) - phase))).sum()
 
-            found.append(LocalInteraction(
-                self.torsions, torsion, (self.torsion_periodicity, self.torsion_phase, self.torsion_k)
-            ))
-        return found
+def angle_energy(x: torch.Tensor, triples: torch.Tensor, theta0: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """½ k (θ − θ0)² of each angle i-j-k, shape (..., m)."""
+    return harmonic(bond_angle(x, triples), theta0, k)
+
+
+def torsion_energy(x: torch.Tensor, quads: torch.Tensor, periodicity: torch.Tensor, phase: torch.Tensor,
+                   k: torch.Tensor) -> torch.Tensor:
+    """k (1 + cos(n φ − φ0)) of each torsion, shape (..., m)."""
+    return k * (1 + torch.cos(periodicity * dihedral(x, quads) - phase))
 
 
 def nonbonded_phi(r2: torch.Tensor, mask: torch.Tensor, sigma2: torch.Tensor, epsilon: torch.Tensor,
@@ -296,7 +288,3 @@ def lennard_jones(r: torch.Tensor, sigma: torch.Tensor, epsilon: torch.Tensor) -
 def coulomb(r: torch.Tensor, charge_product: torch.Tensor) -> torch.Tensor:
     """q_i q_j / (4π ε0 r) in vacuum, element-wise, in kJ/mol for r in nm and charges in e."""
     return ONE_4PI_EPS0 * charge_product / r
-
-
-def _bound(f, *params: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:  # noqa: ANN001
-    return lambda r: f(r, *params)

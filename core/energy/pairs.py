@@ -1,4 +1,10 @@
-"""Distances over lists of particle pairs, and exact sums over all pairs in bounded memory."""
+"""Terms over lists of particle pairs or small atom groups, and exact sums over all pairs in bounded memory.
+
+A term is one unit: :class:`PairTerm` and :class:`LocalTerm` hold one energy function
+and its items, and give both the term's value (for the energy) and its Hessian form
+(:class:`PairInteraction`, :class:`LocalInteraction`, for the slow modes) from that same
+function, so the two cannot drift apart.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +36,46 @@ class LocalInteraction:
     atoms: torch.Tensor  # (m, q)
     potential: Callable[..., torch.Tensor]
     params: tuple[torch.Tensor, ...]  # each (m,)
+
+
+@dataclass(frozen=True)
+class PairTerm:
+    """Σ_{(i,j) in pairs} f(r_ij, *params_ij), with f element-wise over the pairs."""
+
+    pairs: torch.Tensor  # (m, 2)
+    potential: Callable[..., torch.Tensor]  # f(r (..., m), *params) -> (..., m)
+    params: tuple[torch.Tensor, ...] = ()  # each (m,)
+
+    def value(self, x: torch.Tensor) -> torch.Tensor:
+        """The term at x (..., n, 3), shape (...)."""
+        return self.potential(pair_distances(x, self.pairs), *self.params).sum(-1)
+
+    def interaction(self, coefficient: float = 1.0) -> PairInteraction:
+        """coefficient x this term, as the Hessian blocks take it."""
+        potential, params = self.potential, self.params
+        return PairInteraction(self.pairs, coefficient, lambda r: potential(r, *params))
+
+
+@dataclass(frozen=True)
+class LocalTerm:
+    """Σ_t f(x, atoms[t], *params[t]) over groups of q atoms (angles: q = 3, torsions: q = 4)."""
+
+    atoms: torch.Tensor  # (m, q)
+    potential: Callable[..., torch.Tensor]  # f(x (..., n, 3), atoms (m, q), *params) -> (..., m)
+    params: tuple[torch.Tensor, ...] = ()  # each (m,)
+
+    def value(self, x: torch.Tensor) -> torch.Tensor:
+        """The term at x (..., n, 3), shape (...)."""
+        return self.potential(x, self.atoms, *self.params).sum(-1)
+
+    def interaction(self, coefficient: float = 1.0) -> LocalInteraction:
+        """coefficient x this term, one group at a time (its q atoms' coordinates and scalar parameters)."""
+        potential, group = self.potential, torch.arange(self.atoms.shape[1])[None]
+
+        def one_group(x_group: torch.Tensor, *params: torch.Tensor) -> torch.Tensor:
+            return coefficient * potential(x_group, group, *params).sum()
+
+        return LocalInteraction(self.atoms, one_group, self.params)
 
 
 def pair_distances(x: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:

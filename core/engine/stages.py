@@ -26,6 +26,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from nrep.core.engine.faults import FaultBudget, FaultPolicy, LastGood, shrink_step_
 from nrep.core.optim.capabilities import LoopOwner
 
 log = logging.getLogger("nrep")
@@ -87,15 +88,6 @@ class StageResult:
     checkpoint: dict | None = None  # set when the stage was interrupted: what resume needs
 
 
-@dataclass(frozen=True)
-class FaultPolicy:
-    """Rollback and retry of failed steps (see configs.schema.FaultConfig)."""
-
-    retries: int = 3
-    step_factor: float = 0.5
-    explosion_factor: float | None = 1.0e4
-
-
 class Callback:
     """Hooks into the loop; every method is optional.
 
@@ -148,83 +140,18 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def shrink_step_(optimizer: torch.optim.Optimizer, factor: float) -> None:
-    """Multiply an optimiser's step size by ``factor``: lr, and FIRE's time steps."""
-    for group in optimizer.param_groups:
-        for key in ("lr", "dt_max", "dt_min"):
-            if key in group:
-                group[key] *= factor
-    if hasattr(optimizer, "dt"):
-        optimizer.dt *= factor
-
-
-class _LastGood:
-    """The parameters and optimiser state at the last good step, in preallocated copies.
-
-    Taken at every step, so it must be cheap: tensors are copied into buffers of the same
-    shape (no allocation once the optimiser's state exists); plain values (learning rates,
-    FIRE's scalars) are copied as values.
-    """
-
-    def __init__(self, parameters: Sequence[nn.Parameter], optimizer: torch.optim.Optimizer) -> None:
-        self.parameters, self.optimizer = list(parameters), optimizer
-        self.keys: list[tuple[int, str]] = []
-        self.buffers: list[torch.Tensor] = []
-        self.energy = math.nan
-        self.taken = False
-
-    def _tensors(self) -> tuple[list[tuple[int, str]], list[torch.Tensor]]:
-        keys, tensors = [], []
-        for i, p in enumerate(self.parameters):
-            keys.append((i, "")), tensors.append(p)
-            for key, value in self.optimizer.state.get(p, {}).items():
-                if isinstance(value, torch.Tensor):
-                    keys.append((i, key)), tensors.append(value)
-        return keys, tensors
-
-    @torch.no_grad()
-    def take(self, energy: float, rollbacks: int) -> None:
-        keys, tensors = self._tensors()
-        if keys != self.keys:  # the first step, or the optimiser has just created its state
-            self.keys, self.buffers = keys, [t.detach().clone() for t in tensors]
-        else:
-            torch._foreach_copy_(self.buffers, [t.detach() for t in tensors])
-        self.scalars = {name: getattr(self.optimizer, name) for name in getattr(self.optimizer, "SCALARS", ())}
-        self.groups = [{k: v for k, v in g.items() if k != "params"} for g in self.optimizer.param_groups]
-        self.energy, self.taken, self.rollbacks = energy, True, rollbacks
-
-    @torch.no_grad()
-    def restore(self) -> None:
-        saved = dict(zip(self.keys, self.buffers))
-        for i, p in enumerate(self.parameters):
-            p.copy_(saved[(i, "")])
-            state = self.optimizer.state.get(p, {})
-            for key in list(state):
-                if isinstance(state[key], torch.Tensor):
-                    if (i, key) in saved:
-                        state[key].copy_(saved[(i, key)])
-                    else:  # created by the failed step: the optimiser had no state yet
-                        del state[key]
-            if not state:
-                self.optimizer.state.pop(p, None)
-        for name, value in self.scalars.items():
-            setattr(self.optimizer, name, value)
-        for group, saved_group in zip(self.optimizer.param_groups, self.groups):
-            group.update(saved_group)
-
-
 class _StageRun:
     """One stage in progress: the model, its optimiser and the counters callbacks see."""
 
     def __init__(self, stage: Stage, energy: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
-                 watchers: Sequence[Callback], step: int, started: float, faults: "_Faults",
+                 watchers: Sequence[Callback], step: int, started: float, faults: "FaultBudget",
                  interrupt: Callable[[], bool] | None) -> None:
         self.stage, self.energy, self.watchers, self.started = stage, energy, watchers, started
         self.faults, self.interrupt = faults, interrupt
         self.model = stage.model_from(x)
         self.parameters = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = stage.make_optimizer(self.parameters)
-        self.last_good = _LastGood(self.parameters, self.optimizer)
+        self.last_good = LastGood(self.parameters, self.optimizer)
         self.step, self.stage_step, self.evaluations = step, 0, 0
         self.energy_start = math.nan
         self.rollbacks = 0
@@ -336,13 +263,6 @@ class _StageRun:
         return "max_steps"
 
 
-class _Faults:
-    """The run's fault policy and the retries it has used (shared by its stages)."""
-
-    def __init__(self, policy: FaultPolicy) -> None:
-        self.policy, self.used = policy, 0
-
-
 def _result_record(result: StageResult) -> dict:
     return {k: v for k, v in vars(result).items() if k != "checkpoint"}
 
@@ -365,7 +285,7 @@ def minimise(
     stages and callbacks (built from the same config) then continue the run exactly where
     it stopped.
     """
-    fault_state = _Faults(faults or FaultPolicy())
+    fault_state = FaultBudget(faults or FaultPolicy())
     results: list[StageResult] = []
     x = x0.detach()
     step, first, elapsed = 0, 0, 0.0

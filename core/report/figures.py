@@ -26,6 +26,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from nrep.core.io.files import atomic_write_bytes
+from nrep.core.report.structures import read_ca, superimposed
 
 PANEL_SIZE = (4.2, 3.4)
 
@@ -224,25 +225,6 @@ def _best_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """The lowest-energy run of each (panel, series)."""
     runs = runs.dropna(subset=["energy_final_exact"])
     return runs.loc[runs.groupby(["panel", "label"])["energy_final_exact"].idxmin()].sort_values(["panel", "label"])
-
-
-def read_ca(path: Path) -> np.ndarray:
-    """CA coordinates (Å) of the first model of a PDB file, in file order."""
-    from Bio.PDB import PDBParser
-
-    structure = PDBParser(QUIET=True).get_structure(path.stem, str(path))
-    model = next(iter(structure))
-    return np.array([atom.coord for atom in model.get_atoms() if atom.get_id() == "CA"], dtype=np.float64)
-
-
-def superimposed(x: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, float]:
-    """``x`` rotated and moved onto ``reference`` (Kabsch), and the RMSD."""
-    from Bio.SVDSuperimposer import SVDSuperimposer
-
-    fit = SVDSuperimposer()
-    fit.set(reference, x)
-    fit.run()
-    return fit.get_transformed(), float(fit.get_rms())
 
 
 def ca_overlays(table: pd.DataFrame) -> Figure | None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
 
+from nrep.core.report.structures import superimposed_pdb
 from nrep.core.report.table import short_name
 
 STYLE = """
@@ -66,25 +66,6 @@ window.addEventListener("load", function () {
   }
 });
 """
-
-
-def superimposed_pdb(final_pdb: Path, reference_pdb: Path) -> str:
-    """``final_pdb`` moved onto ``reference_pdb`` by its CA atoms (Kabsch), as PDB text."""
-    from Bio.PDB import PDBIO, PDBParser, Superimposer
-
-    parser = PDBParser(QUIET=True)
-    final = next(iter(parser.get_structure("final", str(final_pdb))))
-    reference = next(iter(parser.get_structure("reference", str(reference_pdb))))
-    moving = [a for a in final.get_atoms() if a.get_id() == "CA"]
-    fixed = [a for a in reference.get_atoms() if a.get_id() == "CA"]
-    fit = Superimposer()
-    fit.set_atoms(fixed, moving)
-    fit.apply(list(final.get_atoms()))
-    out = io.StringIO()
-    writer = PDBIO()
-    writer.set_structure(final)
-    writer.save(out)
-    return out.getvalue()
 
 
 def structures(labelled: pd.DataFrame) -> list[dict[str, str]]:
