@@ -221,6 +221,14 @@ def check_output_dirs(inv: Invocation, composed: Sequence[ComposedJob]) -> None:
         check_new_run_dir(Path(resolved(job.raw, key)), overwrite)
 
 
+def check_sizes(composed: Sequence[ComposedJob]) -> None:
+    """Refuse method settings a loop's size makes impossible (e.g. more slow modes than beads) before any run starts."""
+    from nrep.core.methods.registry import check_method_fits
+
+    for job in composed:
+        check_method_fits(job.typed, job.typed.system.name, job.typed.system.n)
+
+
 def check_structures(composed: Sequence[ComposedJob]) -> None:
     """Find (or download) and prepare each protein once before any run starts.
 
@@ -258,6 +266,8 @@ def run_command(command: str, argv: Sequence[str]) -> int:
         check_output_dirs(inv, composed)
         if command == "fold":
             check_structures(composed)
+        else:
+            check_sizes(composed)
     os.environ["NREP_COMMAND_LINE"] = " ".join(["nrep", command, *argv])
 
     from nrep.cli.app import launch, problems

@@ -4,7 +4,9 @@ Each group's dataclass checks its own values; the checks here need two groups at
 and read what the options declare about themselves (``systems`` on energies and starts,
 ``in_openmm`` and ``reparametrised`` on methods, ``elementwise`` and ``line_search`` on
 optimisers), so a new option states its capabilities instead of being added to a list
-here.
+here. What depends on the number of particles (``method.modes.k <= n``, ...) is each
+method's own ``check`` (``nrep.core.methods``), since a protein's n is known only once it
+is prepared.
 """
 
 from __future__ import annotations
@@ -59,8 +61,6 @@ def check_run(cfg: NrepConfig) -> None:
             all(w == 1.0 for w in vars(cfg.energy.weights).values()),
             f"method={cfg.method.name} evaluates the full amber14 energy; energy.weights do not apply",
         )
-    if isinstance(cfg.system, LoopSystemConfig):
-        _check_loop_size(cfg, cfg.system.n)
 
 
 def _check_applies(cfg: NrepConfig, group: str) -> None:
@@ -71,15 +71,6 @@ def _check_applies(cfg: NrepConfig, group: str) -> None:
     choices = options_for(group, system)
     fix = " or ".join(f"{group}={name}" for name in choices) if choices else f"another {group}"
     require(system in type(option).systems, f"{group}={option.name} does not apply to a {system}; use {fix}")
-
-
-def _check_loop_size(cfg: NrepConfig, n: int) -> None:
-    """Settings that count particles must fit the loop's n (a protein's atoms are known only once prepared)."""
-    modes = getattr(cfg.method, "modes", None)
-    if modes is not None and modes.k is not None:
-        require(modes.k <= n, f"method.modes.k={modes.k} exceeds the {n} particles; choose k <= n")
-    if getattr(cfg.method, "graph", None) == "knn":
-        require(cfg.method.knn_k < n, f"method.knn_k={cfg.method.knn_k} needs more than {n} particles")
 
 
 def _check_replicas(cfg: NrepConfig) -> None:

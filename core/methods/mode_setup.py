@@ -32,7 +32,6 @@ def mode_count(method: ReparamMethodConfig, system) -> int:  # noqa: ANN001
         k = max(1, round(settings.fraction * system.n))
     else:
         k = system.default_mode_count
-    check_mode_count(k, system.n, system.name)
     return k
 
 

@@ -53,12 +53,20 @@ def method_of(cfg: NrepConfig) -> Method:
 
 
 def build_plan(cfg: NrepConfig, system: object, energy: object, runtime: Runtime) -> MethodPlan:
-    """The plan of ``cfg.method`` for this system and energy (the energy still on the CPU)."""
+    """The plan of ``cfg.method`` for this system and energy (the energy still on the CPU).
+
+    Settings the system's size makes impossible are refused first (:func:`check_method_fits`).
+    """
+    check_method_fits(cfg, system.name, system.n)
     return method_of(cfg).plan(cfg, system, energy, runtime)
 
 
 def check_method_fits(cfg: NrepConfig, name: str, n_atoms: int) -> None:
-    """Refuse method settings that a system's atom count makes impossible (one line)."""
+    """Refuse method settings that a system's particle count makes impossible (one line).
+
+    The front-end calls it before any run starts (for a protein once it is prepared), and
+    :func:`build_plan` again, for runs started from Python.
+    """
     check = method_of(cfg).check
     if check is not None:
         check(cfg, name, n_atoms)

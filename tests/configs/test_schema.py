@@ -92,7 +92,6 @@ def test_defaults_match_the_design_table():
         ("energy.lj_core_radius=0.2", "energy.lj_core_radius must lie in"),
         ("device.dtype=float16", "device.dtype='float16' is not one of"),
         ("optim.clamp_grad=0", "optim.clamp_grad must be > 0 or null"),
-        ("method.modes.k=401", "method.modes.k=401 exceeds the 400 particles"),
         ("method.hidden_dims=[0]", "method.hidden_dims must list at least one layer size"),
         ("method.latent_dim=0", "method.latent_dim must be >= 1"),
         ("method.lr=-1", "method.lr must be > 0"),

@@ -4,6 +4,8 @@ import pytest
 
 from nrep.configs.schema import ConfigError
 from nrep.core.methods.mode_setup import mode_count
+from nrep.core.methods.registry import build_plan, check_method_fits
+from nrep.core.run.build import build_system
 
 
 class Protein:
@@ -18,6 +20,13 @@ def test_mode_count(compose_cfg, overrides, expected):
     assert mode_count(compose_cfg("method=cg", *overrides).method, Protein) == expected
 
 
-def test_too_many_modes_are_refused(compose_cfg):
+@pytest.mark.parametrize("method", ["cg", "gnn"])
+def test_too_many_modes_are_refused(compose_cfg, method):
     with pytest.raises(ConfigError, match="method.modes.k=301 exceeds the 300 particles of 1ABC"):
-        mode_count(compose_cfg("method=cg", "method.modes.k=301").method, Protein)
+        check_method_fits(compose_cfg(f"method={method}", "method.modes.k=301"), Protein.name, Protein.n)
+
+
+def test_a_run_from_python_is_refused_before_its_plan(compose_cfg):
+    cfg = compose_cfg("method=cg", "method.modes.k=31", "system.n=30")
+    with pytest.raises(ConfigError, match="method.modes.k=31 exceeds the 30 particles of loop"):
+        build_plan(cfg, build_system(cfg), None, None)
