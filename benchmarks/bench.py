@@ -33,9 +33,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import openmm
 
 ARTEFACTS = Path("results/benchmarks/bench")
 
@@ -46,7 +52,7 @@ def grid(n: int, spacing: float = 1.12, seed: int = 0) -> np.ndarray:
     return points + 0.05 * np.random.default_rng(seed).normal(size=points.shape)
 
 
-def per_call_ms(fn, seconds: float = 1.5, at_least: int = 3) -> float:  # noqa: ANN001
+def per_call_ms(fn: Callable[[], object], seconds: float = 1.5, at_least: int = 3) -> float:
     """Median time of one call (ms), after a warm-up call."""
     fn()
     times, started = [], time.perf_counter()
@@ -70,7 +76,7 @@ def lj_callables(n: int, dtype: torch.dtype, cutoff: float) -> dict:
     neighbours = VerletList(cutoff, skin=0.3)
     neighbours.pairs(x)
 
-    def run(energy):  # noqa: ANN001, ANN202
+    def run(energy: Callable[[], torch.Tensor]) -> Callable[[], tuple[torch.Tensor, ...]]:
         return lambda: torch.autograd.grad(energy(), x)
 
     found = {
@@ -83,7 +89,7 @@ def lj_callables(n: int, dtype: torch.dtype, cutoff: float) -> dict:
     return found
 
 
-def openmm_lj(n: int, cutoff: float | None, threads: int):  # noqa: ANN201
+def openmm_lj(n: int, cutoff: float | None, threads: int) -> Callable[[], openmm.State]:
     import openmm
 
     system = openmm.System()
@@ -101,7 +107,7 @@ def openmm_lj(n: int, cutoff: float | None, threads: int):  # noqa: ANN201
     return openmm_evaluator(system, grid(n), threads)
 
 
-def openmm_evaluator(system, positions: np.ndarray, threads: int):  # noqa: ANN001, ANN201
+def openmm_evaluator(system: openmm.System, positions: np.ndarray, threads: int) -> Callable[[], openmm.State]:
     import openmm
 
     platform_ = openmm.Platform.getPlatformByName("CPU")
@@ -282,7 +288,7 @@ def replica_rows(pdb: str, replicas: int, steps: int, methods: tuple[str, ...] =
 
 
 def table(rows: list[dict], columns: list[str]) -> str:
-    def cell(v) -> str:  # noqa: ANN001
+    def cell(v: object) -> str:
         return "–" if v is None else f"{v:.3g}" if isinstance(v, float) else str(v)
 
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]

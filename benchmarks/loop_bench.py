@@ -22,6 +22,12 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from nrep.configs.schema import NrepConfig
 
 # name -> (what it is, overrides)
 VARIANTS: dict[str, tuple[str, list[str]]] = {
@@ -46,7 +52,7 @@ COLUMNS = [
 ]
 
 
-def paper_energy(cfg, x_final) -> float:  # noqa: ANN001
+def paper_energy(cfg: NrepConfig, x_final: np.ndarray) -> float:
     """The final structure's exact energy under the paper's form of the energy (soft LJ, no wall),
     so that variants that optimise another form are scored on the same scale."""
     import dataclasses
@@ -55,7 +61,7 @@ def paper_energy(cfg, x_final) -> float:  # noqa: ANN001
 
     from nrep.core.energy.registry import build_energy
     from nrep.core.run.build import build_system
-    from nrep.core.run.single import exact_terms
+    from nrep.core.run.record import exact_terms
 
     paper = dataclasses.replace(cfg, energy=dataclasses.replace(cfg.energy, lj_core_radius=None))
     energy = build_energy(paper, build_system(paper))

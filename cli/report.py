@@ -12,9 +12,14 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from nrep.core.errors import NrepError
+
+if TYPE_CHECKING:
+    import argparse
+
+    import pandas as pd
 
 USAGE = """usage: nrep report DIR... [--out DIR] [--baseline METHOD] [--no-figures] [--html]
 
@@ -37,7 +42,7 @@ energy_vs_iteration, loop_snapshots (.png and .pdf) for the runs that have the d
 Runs whose status is not ok are counted in their group, not averaged in."""
 
 
-def parse(argv: Sequence[str]):  # noqa: ANN201 - argparse.Namespace
+def parse(argv: Sequence[str]) -> argparse.Namespace:
     from nrep.cli.main import Parser
 
     parser = Parser(prog="nrep report", add_help=False, allow_abbrev=False)
@@ -64,7 +69,7 @@ def _cell(mean: float, std: float, digits: int = 6) -> str:
     return text if std is None or math.isnan(std) else f"{text} ± {std:.2g}"
 
 
-def print_table(groups, shown: list[str], failures) -> None:  # noqa: ANN001 - pandas frames
+def print_table(groups: pd.DataFrame, shown: list[str], failures: Sequence[tuple[str, str, str]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -96,7 +101,14 @@ def print_table(groups, shown: list[str], failures) -> None:  # noqa: ANN001 - p
         console.print(f"[yellow]{status}[/]: {run_dir}" + (f": {error}" if error else ""), highlight=False, markup=True)
 
 
-def write_html(table, groups, shown, failures, pngs, out: Path) -> Path:  # noqa: ANN001 - pandas frames
+def write_html(
+    table: pd.DataFrame,
+    groups: pd.DataFrame,
+    shown: Sequence[str],
+    failures: Sequence[tuple[str, str, str]],
+    pngs: Sequence[Path],
+    out: Path,
+) -> Path:
     from nrep.core.io.files import atomic_write_text
     from nrep.core.report import page as html_report
     from nrep.core.report import table as report

@@ -12,9 +12,12 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from nrep.core.errors import NrepError
+
+if TYPE_CHECKING:
+    import argparse
 
 USAGE = """usage: nrep resume RUN_DIR [--debug]
 
@@ -25,7 +28,7 @@ The trace, best structure and final files are then those of the whole run.
 options:
   --debug  show tracebacks"""
 
-def parse(argv: Sequence[str]):  # noqa: ANN201 - argparse.Namespace
+def parse(argv: Sequence[str]) -> argparse.Namespace:
     from nrep.cli.main import Parser
 
     parser = Parser(prog="nrep resume", add_help=False, allow_abbrev=False)

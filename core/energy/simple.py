@@ -20,12 +20,18 @@ most numbers open; nrep's choices (paper.md §7) are:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from nrep.core.energy.amber import AmberParameters, bond_angle
 from nrep.core.energy.pairs import LocalInteraction, PairInteraction, pair_distances
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
+
+    import openmm.app
 
 NM_TO_A = 10.0
 TERMS = ("bond", "angle", "vdw", "hbond", "hydrophobic")
@@ -55,7 +61,9 @@ class SimpleParameters:
         return len(self.radius_A)
 
     @classmethod
-    def from_protein(cls, topology, amber: AmberParameters, hydrophobic_residues=HYDROPHOBIC_RESIDUES) -> "SimpleParameters":  # noqa: ANN001
+    def from_protein(
+        cls, topology: openmm.app.Topology, amber: AmberParameters, hydrophobic_residues: Collection[str] = HYDROPHOBIC_RESIDUES
+    ) -> "SimpleParameters":
         """From an OpenMM topology and the AMBER parameters of the same atoms."""
         atoms = list(topology.atoms())
         symbol = [a.element.symbol if a.element is not None else "" for a in atoms]
@@ -184,7 +192,7 @@ class SimpleEnergy(nn.Module):
             if self.weights[name] and self._count(name):
                 sigma = getattr(self, f"{name}_sigma_A")
 
-                def potential(r, sigma=sigma, p=p, q=q):  # noqa: ANN001, ANN202
+                def potential(r: torch.Tensor, sigma: torch.Tensor = sigma, p: int = p, q: int = q) -> torch.Tensor:
                     return soft_pq(NM_TO_A * r / sigma, p, q, self.softening)
 
                 found.append(PairInteraction(
@@ -199,7 +207,7 @@ class SimpleEnergy(nn.Module):
         coefficient = self.weights["angle"] / self._denominator("angle")
         triple = torch.tensor([[0, 1, 2]])
 
-        def angle(x, theta0):  # noqa: ANN001, ANN202
+        def angle(x: torch.Tensor, theta0: torch.Tensor) -> torch.Tensor:
             return coefficient * ((bond_angle(x, triple) - theta0) ** 2).sum()
 
         return [LocalInteraction(self.angles, angle, (self.angle_theta0,))]

@@ -15,11 +15,14 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import numpy as np
 
 from nrep.core.errors import NrepError
+
+if TYPE_CHECKING:
+    import openmm.app
 
 SUMMARY = "summary.json"
 TRACE = "trace.csv"
@@ -136,7 +139,7 @@ def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def write_pdb(path: Path, topology, x_nm: np.ndarray) -> np.ndarray:  # noqa: ANN001 - openmm.app.Topology
+def write_pdb(path: Path, topology: openmm.app.Topology, x_nm: np.ndarray) -> np.ndarray:
     """Write a PDB file with OpenMM (standard residue and atom names, CONECT for non-standard
     bonds); return the coordinates as written (nm, rounded to the file's 0.001 Å)."""
     from openmm import app, unit
@@ -149,7 +152,7 @@ def write_pdb(path: Path, topology, x_nm: np.ndarray) -> np.ndarray:  # noqa: AN
     return np.asarray(written.value_in_unit(unit.nanometer), dtype=np.float64)
 
 
-def write_pdb_models(path: Path, topology, frames: list[np.ndarray]) -> None:  # noqa: ANN001
+def write_pdb_models(path: Path, topology: openmm.app.Topology, frames: list[np.ndarray]) -> None:
     """A multi-model PDB file (MODEL 1, 2, ...), one model per frame of coordinates in nm."""
     from openmm import app, unit
 

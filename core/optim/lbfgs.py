@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from scipy.optimize import minimize
+from scipy.optimize import OptimizeResult, minimize
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 Evaluate = Callable[[], tuple[torch.Tensor, torch.Tensor]]  # energy (with .grad filled), X
@@ -65,7 +65,7 @@ class ScipyLBFGS:
             grad = torch.cat([p.grad.reshape(-1) for p in self.params])
             return float(energy.detach()), grad.detach().to(torch.float64).cpu().numpy()
 
-        def callback(intermediate_result) -> None:  # noqa: ANN001 - scipy's OptimizeResult
+        def callback(intermediate_result: OptimizeResult) -> None:
             state["iterations"] += 1
             if state["iterations"] >= max_steps:
                 reason = "max_steps"

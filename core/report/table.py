@@ -47,7 +47,7 @@ METRICS = {
 MISSING = "missing"
 
 
-def _plain(value):  # noqa: ANN001, ANN202
+def _plain(value: object) -> object:
     """Lists and mappings as JSON text, so that they can be grouped and written to CSV."""
     return json.dumps(value) if isinstance(value, (list, dict)) else value
 
@@ -183,7 +183,7 @@ def _panel(run: pd.Series) -> str:
     return " ".join(parts)
 
 
-def _value(value) -> str:  # noqa: ANN001
+def _value(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 

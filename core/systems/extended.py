@@ -16,12 +16,20 @@ from __future__ import annotations
 
 import io
 import itertools
+from typing import TYPE_CHECKING
 
 import numpy as np
 from Bio.PDB import PDBIO
 from Bio.PDB.Polypeptide import protein_letters_3to1
 
 from nrep.core.errors import NrepError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import openmm.app
+    from Bio.PDB.Structure import Structure
+    from PeptideBuilder.Geometry import Geo
 
 PEPTIDE_BOND_A = 1.32
 # Cap residue -> {its atom name: the glycine stand-in atom it takes the place of}.
@@ -45,7 +53,7 @@ def extended_chain_pdb(sequence: str, peptide_bond: float = PEPTIDE_BOND_A, rng:
     return buffer.getvalue()
 
 
-def extended_chain(sequence: str, peptide_bond: float = PEPTIDE_BOND_A, rng: np.random.Generator | None = None):  # noqa: ANN201
+def extended_chain(sequence: str, peptide_bond: float = PEPTIDE_BOND_A, rng: np.random.Generator | None = None) -> Structure:
     """The chain (heavy atoms, a Bio.PDB structure, Å) for a one-letter sequence.
 
     Without ``rng`` the chain is fully extended (φ = ψ = ω = 180°). With ``rng`` it is a
@@ -56,7 +64,7 @@ def extended_chain(sequence: str, peptide_bond: float = PEPTIDE_BOND_A, rng: np.
     import PeptideBuilder
     from PeptideBuilder import Geometry
 
-    def geometry(letter: str, chi1: float = 0.0, chi2: float = 0.0, phi: float = 180.0, psi_before: float = 180.0):  # noqa: ANN202
+    def geometry(letter: str, chi1: float = 0.0, chi2: float = 0.0, phi: float = 180.0, psi_before: float = 180.0) -> Geo:
         geo = Geometry.geometry(letter)
         geo.peptide_bond = peptide_bond
         geo.phi, geo.psi_im1, geo.omega = phi, psi_before, 180.0
@@ -96,7 +104,7 @@ def extended_chain(sequence: str, peptide_bond: float = PEPTIDE_BOND_A, rng: np.
     return structure
 
 
-def _last_residue(structure):  # noqa: ANN001, ANN202 - Bio.PDB.Structure
+def _last_residue(structure: Structure) -> Structure:
     """A new structure holding a copy of ``structure``'s last residue: enough to place the next one."""
     from Bio.PDB.Chain import Chain
     from Bio.PDB.Model import Model
@@ -113,7 +121,9 @@ RANDOM_TRIES = 50
 RANDOM_MIN_GAP_A = 3.0
 
 
-def _random_backbone(structure, earlier: np.ndarray, make_geometry, rng: np.random.Generator) -> tuple[float, float]:  # noqa: ANN001
+def _random_backbone(
+    structure: Structure, earlier: np.ndarray, make_geometry: Callable[[float, float], Geo], rng: np.random.Generator
+) -> tuple[float, float]:
     """(φ, ψ of the previous residue) for the next residue, drawn until its backbone clears the chain.
 
     ``earlier``: the atoms (Å) of every residue before the last one of ``structure``.
@@ -133,7 +143,7 @@ def _random_backbone(structure, earlier: np.ndarray, make_geometry, rng: np.rand
     return best
 
 
-def _side_chain_gap(tail, earlier: np.ndarray) -> float:  # noqa: ANN001 - Bio.PDB.Structure
+def _side_chain_gap(tail: Structure, earlier: np.ndarray) -> float:
     """Smallest distance (Å) from the side chain beyond CB of ``tail``'s middle residue to the other atoms.
 
     ``tail`` holds (the chain's last residue, the new one, a glycine stand-in after it);
@@ -147,14 +157,14 @@ def _side_chain_gap(tail, earlier: np.ndarray) -> float:  # noqa: ANN001 - Bio.P
     return float(np.linalg.norm(np.array(side)[:, None] - others[None], axis=-1).min())
 
 
-def atom_keys(topology) -> list[tuple]:  # noqa: ANN001 - openmm.app.Topology
+def atom_keys(topology: openmm.app.Topology) -> list[tuple]:
     """Per atom, what it is independent of naming: (residue, name) for heavy atoms, and
     (residue, its heavy atom, rank by name) for hydrogens.
 
     A file's own hydrogens keep its names (CHARMM's HN1, HN2 on an N-terminal proline
     become H, H2 where OpenMM adds H2, H3), so hydrogens are matched by what they sit on.
     """
-    def hydrogen(atom) -> bool:  # noqa: ANN001
+    def hydrogen(atom: openmm.app.Atom) -> bool:
         return atom.element is not None and atom.element.symbol == "H"
 
     heavy_of = {}
@@ -210,7 +220,11 @@ def _side_by_side(chains_x: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def extended_start(
-    topology, variants: list, ph: float = 7.0, peptide_bond: float = PEPTIDE_BOND_A, rng: np.random.Generator | None = None  # noqa: ANN001
+    topology: openmm.app.Topology,
+    variants: list,
+    ph: float = 7.0,
+    peptide_bond: float = PEPTIDE_BOND_A,
+    rng: np.random.Generator | None = None,
 ) -> np.ndarray:
     """The extended chain (or, with ``rng``, a random coil) of ``topology``'s residues, in its atom order (n, 3), in nm.
 

@@ -10,10 +10,16 @@ Every refusal is one line that names the residue and the fix.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from nrep.core.errors import NrepError
 from nrep.core.systems.reading import MAX_NAMED, named
+
+if TYPE_CHECKING:
+    import openmm.app
+    import pdbfixer
 
 # End caps amber14 has templates for; PDBFixer counts them as heterogens.
 CAPS = ("ACE", "NME", "NH2")
@@ -40,7 +46,7 @@ def missing_backbone(missing_atoms: dict) -> list[str]:
     return found
 
 
-def unresolved_termini(topology, incomplete: set) -> list | None:  # noqa: ANN001 - openmm.app.Topology
+def unresolved_termini(topology: openmm.app.Topology, incomplete: set) -> list | None:
     """The residues of ``incomplete`` (backbone atoms missing) that sit at the ends of their chains.
 
     None when that does not account for all of them (one inside a chain) or would leave a
@@ -60,7 +66,7 @@ def unresolved_termini(topology, incomplete: set) -> list | None:  # noqa: ANN00
     return ends
 
 
-def trim_unresolved_termini(fixer, name: str, label: str, complete: bool) -> list[str]:  # noqa: ANN001
+def trim_unresolved_termini(fixer: pdbfixer.PDBFixer, name: str, label: str, complete: bool) -> list[str]:
     """Remove residues at chain ends whose backbone the experiment did not resolve; refuse any other. Notes.
 
     Such a terminal residue (2XHE's ALA617 has only its N) is as if missing, and missing
@@ -92,11 +98,11 @@ def trim_unresolved_termini(fixer, name: str, label: str, complete: bool) -> lis
     return [f"removed terminal residues whose backbone is not in the file: {named(described)}"]
 
 
-def residue_label(residue, several_chains: bool) -> str:  # noqa: ANN001 - openmm.app.Residue
+def residue_label(residue: openmm.app.Residue, several_chains: bool) -> str:
     return f"{residue.chain.id}:{residue.name}{residue.id}" if several_chains else f"{residue.name}{residue.id}"
 
 
-def disulfides(topology) -> list[str]:  # noqa: ANN001 - openmm.app.Topology
+def disulfides(topology: openmm.app.Topology) -> list[str]:
     """The SG-SG bonds OpenMM found between cysteines (their residues become CYX), as text, in residue order."""
     several = topology.getNumChains() > 1
     # OpenMM's residues do not order, so pairs are sorted by residue index (sorting the objects fails for two bonds)
@@ -108,7 +114,7 @@ def disulfides(topology) -> list[str]:  # noqa: ANN001 - openmm.app.Topology
     return [f"{residue_label(first, several)}-{residue_label(second, several)}" for first, second in pairs]
 
 
-def chain_breaks(topology, positions_nm: np.ndarray) -> list[str]:  # noqa: ANN001
+def chain_breaks(topology: openmm.app.Topology, positions_nm: np.ndarray) -> list[str]:
     """Consecutive residues of one chain whose C and N are farther apart than CHAIN_BREAK_A, as text."""
     found = []
     several = topology.getNumChains() > 1
@@ -125,12 +131,12 @@ def chain_breaks(topology, positions_nm: np.ndarray) -> list[str]:  # noqa: ANN0
     return found
 
 
-def _peptide_linked(residue, positions_nm: np.ndarray) -> bool:  # noqa: ANN001 - openmm.app.Residue
+def _peptide_linked(residue: openmm.app.Residue, positions_nm: np.ndarray) -> bool:
     """True when ``residue`` is bonded into its chain: its N near the C before it, or its C near the N after it."""
     residues = list(residue.chain.residues())
     at = residues.index(residue)
 
-    def atom(r, name: str):  # noqa: ANN001, ANN202
+    def atom(r: openmm.app.Residue, name: str) -> int | None:
         return next((a.index for a in r.atoms() if a.name == name), None)
 
     for c_of, n_of in ((residues[at - 1] if at else None, residue), (residue, residues[at + 1] if at + 1 < len(residues) else None)):
@@ -142,7 +148,7 @@ def _peptide_linked(residue, positions_nm: np.ndarray) -> bool:  # noqa: ANN001 
     return False
 
 
-def unknown_amino_acids(fixer) -> list[str]:  # noqa: ANN001 - pdbfixer.PDBFixer after findNonstandardResidues
+def unknown_amino_acids(fixer: pdbfixer.PDBFixer) -> list[str]:  # after findNonstandardResidues
     """Residues of the chain (peptide-bonded to a neighbour, with N, CA and C) that neither amber14 nor PDBFixer knows.
 
     A ligand with an amino-acid group (SAH, a free amino acid) is not bonded into the
@@ -160,7 +166,7 @@ def unknown_amino_acids(fixer) -> list[str]:  # noqa: ANN001 - pdbfixer.PDBFixer
     ]
 
 
-def replace_nonstandard_residues(fixer, name: str, replace_all: bool) -> tuple[dict[str, str], list[str]]:  # noqa: ANN001
+def replace_nonstandard_residues(fixer: pdbfixer.PDBFixer, name: str, replace_all: bool) -> tuple[dict[str, str], list[str]]:
     """Replace MSE always and other non-standard residues when ``replace_all``; refuse the rest.
 
     Returns the replacements made (name -> standard parent) and notes.
@@ -194,7 +200,7 @@ def replace_nonstandard_residues(fixer, name: str, replace_all: bool) -> tuple[d
     return replaced, notes
 
 
-def remove_heterogens(fixer) -> list[str]:  # noqa: ANN001 - pdbfixer.PDBFixer
+def remove_heterogens(fixer: pdbfixer.PDBFixer) -> list[str]:
     """Drop waters, ions and ligands (PDBFixer's rule, but keeping end caps); their names."""
     from openmm import app
     from pdbfixer.pdbfixer import proteinResidues
@@ -207,7 +213,7 @@ def remove_heterogens(fixer) -> list[str]:  # noqa: ANN001 - pdbfixer.PDBFixer
     return sorted({r.name for r in dropped})
 
 
-def find_gaps(fixer, sequences: dict[str, list[str]]) -> dict[tuple[int, int], list[str]]:  # noqa: ANN001
+def find_gaps(fixer: pdbfixer.PDBFixer, sequences: dict[str, list[str]]) -> dict[tuple[int, int], list[str]]:
     """Residues missing *inside* a chain per the file's sequence: (chain index, residue index) -> names.
 
     Missing termini are left out: the experiment did not see them, and a chain may have
@@ -222,7 +228,7 @@ def find_gaps(fixer, sequences: dict[str, list[str]]) -> dict[tuple[int, int], l
     return {key: names for key, names in fixer.missingResidues.items() if 0 < key[1] < sizes[key[0]]}
 
 
-def gap_notes(topology, gaps: dict[tuple[int, int], list[str]]) -> list[str]:  # noqa: ANN001
+def gap_notes(topology: openmm.app.Topology, gaps: dict[tuple[int, int], list[str]]) -> list[str]:
     chains = [list(c.residues()) for c in topology.chains()]
     several = len(chains) > 1
     notes = []

@@ -19,6 +19,7 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -35,6 +36,9 @@ from nrep.core.systems.fixing import (
     trim_unresolved_termini,
 )
 from nrep.core.systems.reading import model_text
+
+if TYPE_CHECKING:
+    import openmm.app
 
 FORCEFIELD = "amber14-all.xml"
 
@@ -131,7 +135,7 @@ TEMPLATE_VARIANTS = {"HIS": ("HID", "HIE", "HIP"), "CYS": ("CYS", "CYX", "CYM"),
                      "GLU": ("GLU", "GLH"), "LYS": ("LYS", "LYN")}
 
 
-def explain_template_error(error: ValueError, topology, forcefield, name: str) -> str:  # noqa: ANN001
+def explain_template_error(error: ValueError, topology: openmm.app.Topology, forcefield: openmm.app.ForceField, name: str) -> str:
     """OpenMM's "No template found" as one line: which residue, which atoms are extra or missing, and the fix."""
     text = str(error)
     found = re.search(r"residue index within topology (\d+)", text) or re.search(r"No template found for residue (\d+)", text)
@@ -153,7 +157,7 @@ def explain_template_error(error: ValueError, topology, forcefield, name: str) -
     if not candidates:
         return f"{where} has no amber14 template at all; replace it by a standard residue or remove it"
 
-    def heavy_names(template) -> set[str]:  # noqa: ANN001
+    def heavy_names(template: openmm.app.ForceField._TemplateData) -> set[str]:
         return {a.name for a in template.atoms if a.element is None or a.element.symbol != "H"}
 
     best = min(candidates, key=lambda t: len(heavy ^ heavy_names(templates[t])))
@@ -174,7 +178,7 @@ def explain_template_error(error: ValueError, topology, forcefield, name: str) -
     )
 
 
-def protonation_variants(topology) -> list:  # noqa: ANN001
+def protonation_variants(topology: openmm.app.Topology) -> list:
     """Each residue's protonation variant read from its hydrogens, as Modeller.addHydrogens takes them.
 
     Hydrogens present in the file are kept by OpenMM, so the variant is read from the
@@ -193,7 +197,9 @@ def protonation_variants(topology) -> list:  # noqa: ANN001
     return variants
 
 
-def add_hydrogens_reproducibly(modeller, forcefield, ph: float, variants: list | None = None) -> None:  # noqa: ANN001
+def add_hydrogens_reproducibly(
+    modeller: openmm.app.Modeller, forcefield: openmm.app.ForceField, ph: float, variants: list | None = None
+) -> None:
     """``Modeller.addHydrogens`` with the same result every time.
 
     OpenMM places new hydrogens from Python's global ``random`` and relaxes them on the
@@ -212,7 +218,9 @@ def add_hydrogens_reproducibly(modeller, forcefield, ph: float, variants: list |
         random.setstate(state)
 
 
-def add_hydrogens(topology, positions_nm: np.ndarray, variants: list, ph: float = 7.0):  # noqa: ANN001, ANN201
+def add_hydrogens(
+    topology: openmm.app.Topology, positions_nm: np.ndarray, variants: list, ph: float = 7.0
+) -> tuple[openmm.app.Topology, np.ndarray]:
     """(topology, positions in nm) with hydrogens added as for the reference (same variants)."""
     from openmm import app, unit
 

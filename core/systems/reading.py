@@ -16,12 +16,19 @@ import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from nrep.core.errors import NrepError
 from nrep.core.io.structure_names import is_mmcif
 from nrep.core.systems.sources import ends_after_atoms, read_structure_text
+
+if TYPE_CHECKING:
+    from Bio.PDB.Atom import Atom
+    from Bio.PDB.Chain import Chain
+    from Bio.PDB.Residue import Residue
+    from Bio.PDB.Structure import Structure
 
 NUCLEIC_RESIDUES = {"DA": "DNA", "DC": "DNA", "DG": "DNA", "DT": "DNA", "DI": "DNA", "DU": "DNA",
                     "A": "RNA", "C": "RNA", "G": "RNA", "U": "RNA", "I": "RNA"}
@@ -78,7 +85,7 @@ def chains_from_segments(text: str) -> tuple[str, dict[str, str]]:
     return "\n".join(lines) + "\n", {letter: segment for segment, letter in letters.items()}
 
 
-def _parse(path: Path):  # noqa: ANN202 - Bio.PDB.Structure
+def _parse(path: Path) -> tuple[Structure, str, dict[str, str]]:
     from Bio.PDB import MMCIFParser, PDBParser
 
     text = read_structure_text(path)
@@ -101,7 +108,7 @@ def _parse(path: Path):  # noqa: ANN202 - Bio.PDB.Structure
         raise NrepError(f"cannot read {path}: {error}; check that it is a PDB or mmCIF file") from error
 
 
-def chain_kind(chain) -> str:  # noqa: ANN001 - Bio.PDB.Chain
+def chain_kind(chain: Chain) -> str:
     """``protein`` (any amino acid, standard or not), ``DNA``/``RNA``, or ``other`` (waters, ligands, ions)."""
     from Bio.PDB.Polypeptide import is_aa
 
@@ -230,15 +237,15 @@ def model_text(path: Path, chain: str | None = None, model: int = 1) -> ModelTex
     class FirstChoice(Select):
         """The chosen chains; only the selected (highest-occupancy) residue and atom of each disordered one."""
 
-        def accept_chain(self, chain) -> bool:  # noqa: ANN001
+        def accept_chain(self, chain: Chain) -> bool:
             return chain.id in keep
 
         # PDBIO hands over copies, so entities are compared by residue name and altloc.
-        def accept_residue(self, residue) -> bool:  # noqa: ANN001
+        def accept_residue(self, residue: Residue) -> bool:
             top = residue.get_parent()[residue.get_id()]
             return top.is_disordered() != 2 or top.disordered_get().get_resname() == residue.get_resname()
 
-        def accept_atom(self, atom) -> bool:  # noqa: ANN001
+        def accept_atom(self, atom: Atom) -> bool:
             if deuterated and atom.element in ("H", "D"):
                 return False
             if not atom.is_disordered():

@@ -21,6 +21,7 @@ import urllib.request
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from nrep.core.errors import NrepError
 from nrep.core.io.files import atomic_write_bytes
@@ -103,7 +104,15 @@ def _check_base_url(base_url: str) -> None:
 class _HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
     """Follow a redirect only to a URL that a base URL could name (https), never downgrade to http."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl) -> urllib.request.Request | None:  # noqa: ANN001 - urllib's signature
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
         try:
             _check_base_url(newurl)
         except NrepError:

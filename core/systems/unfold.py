@@ -7,13 +7,18 @@ protein's final positions (water dropped) are the start, in the prepared atom or
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from nrep.core.systems.openmm_contexts import langevin_context
 
+if TYPE_CHECKING:
+    import openmm.app
+
 
 def unfold_md(
-    topology,  # noqa: ANN001 - openmm.app.Topology
+    topology: openmm.app.Topology,
     positions_nm: np.ndarray,
     seed: int,
     temperature_K: float = 1000.0,
