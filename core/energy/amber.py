@@ -17,12 +17,16 @@ platform to rounding:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from nrep.core.energy.fused import coulomb_phi, fused_pair_sums, lj_phi
 from nrep.core.energy.pairs import LocalInteraction, LocalTerm, PairInteraction, PairTerm, pair_distances
+
+if TYPE_CHECKING:
+    import openmm
 
 # OpenMM's 1/(4 pi eps0) in kJ nm / (mol e^2).
 ONE_4PI_EPS0 = 138.93545764438198
@@ -57,7 +61,7 @@ class AmberParameters:
         return len(self.charge)
 
     @classmethod
-    def from_openmm(cls, system) -> "AmberParameters":  # noqa: ANN001 - openmm.System
+    def from_openmm(cls, system: openmm.System) -> AmberParameters:
         """Read the parameters of an OpenMM System made of the standard AMBER forces."""
         import openmm
 
@@ -75,7 +79,7 @@ class AmberParameters:
         if nonbonded.getNonbondedMethod() != openmm.NonbondedForce.NoCutoff:
             raise ValueError("nrep's amber energy is for vacuum without cutoff (NonbondedForce.NoCutoff)")
 
-        def values(quantity, unit):  # noqa: ANN001, ANN202
+        def values(quantity: openmm.unit.Quantity, unit: openmm.unit.Unit) -> object:
             return quantity.value_in_unit(unit)
 
         nm, kj, rad, e = openmm.unit.nanometer, openmm.unit.kilojoule_per_mole, openmm.unit.radian, openmm.unit.elementary_charge
@@ -88,7 +92,7 @@ class AmberParameters:
         particles = [nonbonded.getParticleParameters(i) for i in range(nonbonded.getNumParticles())]
         exceptions = [nonbonded.getExceptionParameters(i) for i in range(nonbonded.getNumExceptions())]
 
-        def t(data, dtype=torch.float64):  # noqa: ANN001, ANN202
+        def t(data: list, dtype: torch.dtype = torch.float64) -> torch.Tensor:
             return torch.tensor(data, dtype=dtype)
 
         return cls(

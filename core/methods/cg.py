@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from nrep.configs.schema import CGMethodConfig, NrepConfig
 from nrep.core.methods.mode_setup import check_mode_count, compute_slow_modes, slow_mode_columns
 from nrep.core.methods.plans import MethodPlan, coordinate_stage, reparam_stage
 from nrep.core.reparam.linear import LinearModes
 from nrep.core.runtime import Runtime
 
+if TYPE_CHECKING:
+    from nrep.core.energy.registry import Energy
+    from nrep.core.systems.base import System
 
-def plan(cfg: NrepConfig, system, energy, runtime: Runtime) -> MethodPlan:  # noqa: ANN001
+
+def plan(cfg: NrepConfig, system: System, energy: Energy, runtime: Runtime) -> MethodPlan:
     method: CGMethodConfig = cfg.method
     modes = compute_slow_modes(cfg, energy, system)
     psi, anchored = modes.psi, method.start == "anchored"

@@ -4,6 +4,7 @@ neighbours), then the coordinates (paper §1.3)."""
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -15,10 +16,16 @@ from nrep.core.modes import slow_modes as slow
 from nrep.core.reparam.gnn import GNNReparam, SlowModeGCN, SparseGCN, mode_propagator
 from nrep.core.runtime import Runtime, derive_seed
 
+if TYPE_CHECKING:
+    from torch import nn
+
+    from nrep.core.energy.registry import Energy
+    from nrep.core.systems.base import System
+
 MODE_GRAPHS = ("slow_modes", "slow_modes_plain")
 
 
-def gnn_edges(cfg: NrepConfig, system, x0: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+def gnn_edges(cfg: NrepConfig, system: System, x0: torch.Tensor) -> torch.Tensor:
     """The edge list (2, E), both directions, of the sparse graphs ``bonds`` and ``knn``."""
     if cfg.method.graph == "bonds":
         pairs = system.coupled_pairs
@@ -32,19 +39,19 @@ def gnn_edges(cfg: NrepConfig, system, x0: torch.Tensor) -> torch.Tensor:  # noq
     return torch.cat([pairs, pairs.flip(1)]).unique(dim=0).T.contiguous()
 
 
-def build_gnn(cfg: NrepConfig, system, modes: slow.SlowModes | None, runtime: Runtime) -> GNNReparam:  # noqa: ANN001
+def build_gnn(cfg: NrepConfig, system: System, modes: slow.SlowModes | None, runtime: Runtime) -> GNNReparam:
     """The GNN, initialised reproducibly from the run's seed (on the CPU, in float64)."""
     method: GNNMethodConfig = cfg.method
     dims = [method.latent_dim, *method.hidden_dims]
     if method.graph in MODE_GRAPHS:
         propagator = mode_propagator(modes.psi, modes.rayleigh if method.graph == "slow_modes" else None)
 
-        def make_layer(a: int, b: int):  # noqa: ANN202
+        def make_layer(a: int, b: int) -> nn.Module:
             return SlowModeGCN(propagator, a, b)
     else:
         edges = gnn_edges(cfg, system, system.x0)
 
-        def make_layer(a: int, b: int):  # noqa: ANN202
+        def make_layer(a: int, b: int) -> nn.Module:
             return SparseGCN(edges, a, b)
 
     previous_dtype = torch.get_default_dtype()
@@ -58,7 +65,7 @@ def build_gnn(cfg: NrepConfig, system, modes: slow.SlowModes | None, runtime: Ru
     return model.to(device=runtime.device, dtype=runtime.dtype)
 
 
-def plan(cfg: NrepConfig, system, energy, runtime: Runtime) -> MethodPlan:  # noqa: ANN001
+def plan(cfg: NrepConfig, system: System, energy: Energy, runtime: Runtime) -> MethodPlan:
     method: GNNMethodConfig = cfg.method
     modes = compute_slow_modes(cfg, energy, system) if method.graph in MODE_GRAPHS else None
     found = MethodPlan([], modes, optimiser=cfg.optim.name)

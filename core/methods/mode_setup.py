@@ -6,6 +6,7 @@ import hashlib
 import logging
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -15,6 +16,10 @@ from nrep.core.io.paths import cache_dir
 from nrep.core.modes import slow_modes as slow
 from nrep.core.runtime import derive_seed
 
+if TYPE_CHECKING:
+    from nrep.core.energy.registry import Energy
+    from nrep.core.systems.base import System
+
 log = logging.getLogger("nrep")
 
 # The authors' Hessian samples for loops: (count, first scale, last scale) of random
@@ -23,7 +28,7 @@ AUTHORS_CLOUD_SAMPLES = {"bond_lj": (10, 3.0, 8.0), "pure_lj": (40, 0.01, 0.2)}
 DEFAULT_PERTURBATION_SAMPLES = (10, 0.01, 0.1)
 
 
-def mode_count(method: ReparamMethodConfig, system) -> int:  # noqa: ANN001
+def mode_count(method: ReparamMethodConfig, system: System) -> int:
     """``modes.k``, ``modes.fraction`` of n, or the system's default (loops: n // 3; proteins: 3 x residues)."""
     settings = method.modes
     if settings.k is not None:
@@ -56,7 +61,7 @@ def hessian_samples(cfg: NrepConfig, x0: torch.Tensor) -> list[torch.Tensor]:
     return slow.perturbation_samples(x0, scales, seed=seed)
 
 
-def cache_path(cfg: NrepConfig, system) -> Path:  # noqa: ANN001
+def cache_path(cfg: NrepConfig, system: System) -> Path:
     """Where the modes of this system, energy, mode settings and seed are cached.
 
     The key includes a hash of the start X0, so a changed structure file never reuses
@@ -76,7 +81,7 @@ def cache_path(cfg: NrepConfig, system) -> Path:  # noqa: ANN001
     return root / f"{cfg.system.name}-{slow.cache_key(description)}.npz"
 
 
-def compute_slow_modes(cfg: NrepConfig, energy, system) -> slow.SlowModes:  # noqa: ANN001
+def compute_slow_modes(cfg: NrepConfig, energy: Energy, system: System) -> slow.SlowModes:
     """The method's slow modes, from the cache when allowed and present (float64, CPU)."""
     settings = cfg.method.modes
     path = cache_path(cfg, system) if settings.cache else None

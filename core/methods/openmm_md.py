@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
@@ -27,14 +27,20 @@ from nrep.core.methods.plans import MethodPlan
 from nrep.core.runtime import Runtime, derive_seed
 from nrep.core.systems.openmm_contexts import degrees_of_freedom, langevin_context, openmm_seed
 
+if TYPE_CHECKING:
+    import openmm
+
+    from nrep.core.energy.registry import Energy
+    from nrep.core.systems.protein import ProteinSystem
+
 STAGE = "md"
 BOLTZMANN_KJ_MOL_K = 0.00831446261815324
 
 
 def run_md(
-    topology,  # noqa: ANN001 - openmm.app.Topology
+    topology: openmm.app.Topology,
     x0_nm: torch.Tensor,
-    energy,  # noqa: ANN001 - nrep's amber energy of the protein
+    energy: Energy,  # nrep's amber energy of the protein
     callbacks: Sequence[Callback],
     steps: int,
     report_every: int,
@@ -111,7 +117,7 @@ def run_md(
     return result, openmm_rows, columns
 
 
-def plan(cfg: NrepConfig, system, energy, runtime: Runtime) -> MethodPlan:  # noqa: ANN001
+def plan(cfg: NrepConfig, system: ProteinSystem, energy: Energy, runtime: Runtime) -> MethodPlan:
     """Langevin MD of the protein; one trace row per snapshot (every ``report_every`` steps)."""
     method: OpenMMMDMethodConfig = cfg.method
     found = MethodPlan([], trace_every=method.report_every)

@@ -10,7 +10,7 @@ and the time budget work as for any other method.
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
@@ -21,13 +21,19 @@ from nrep.core.methods.plans import MethodPlan
 from nrep.core.runtime import Runtime
 from nrep.core.systems.openmm_contexts import evaluation_context
 
+if TYPE_CHECKING:
+    import openmm
+
+    from nrep.core.energy.registry import Energy
+    from nrep.core.systems.protein import ProteinSystem
+
 STAGE = "openmm"
 
 
 def minimise_with_openmm(
-    system,  # noqa: ANN001 - openmm.System
+    system: openmm.System,
     x0_nm: torch.Tensor,
-    energy,  # noqa: ANN001 - nrep's energy of the same system, for the final value
+    energy: Energy,  # nrep's energy of the same system, for the final value
     callbacks: Sequence[Callback],
     tolerance: float,
     max_iterations: int,
@@ -51,7 +57,7 @@ def minimise_with_openmm(
     n = x0_nm.shape[0]
 
     class Reporter(openmm.MinimizationReporter):
-        def report(self, iteration, x, grad, args) -> bool:  # noqa: ANN001 - OpenMM's signature
+        def report(self, iteration: int, x: list[float], grad: list[float], args: dict[str, float]) -> bool:
             coordinates = torch.from_numpy(np.array(x, dtype=np.float64).reshape(n, 3))
             value = float(args["system energy"])
             seen["iterations"] = iteration + 1
@@ -86,7 +92,7 @@ def platform_for(cfg: NrepConfig, platform: str) -> str:
     return "auto" if cfg.device.name.startswith("cuda") else "cpu"
 
 
-def plan(cfg: NrepConfig, system, energy, runtime: Runtime) -> MethodPlan:  # noqa: ANN001
+def plan(cfg: NrepConfig, system: ProteinSystem, energy: Energy, runtime: Runtime) -> MethodPlan:
     """OpenMM's minimiser on the protein's own OpenMM system, from the same X0."""
     method: OpenMMMinMethodConfig = cfg.method
     found = MethodPlan([])

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
+
+if TYPE_CHECKING:
+    from typing import Callable
+
+    import openmm
 
 
 def kabsch_rmsd(x: torch.Tensor, reference: torch.Tensor) -> float:
@@ -24,7 +31,7 @@ def kabsch_rmsd(x: torch.Tensor, reference: torch.Tensor) -> float:
 BACKBONE_ATOMS = ("N", "CA", "C")
 
 
-def protein_atom_sets(topology, leave_out: tuple[int, ...] = ()) -> dict[str, torch.Tensor]:  # noqa: ANN001
+def protein_atom_sets(topology: openmm.app.Topology, leave_out: tuple[int, ...] = ()) -> dict[str, torch.Tensor]:
     """Atom indices of the RMSD sets: ca, backbone (N, CA, C), heavy (no hydrogen), all.
 
     Residues whose indices are in ``leave_out`` (built from the sequence, not observed) are in no set.
@@ -32,7 +39,7 @@ def protein_atom_sets(topology, leave_out: tuple[int, ...] = ()) -> dict[str, to
     left_out = set(leave_out)
     atoms = [a for a in topology.atoms() if a.residue.index not in left_out]
 
-    def indices(keep) -> torch.Tensor:  # noqa: ANN001
+    def indices(keep: Callable[[openmm.app.Atom], bool]) -> torch.Tensor:
         return torch.tensor([a.index for a in atoms if keep(a)], dtype=torch.long)
 
     return {
