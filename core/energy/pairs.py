@@ -50,10 +50,13 @@ class PairTerm:
         """The term at x (..., n, 3), shape (...)."""
         return self.potential(pair_distances(x, self.pairs), *self.params).sum(-1)
 
-    def interaction(self, coefficient: float = 1.0) -> PairInteraction:
-        """coefficient x this term, as the Hessian blocks take it."""
+    def interaction(self, coefficient: float = 1.0, length_scale: float | None = None) -> PairInteraction:
+        """coefficient x this term, as the Hessian blocks take it; ``length_scale`` converts the
+        blocks' distances into the potential's unit (e.g. nm to Å: 10)."""
         potential, params = self.potential, self.params
-        return PairInteraction(self.pairs, coefficient, lambda r: potential(r, *params))
+        if length_scale is None:
+            return PairInteraction(self.pairs, coefficient, lambda r: potential(r, *params))
+        return PairInteraction(self.pairs, coefficient, lambda r: potential(length_scale * r, *params))
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from nrep.core.energy.amber import AmberParameters, bond_angle
-from nrep.core.energy.pairs import LocalInteraction, PairInteraction, pair_distances
+from nrep.core.energy.pairs import LocalInteraction, LocalTerm, PairInteraction, PairTerm
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -152,24 +152,25 @@ class SimpleEnergy(nn.Module):
     def _denominator(self, name: str) -> float:
         return max(1, self._count(name)) if self.mean else 1.0
 
+    def term_units(self) -> dict[str, PairTerm | LocalTerm]:
+        """Each term as a unit (its value for the energy, its form for the Hessian) in Å, over the current buffers."""
+        units: dict[str, PairTerm | LocalTerm] = {
+            "bond": PairTerm(self.bonds, squared_deviation, (self.bond_r0_A,)),
+            "angle": LocalTerm(self.angles, angle_deviation, (self.angle_theta0,)),
+        }
+        for name, (p, q) in self.pair_terms.items():
+            def potential(r_A: torch.Tensor, sigma_A: torch.Tensor, p: int = p, q: int = q) -> torch.Tensor:
+                return soft_pq(r_A / sigma_A, p, q, self.softening)
+
+            units[name] = PairTerm(getattr(self, f"{name}_pairs"), potential, (getattr(self, f"{name}_sigma_A"),))
+        return units
+
     def terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """The weighted terms (those with weight 0 left out) for x (..., n, 3) in nm."""
         x_A = NM_TO_A * x
-        values = {}
-        for name in TERMS:
-            weight = self.weights[name]
-            if weight == 0:
-                continue
-            if name == "bond":
-                value = ((pair_distances(x_A, self.bonds) - self.bond_r0_A) ** 2).sum(-1)
-            elif name == "angle":
-                value = ((bond_angle(x_A, self.angles) - self.angle_theta0) ** 2).sum(-1)
-            else:
-                p, q = self.pair_terms[name]
-                s = pair_distances(x_A, getattr(self, f"{name}_pairs")) / getattr(self, f"{name}_sigma_A")
-                value = soft_pq(s, p, q, self.softening).sum(-1)
-            values[name] = weight * value / self._denominator(name)
-        return values
+        units = self.term_units()
+        return {name: self.weights[name] * units[name].value(x_A) / self._denominator(name)
+                for name in TERMS if self.weights[name] != 0}
 
     def exact_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """The same as :meth:`terms`: nothing is sampled in this energy."""
@@ -182,32 +183,23 @@ class SimpleEnergy(nn.Module):
 
     def pair_interactions(self) -> list[PairInteraction]:
         """Bonds and the three pair terms, as functions of the distance in nm."""
-        found = []
-        if self.weights["bond"]:
-            r0 = self.bond_r0_A
-            found.append(PairInteraction(
-                self.bonds, self.weights["bond"] / self._denominator("bond"), lambda r: (NM_TO_A * r - r0) ** 2
-            ))
-        for name, (p, q) in self.pair_terms.items():
-            if self.weights[name] and self._count(name):
-                sigma = getattr(self, f"{name}_sigma_A")
-
-                def potential(r: torch.Tensor, sigma: torch.Tensor = sigma, p: int = p, q: int = q) -> torch.Tensor:
-                    return soft_pq(NM_TO_A * r / sigma, p, q, self.softening)
-
-                found.append(PairInteraction(
-                    getattr(self, f"{name}_pairs"), self.weights[name] / self._denominator(name), potential
-                ))
-        return found
+        units = self.term_units()
+        return [units[name].interaction(self.weights[name] / self._denominator(name), length_scale=NM_TO_A)
+                for name in ("bond", *self.pair_terms)
+                if self.weights[name] and (name == "bond" or self._count(name))]
 
     def local_interactions(self) -> list[LocalInteraction]:
-        """The angles, one triple at a time."""
+        """The angles, one triple at a time (an angle does not depend on the length unit)."""
         if not self.weights["angle"]:
             return []
-        coefficient = self.weights["angle"] / self._denominator("angle")
-        triple = torch.tensor([[0, 1, 2]])
+        return [self.term_units()["angle"].interaction(self.weights["angle"] / self._denominator("angle"))]
 
-        def angle(x: torch.Tensor, theta0: torch.Tensor) -> torch.Tensor:
-            return coefficient * ((bond_angle(x, triple) - theta0) ** 2).sum()
 
-        return [LocalInteraction(self.angles, angle, (self.angle_theta0,))]
+def squared_deviation(value: torch.Tensor, rest: torch.Tensor) -> torch.Tensor:
+    """(value − rest)², element-wise (model A's bonds, without AMBER's ½ k)."""
+    return (value - rest) ** 2
+
+
+def angle_deviation(x: torch.Tensor, triples: torch.Tensor, theta0: torch.Tensor) -> torch.Tensor:
+    """(θ − θ0)² of each angle i-j-k, shape (..., m)."""
+    return (bond_angle(x, triples) - theta0) ** 2
