@@ -65,9 +65,10 @@ from nrep.configs.schema.rules import stage1_optim, stage_optims, uses_line_sear
 from nrep.configs.schema.run import DeviceConfig, FaultConfig, NrepConfig, OutputConfig
 from nrep.configs.schema.stop import StopConfig
 from nrep.configs.schema.system import SYSTEM_SCHEMAS, LoopSystemConfig, ProteinSystemConfig, SystemConfig
+from nrep.configs.schema.tuning import TUNING, register_tuning
 
 __all__ = [
-    "GAP_CHOICES", "OPENMM_PLATFORMS", "PLUGIN_OPTIONS", "SCHEMAS", "SOLVENTS",
+    "GAP_CHOICES", "OPENMM_PLATFORMS", "PLUGIN_OPTIONS", "SCHEMAS", "SOLVENTS", "TUNING",
     "AdamConfig", "AmberEnergyConfig", "AmberWeightsConfig", "CGMethodConfig", "CachedStartConfig", "CloudInitConfig",
     "ConfigError", "DeviceConfig", "EnergyConfig", "ExtendedInitConfig", "FIREConfig", "FaultConfig", "GDMethodConfig",
     "GNNMethodConfig", "InitConfig", "LBFGSConfig", "LoopEnergyConfig", "LoopSystemConfig", "MethodConfig",
@@ -132,6 +133,7 @@ def register_schemas() -> None:
     for group, options in PLUGIN_OPTIONS.items():
         for name, node in options.items():
             store.store(group=group, name=name, node=node)
+    register_tuning()
 
 
 def register_option(group: str, name: str, node: type) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from nrep.configs.schema.choices import OPENMM_PLATFORMS, SOLVENTS
 from nrep.core.errors import NrepError
 
 
@@ -18,3 +21,13 @@ def require(ok: bool, message: str) -> None:
 def check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
     """Refuse ``key=value`` unless ``value`` is one of ``choices``, listing them."""
     require(value in choices, f"{key}={value!r} is not one of: {', '.join(choices)}")
+
+
+def check_langevin(section: str, settings: Any) -> None:
+    """The OpenMM Langevin settings that init=unfold_md and method=openmm_md share, under ``section``."""
+    require(settings.temperature_K > 0, f"{section}.temperature_K must be > 0 (got {settings.temperature_K})")
+    require(0 < settings.timestep_fs <= 4, f"{section}.timestep_fs must lie in (0, 4] (got {settings.timestep_fs})")
+    require(settings.friction_per_ps > 0, f"{section}.friction_per_ps must be > 0 (got {settings.friction_per_ps})")
+    require(settings.padding_nm > 0, f"{section}.padding_nm must be > 0 (got {settings.padding_nm})")
+    check_choice(f"{section}.solvent", settings.solvent, SOLVENTS)
+    check_choice(f"{section}.platform", settings.platform, OPENMM_PLATFORMS)

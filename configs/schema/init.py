@@ -7,8 +7,7 @@ from typing import ClassVar, Optional
 
 from omegaconf import MISSING
 
-from nrep.configs.schema.checks import check_choice, require
-from nrep.configs.schema.choices import OPENMM_PLATFORMS, SOLVENTS
+from nrep.configs.schema.checks import check_langevin, require
 
 
 @dataclass
@@ -73,7 +72,6 @@ class RandomInitConfig(ExtendedInitConfig):
     name: str = "random"
 
 
-
 @dataclass
 class UnfoldMDInitConfig(CachedStartConfig):
     """Proteins: the structure unfolded by OpenMM Langevin dynamics (the authors' code).
@@ -95,13 +93,8 @@ class UnfoldMDInitConfig(CachedStartConfig):
     platform: str = "auto"
 
     def __post_init__(self) -> None:
-        require(self.temperature_K > 0, f"init.temperature_K must be > 0 (got {self.temperature_K})")
         require(self.steps >= 0, f"init.steps must be >= 0 (got {self.steps})")
-        require(0 < self.timestep_fs <= 4, f"init.timestep_fs must lie in (0, 4] (got {self.timestep_fs})")
-        require(self.friction_per_ps > 0, f"init.friction_per_ps must be > 0 (got {self.friction_per_ps})")
-        require(self.padding_nm > 0, f"init.padding_nm must be > 0 (got {self.padding_nm})")
-        check_choice("init.solvent", self.solvent, SOLVENTS)
-        check_choice("init.platform", self.platform, OPENMM_PLATFORMS)
+        check_langevin("init", self)
 
 
 @dataclass
@@ -111,7 +104,6 @@ class NativeInitConfig(InitConfig):
     systems: ClassVar[tuple[str, ...]] = ("protein",)
 
     name: str = "native"
-
 
 
 INIT_SCHEMAS: dict[str, type[InitConfig]] = {

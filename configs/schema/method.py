@@ -7,7 +7,7 @@ from typing import ClassVar, List, Optional
 
 from omegaconf import MISSING
 
-from nrep.configs.schema.checks import check_choice, require
+from nrep.configs.schema.checks import check_choice, check_langevin, require
 from nrep.configs.schema.choices import (
     ACTIVATIONS,
     BACKBONE_NORMS,
@@ -17,7 +17,6 @@ from nrep.configs.schema.choices import (
     OPENMM_PLATFORMS,
     OUTPUT_INITS,
     SAMPLE_KINDS,
-    SOLVENTS,
 )
 from nrep.configs.schema.optim import OPTIM_OPTIONS
 from nrep.configs.schema.stop import StopConfig
@@ -105,13 +104,7 @@ class OpenMMMDMethodConfig(OpenMMMethodConfig):
     def __post_init__(self) -> None:
         require(self.steps >= 0, f"method.steps must be >= 0 (got {self.steps})")
         require(self.report_every >= 1, f"method.report_every must be >= 1 (got {self.report_every})")
-        require(self.temperature_K > 0, f"method.temperature_K must be > 0 (got {self.temperature_K})")
-        require(0 < self.timestep_fs <= 4, f"method.timestep_fs must lie in (0, 4] (got {self.timestep_fs})")
-        require(self.friction_per_ps > 0, f"method.friction_per_ps must be > 0 (got {self.friction_per_ps})")
-        require(self.padding_nm > 0, f"method.padding_nm must be > 0 (got {self.padding_nm})")
-        check_choice("method.solvent", self.solvent, SOLVENTS)
-        check_choice("method.platform", self.platform, OPENMM_PLATFORMS)
-
+        check_langevin("method", self)
 
 
 @dataclass
@@ -194,7 +187,6 @@ class ReparamMethodConfig(MethodConfig):
         self.stop.check("method.stop")
 
 
-
 @dataclass
 class CGMethodConfig(ReparamMethodConfig):
     """Linear CG (paper eq. 3): X = Psi Z over the k slowest modes, then the coordinates.
@@ -210,7 +202,6 @@ class CGMethodConfig(ReparamMethodConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         check_choice("method.start", self.start, CG_STARTS)
-
 
 
 @dataclass
@@ -250,7 +241,6 @@ class GNNMethodConfig(ReparamMethodConfig):
         check_choice("method.graph", self.graph, GNN_GRAPHS)
         require(self.knn_k >= 1, f"method.knn_k must be >= 1 (got {self.knn_k})")
         check_choice("method.output_init", self.output_init, OUTPUT_INITS)
-
 
 
 METHOD_SCHEMAS: dict[str, type[MethodConfig]] = {

@@ -5,7 +5,7 @@ coordinates x (..., n, 3), ``exact_terms(x)`` (its terms by name, without sampli
 ``unit`` (kJ/mol, reduced, ...), and ``to(device)``; CG and the GNN's mode graph also ask
 ``pair_interactions()`` and ``local_interactions()`` for the Hessian blocks. A new energy
 is a module with the model, a builder here (or :func:`register_energy` from outside
-nrep), and a config dataclass (``configs/schema.py``) with its YAML.
+nrep), and a config dataclass (``configs/schema/``) with its YAML.
 """
 
 from __future__ import annotations

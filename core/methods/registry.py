@@ -1,7 +1,7 @@
 """Methods by name: ``method=<name>`` -> how its plan is built.
 
 A new method is a module with a ``plan(cfg, system, energy, runtime) -> MethodPlan``
-function, a config dataclass (``configs/schema.py``) with its YAML, and a line in
+function, a config dataclass (``configs/schema/``) with its YAML, and a line in
 METHODS; code outside nrep calls :func:`register_method` instead. Nothing else in nrep
 asks which method a run has.
 """

@@ -19,9 +19,7 @@ shift-invert Lanczos (``scipy.sparse.linalg.eigsh``) above.
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +33,7 @@ import torch
 
 from nrep.core.energy.pairs import LocalInteraction, PairInteraction
 from nrep.core.io.files import atomic_write_bytes
+from nrep.core.io.paths import hashed_key
 
 CACHE_FORMAT = 1  # bump when what is cached changes meaning
 
@@ -245,8 +244,7 @@ def perturbation_samples(x0: torch.Tensor, scales: Sequence[float], seed: int) -
 
 def cache_key(description: dict) -> str:
     """A file name for the modes of a system + settings + seed (JSON-able description)."""
-    text = json.dumps({"format": CACHE_FORMAT, **description}, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return hashed_key({"format": CACHE_FORMAT, **description})
 
 
 def save_modes(path: Path, modes: SlowModes) -> None:

@@ -1,7 +1,7 @@
 """Optimisers by name: ``optim=<name>`` -> a factory of fresh optimisers over given parameters.
 
 A new optimiser is a module (a ``torch.optim.Optimizer``, or one that owns its loop like
-:class:`ScipyLBFGS`), a config dataclass (``configs/schema.py``) with its YAML, and a line
+:class:`ScipyLBFGS`), a config dataclass (``configs/schema/``) with its YAML, and a line
 in OPTIMISERS; code outside nrep calls :func:`register_optimiser`.
 """
 

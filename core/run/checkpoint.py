@@ -7,9 +7,7 @@ match on resume.
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 from dataclasses import asdict
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import torch
 from nrep.configs.schema import NrepConfig
 from nrep.core.errors import NrepError
 from nrep.core.io import files as results
+from nrep.core.io.paths import hashed_key
 from nrep.core.methods.plans import MethodPlan
 
 CHECKPOINT = "checkpoint.pt"
@@ -28,7 +27,7 @@ def config_fingerprint(cfg: NrepConfig) -> str:
     """A hash of everything that determines a run except where it writes."""
     settings = asdict(cfg)
     settings.pop("output", None)
-    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return hashed_key(settings, length=16)
 
 
 def write_checkpoint(run_dir: Path, cfg: NrepConfig, loop_state: dict, plan: MethodPlan) -> None:

@@ -13,7 +13,6 @@ import collections
 import functools
 import hashlib
 import io
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import torch
 from nrep.core.errors import NrepError
 from nrep.core.io.files import atomic_write_bytes
 from nrep.core.io.paths import cache_dir as nrep_cache_dir
+from nrep.core.io.paths import hashed_key
 from nrep.core.io.structure_names import is_mmcif, structure_stem
 from nrep.core.systems.extended import PEPTIDE_BOND_A, extended_start, one_letter_sequence
 from nrep.core.systems.prepare import PreparedProtein, prepare_protein
@@ -256,7 +256,7 @@ def cached_start(
     atoms = [(a.residue.chain.index, a.residue.index, a.residue.name, a.name) for a in prepared.topology.atoms()]
     description = {"format": START_FORMAT, "start": start, "options": options, "seed": seed if seeded else None,
                    "atoms": atoms, "variants": prepared.variants, "ph": ph}
-    key = hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:32]
+    key = hashed_key(description)
     root = nrep_cache_dir("starts", cache_dir)
     path = root / f"{start}-{key}.npy"
     if use_cache and path.is_file():
