@@ -223,10 +223,8 @@ def check_output_dirs(inv: Invocation, composed: Sequence[ComposedJob]) -> None:
 
 def check_sizes(composed: Sequence[ComposedJob]) -> None:
     """Refuse method settings a loop's size makes impossible (e.g. more slow modes than beads) before any run starts."""
-    from nrep.core.methods.registry import check_method_fits
-
     for job in composed:
-        check_method_fits(job.typed, job.typed.system.name, job.typed.system.n)
+        job.typed.method.check_size(job.typed.system.n, job.typed.system.name)
 
 
 def check_structures(composed: Sequence[ComposedJob]) -> None:
@@ -236,14 +234,12 @@ def check_structures(composed: Sequence[ComposedJob]) -> None:
     then one line and exit code 2, with nothing written; the download lands in the cache
     that the runs read.
     """
-    from nrep.core.methods.registry import check_method_fits
-    from nrep.core.run.build import structure_settings
-    from nrep.core.systems.protein import locate_and_prepare, source_name
+    from nrep.core.systems.protein import locate_and_prepare, source_name, structure_settings
 
     for job in composed:  # a structure is prepared once per process (memoised), however many jobs use it
         typed = job.typed
         source, prepared = locate_and_prepare(typed.system.pdb, **structure_settings(typed.system))
-        check_method_fits(typed, source_name(source), prepared.positions_nm.shape[0])
+        typed.method.check_size(prepared.positions_nm.shape[0], source_name(source))
 
 
 def run_command(command: str, argv: Sequence[str]) -> int:

@@ -36,6 +36,10 @@ class MethodConfig:
     in_openmm: ClassVar[bool] = False
     reparametrised: ClassVar[bool] = False
 
+    def check_size(self, n: int, system: str) -> None:
+        """Refuse settings that a system of ``n`` particles makes impossible (a protein's n is
+        known once it is prepared, a loop's from its config); ``system`` names it in the message."""
+
 
 @dataclass
 class GDMethodConfig(MethodConfig):
@@ -186,6 +190,10 @@ class ReparamMethodConfig(MethodConfig):
             check_choice("method.optim", self.optim, tuple(OPTIM_OPTIONS))
         self.stop.check("method.stop")
 
+    def check_size(self, n: int, system: str) -> None:
+        k = self.modes.k
+        require(k is None or k <= n, f"method.modes.k={k} exceeds the {n} particles of {system}; choose k <= {n}")
+
 
 @dataclass
 class CGMethodConfig(ReparamMethodConfig):
@@ -241,6 +249,11 @@ class GNNMethodConfig(ReparamMethodConfig):
         check_choice("method.graph", self.graph, GNN_GRAPHS)
         require(self.knn_k >= 1, f"method.knn_k must be >= 1 (got {self.knn_k})")
         check_choice("method.output_init", self.output_init, OUTPUT_INITS)
+
+    def check_size(self, n: int, system: str) -> None:
+        super().check_size(n, system)
+        require(self.graph != "knn" or self.knn_k < n,
+                f"method.knn_k={self.knn_k} needs more than {n} particles ({system}); choose knn_k < {n}")
 
 
 METHOD_SCHEMAS: dict[str, type[MethodConfig]] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from nrep.configs.schema import CGMethodConfig, NrepConfig
-from nrep.core.methods.mode_setup import check_mode_count, compute_slow_modes, slow_mode_columns
+from nrep.core.methods.mode_setup import compute_slow_modes, slow_mode_columns
 from nrep.core.methods.plans import MethodPlan, coordinate_stage, reparam_stage
 from nrep.core.reparam.linear import LinearModes
 from nrep.core.runtime import Runtime
@@ -22,8 +22,3 @@ def plan(cfg: NrepConfig, system: System, energy: Energy, runtime: Runtime) -> M
     stages = [reparam_stage(cfg, method, lambda x: LinearModes(psi, x, anchored)), coordinate_stage(cfg)]
     return MethodPlan(stages, modes, {"modes": modes.compute_time_s}, slow_mode_columns(modes), optimiser=cfg.optim.name)
 
-
-def check(cfg: NrepConfig, name: str, n_atoms: int) -> None:
-    """Refuse a mode count above the atom count (known once a protein is prepared)."""
-    if cfg.method.modes.k is not None:
-        check_mode_count(cfg.method.modes.k, n_atoms, name)

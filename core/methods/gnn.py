@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from nrep.configs.schema import ConfigError, GNNMethodConfig, NrepConfig
-from nrep.core.methods.mode_setup import check_mode_count, compute_slow_modes, slow_mode_columns
+from nrep.configs.schema import GNNMethodConfig, NrepConfig
+from nrep.core.methods.mode_setup import compute_slow_modes, slow_mode_columns
 from nrep.core.methods.plans import MethodPlan, coordinate_stage, reparam_stage
 from nrep.core.modes import slow_modes as slow
 from nrep.core.reparam.gnn import GNNReparam, SlowModeGCN, SparseGCN, mode_propagator
@@ -86,11 +86,3 @@ def plan(cfg: NrepConfig, system: System, energy: Energy, runtime: Runtime) -> M
     found.stages = [reparam_stage(cfg, method, lambda x: model), coordinate_stage(cfg)]
     return found
 
-
-def check(cfg: NrepConfig, name: str, n_atoms: int) -> None:
-    """Refuse a mode count, or a k-nearest-neighbour graph, that the atom count makes impossible."""
-    method: GNNMethodConfig = cfg.method
-    if method.modes.k is not None:
-        check_mode_count(method.modes.k, n_atoms, name)
-    if method.graph == "knn" and method.knn_k >= n_atoms:
-        raise ConfigError(f"method.knn_k={method.knn_k} needs more than {n_atoms} particles ({name}); choose knn_k < {n_atoms}")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from nrep.configs.schema import ConfigError, LoopSystemConfig, NrepConfig, ReparamMethodConfig
+from nrep.configs.schema import LoopSystemConfig, NrepConfig, ReparamMethodConfig
 from nrep.core.io.paths import cache_dir
 from nrep.core.modes import slow_modes as slow
 from nrep.core.runtime import derive_seed
@@ -114,8 +114,3 @@ def slow_mode_columns(modes: slow.SlowModes) -> dict[str, object]:
         "modes_eigenvalue_max": float(modes.eigenvalues[-1]),
     }
 
-
-def check_mode_count(k: int, n: int, name: str) -> None:
-    """Refuse more slow modes than particles (one line, before any run starts when n is known)."""
-    if k > n:
-        raise ConfigError(f"method.modes.k={k} exceeds the {n} particles of {name}; choose k <= {n}")

@@ -27,14 +27,12 @@ class Method:
     # Its stages run through nrep's engine: Ctrl-C stops them at a step (and resume continues),
     # failed steps roll back. OpenMM's baselines run in one call that cannot stop halfway.
     in_engine: bool = True
-    # Refuses settings that the system's atom count makes impossible: (cfg, system name, atoms).
-    check: Callable[[NrepConfig, str, int], None] | None = None
 
 
 METHODS: dict[str, Method] = {
     "gd": Method(gd.plan),
-    "cg": Method(cg.plan, check=cg.check),
-    "gnn": Method(gnn.plan, check=gnn.check),
+    "cg": Method(cg.plan),
+    "gnn": Method(gnn.plan),
     "openmm_min": Method(openmm_min.plan, in_engine=False),
     "openmm_md": Method(openmm_md.plan, in_engine=False),
 }
@@ -55,18 +53,8 @@ def method_of(cfg: NrepConfig) -> Method:
 def build_plan(cfg: NrepConfig, system: object, energy: object, runtime: Runtime) -> MethodPlan:
     """The plan of ``cfg.method`` for this system and energy (the energy still on the CPU).
 
-    Settings the system's size makes impossible are refused first (:func:`check_method_fits`).
+    Settings the system's size makes impossible are refused first (the method config's
+    ``check_size``, which the front-end also calls before any run starts).
     """
-    check_method_fits(cfg, system.name, system.n)
+    cfg.method.check_size(system.n, system.name)
     return method_of(cfg).plan(cfg, system, energy, runtime)
-
-
-def check_method_fits(cfg: NrepConfig, name: str, n_atoms: int) -> None:
-    """Refuse method settings that a system's particle count makes impossible (one line).
-
-    The front-end calls it before any run starts (for a protein once it is prepared), and
-    :func:`build_plan` again, for runs started from Python.
-    """
-    check = method_of(cfg).check
-    if check is not None:
-        check(cfg, name, n_atoms)

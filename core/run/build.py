@@ -12,7 +12,7 @@ import logging
 from dataclasses import asdict
 from typing import Callable
 
-from nrep.configs.schema import LoopEnergyConfig, NrepConfig, ProteinSystemConfig, uses_line_search
+from nrep.configs.schema import LoopEnergyConfig, NrepConfig, uses_line_search
 from nrep.core.engine.callbacks import (
     BestState,
     NonFiniteGuard,
@@ -29,7 +29,7 @@ from nrep.core.runtime import derive_seed
 from nrep.core.systems.base import System
 from nrep.core.systems.loop import cloud_std, gaussian_cloud, make_loop
 from nrep.core.systems.overlaps import DISPLACEMENT, MIN_DISTANCE, separate_overlaps
-from nrep.core.systems.protein import ProteinSystem, load_protein
+from nrep.core.systems.protein import ProteinSystem, load_protein, structure_settings
 
 log = logging.getLogger("nrep")
 
@@ -76,22 +76,6 @@ def build_system(cfg: NrepConfig) -> System:
     except KeyError:
         raise NotImplementedError(f"no builder registered for system={cfg.system.name}") from None
     return builder(cfg)
-
-
-def structure_settings(system: ProteinSystemConfig) -> dict:
-    """Where to find a protein and how to prepare it, as :func:`locate_and_prepare` takes them."""
-    return {
-        "chain": system.chain,
-        "local_dir": system.local_dir,
-        "cache_dir": system.cache_dir,
-        "base_url": system.base_url,
-        "timeout_s": system.download_timeout_s,
-        "ph": system.ph,
-        "replace_nonstandard": system.replace_nonstandard,
-        "max_atoms": system.max_atoms,
-        "model": system.model,
-        "gaps": system.gaps,
-    }
 
 
 def move_overlapping_atoms(cfg: NrepConfig, system: System) -> tuple[System, int]:

@@ -35,6 +35,7 @@ from nrep.core.systems.sources import RCSB_DOWNLOAD, StructureSource, locate_str
 if TYPE_CHECKING:
     import openmm
 
+    from nrep.configs.schema import ProteinSystemConfig
     from nrep.core.systems.base import Metrics
 
 log = logging.getLogger("nrep")
@@ -191,6 +192,22 @@ def check_atom_limit(name: str, prepared: PreparedProtein, max_atoms: int | None
             f"chain {prepared.chain} of {name} has {n} atoms with hydrogens, more than system.max_atoms={max_atoms}; "
             f"raise it (system.max_atoms={n}) if this machine has the memory and time, or pick a smaller chain"
         )
+
+
+def structure_settings(system: ProteinSystemConfig) -> dict[str, object]:
+    """Where to find a protein and how to prepare it, as :func:`locate_and_prepare` takes them."""
+    return {
+        "chain": system.chain,
+        "local_dir": system.local_dir,
+        "cache_dir": system.cache_dir,
+        "base_url": system.base_url,
+        "timeout_s": system.download_timeout_s,
+        "ph": system.ph,
+        "replace_nonstandard": system.replace_nonstandard,
+        "max_atoms": system.max_atoms,
+        "model": system.model,
+        "gaps": system.gaps,
+    }
 
 
 def load_protein(

@@ -4,7 +4,7 @@ import pytest
 
 from nrep.configs.schema import ConfigError
 from nrep.core.methods.mode_setup import mode_count
-from nrep.core.methods.registry import build_plan, check_method_fits
+from nrep.core.methods.registry import build_plan
 from nrep.core.run.build import build_system
 
 
@@ -23,7 +23,7 @@ def test_mode_count(compose_cfg, overrides, expected):
 @pytest.mark.parametrize("method", ["cg", "gnn"])
 def test_too_many_modes_are_refused(compose_cfg, method):
     with pytest.raises(ConfigError, match="method.modes.k=301 exceeds the 300 particles of 1ABC"):
-        check_method_fits(compose_cfg(f"method={method}", "method.modes.k=301"), Protein.name, Protein.n)
+        compose_cfg(f"method={method}", "method.modes.k=301").method.check_size(Protein.n, Protein.name)
 
 
 def test_a_run_from_python_is_refused_before_its_plan(compose_cfg):
