@@ -49,7 +49,7 @@ lint: $(STAMP) ## ruff over the code, the tests and the benchmarks (rules in pyp
 test-all: $(STAMP) ## every test, the slow ones included
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP) ## energies vs OpenMM CPU, slow-mode share, time to target (~7 min; FULL=1 adds n=10000 and 2JOF)
+bench: $(STAMP) ## energies vs OpenMM CPU, slow-mode share, time to target (~8 min alone; needs NREP_PDB_DIR; FULL=1 adds n=10000)
 	$(BIN)/python benchmarks/bench.py $(if $(FULL),--full) $(BENCH_ARGS)
 
 fixed-seeds: $(STAMP) ## fixed-seed runs whose numbers a behaviour-preserving change keeps (~20 s; --write to record)

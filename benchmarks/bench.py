@@ -296,6 +296,19 @@ def table(rows: list[dict], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
+def find_proteins(ids: list[str]) -> str | None:
+    """None when every protein is at hand (file, $NREP_PDB_DIR, cache or download), else the first problem, one line."""
+    from nrep.core.errors import NrepError
+    from nrep.core.systems.sources import locate_structure
+
+    for pdb in dict.fromkeys(ids):
+        try:
+            locate_structure(pdb)
+        except NrepError as error:
+            return str(error)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="add n = 10000 and longer runs")
@@ -310,6 +323,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     torch.set_num_threads(args.threads)
     sections = args.only or ["energy", "modes", "target", "replicas"]
+    proteins = (["2JOF", "1UNC", "2WXC"] if "energy" in sections else []) + (
+        ["2JOF"] if {"replicas", "protein-target"} & set(sections) else [])
+    missing = find_proteins(proteins)
+    if missing:
+        print(f"bench: {missing}", file=sys.stderr)
+        return 2
     out = args.out / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     out.mkdir(parents=True, exist_ok=False)
     meta = {"date": dt.date.today().isoformat(), "machine": f"{platform.machine()} {platform.processor()}".strip(),

@@ -156,5 +156,4 @@ class SimpleEnergyConfig(EnergyConfig):
         check_choice("energy.normalisation", self.normalisation, NORMALISATIONS)
 
 
-
 ENERGY_SCHEMAS: dict[str, type] = {"loop": LoopEnergyConfig, "amber": AmberEnergyConfig, "simple": SimpleEnergyConfig}

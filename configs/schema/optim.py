@@ -124,6 +124,5 @@ class FIREConfig(StepOptimConfig):
         require(0 < self.f_alpha <= 1, f"optim.f_alpha must lie in (0, 1] (got {self.f_alpha})")
 
 
-
 # optim=<name> -> its dataclass; the same dict as SCHEMAS["optim"], so plug-ins land here too
 OPTIM_OPTIONS: dict[str, type[OptimConfig]] = {"adam": AdamConfig, "sgd": SGDConfig, "lbfgs": LBFGSConfig, "fire": FIREConfig}

@@ -32,7 +32,6 @@ class DeviceConfig:
         check_choice("device.dtype", self.dtype, DTYPES)
 
 
-
 @dataclass
 class OutputConfig:
     """Where and what a run writes.

@@ -83,5 +83,4 @@ class ProteinSystemConfig(SystemConfig):
         require(self.download_timeout_s > 0, f"system.download_timeout_s must be > 0 (got {self.download_timeout_s})")
 
 
-
 SYSTEM_SCHEMAS: dict[str, type[SystemConfig]] = {"loop": LoopSystemConfig, "protein": ProteinSystemConfig}
