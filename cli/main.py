@@ -30,6 +30,8 @@ COMMANDS = {
     "fold": "fold a protein from a PDB id or file (paper §4): AMBER14 in vacuum, RMSD to the structure",
     "report": "tables and figures from finished runs: nrep report DIR...",
     "resume": "continue a run stopped by Ctrl-C or SIGTERM: nrep resume RUN_DIR",
+    "ls": "one line per run below some directories: nrep ls [DIR...] (default results/)",
+    "show": "one run in full: status, numbers, files, the resume command: nrep show RUN_DIR",
 }
 
 # Hydra's own flags: name -> does it take a value ("?" = an optional one).
@@ -328,6 +330,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from nrep.cli.resume import run_resume
 
             return run_resume(argv[1:])
+        if argv[0] in ("ls", "show"):
+            from nrep.cli.inspect import run_ls, run_show
+
+            return (run_ls if argv[0] == "ls" else run_show)(argv[1:])
         return run_command(argv[0], argv[1:])
     except NrepError as error:
         if debug:

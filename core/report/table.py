@@ -17,7 +17,8 @@ from typing import Iterable, Sequence
 import pandas as pd
 
 from nrep.core.errors import NrepError
-from nrep.core.io.files import SUMMARY, TRACE
+from nrep.core.io.files import TRACE
+from nrep.core.io.runs import find_runs as runs_on_disk
 
 # Config keys that say where files go or how a run is shown, not what it computes.
 NOT_GROUPED = {
@@ -44,7 +45,6 @@ METRICS = {
     "time_method_s": "time_s",
     "steps_total": "steps",
 }
-MISSING = "missing"
 
 
 def _plain(value: object) -> object:
@@ -52,35 +52,10 @@ def _plain(value: object) -> object:
     return json.dumps(value) if isinstance(value, (list, dict)) else value
 
 
-def _read_summary(path: Path) -> dict:
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(record, dict):
-            raise ValueError("not a JSON object")
-    except (OSError, ValueError) as error:
-        return {"status": "unreadable", "error": f"{path.name}: {error}"}
-    return {key: _plain(value) for key, value in record.items()}
-
-
 def find_runs(directories: Iterable[Path]) -> list[dict]:
-    """One record per run below ``directories``: its summary, or status=missing for a job
-    that Hydra started (``.hydra/`` is there) but that wrote no summary."""
-    records: dict[Path, dict] = {}
-    for directory in directories:
-        directory = Path(directory)
-        if not directory.is_dir():
-            raise NrepError(f"{directory}: no such directory; give the run or sweep directories to report on (results/...)")
-        for path in sorted(directory.rglob(SUMMARY)):
-            records.setdefault(path.parent.resolve(), _read_summary(path))
-        for marker in sorted(directory.rglob(".hydra")):
-            run_dir = marker.parent.resolve()
-            has_runs_inside = any(found.is_relative_to(run_dir) for found in records)  # a batch: seed<k>/ below
-            if marker.is_dir() and not has_runs_inside and not (run_dir / SUMMARY).exists():
-                records[run_dir] = {"status": MISSING, "error": "no summary.json: the job was killed, or is still running"}
-    rows = []
-    for run_dir, record in records.items():
-        rows.append({**record, "run_dir": str(run_dir)})
-    return rows
+    """One record per run below ``directories`` (:func:`nrep.core.io.runs.find_runs`), lists
+    and mappings as JSON text."""
+    return [{key: _plain(value) for key, value in record.items()} for record in runs_on_disk(directories)]
 
 
 def load_runs(directories: Sequence[Path]) -> pd.DataFrame:
