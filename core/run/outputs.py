@@ -20,7 +20,6 @@ from nrep.core.energy.loop import lj_minimum_distance
 from nrep.core.engine.callbacks import BestState, TrajectoryRecorder
 from nrep.core.io import files as results
 from nrep.core.metrics import loop_closure, stuck_pairs
-from nrep.core.report.figures import loop_snapshot
 from nrep.core.systems.base import System
 from nrep.core.systems.loop import LoopSystem
 from nrep.core.systems.openmm_contexts import openmm_energy
@@ -72,6 +71,8 @@ class LoopOutputs(PlainOutputs):
         x_out = as_numpy(x)
         results.write_xyz(run_dir / "final.xyz", x_out, comment=f"nrep {run_dir.name} final E={energy_final:.8g}")
         if cfg.output.snapshot:
+            from nrep.core.report.figures import loop_snapshot  # matplotlib: imported by the runs that draw
+
             title = f"{cfg.energy.name} n={system.n} {cfg.method.name} seed={cfg.seed}: E={energy_final:.5g}"
             loop_snapshot(x_out, run_dir / "final.png", title, loop_spacing=system.loop_spacing)
         return {}
