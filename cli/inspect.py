@@ -90,12 +90,14 @@ def run_ls(argv: Sequence[str]) -> int:
 
 
 def _size(path: Path) -> str:
-    size = path.stat().st_size
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+    size = float(path.stat().st_size)
+    if size < 1024:
+        return f"{size:.0f} B"
+    for unit in ("KB", "MB", "GB"):
         size /= 1024
-    return f"{size} B"
+        if size < 1024 or unit == "GB":
+            break
+    return f"{size:.1f} {unit}"
 
 
 def show_lines(run: dict[str, Any], run_dir: Path) -> list[str]:

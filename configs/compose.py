@@ -68,8 +68,8 @@ def command_options(command: str, group: str) -> list[str]:
 
 
 def user_groups() -> list[str]:
-    """The config groups users choose from (Hydra's own and the ``tuning`` specialisations excluded)."""
-    return sorted(p.name for p in config_dir().iterdir() if p.is_dir() and p.name not in ("tuning", "hydra", "__pycache__"))
+    """The config groups users choose from (Hydra's own and the schema package excluded)."""
+    return sorted(p.name for p in config_dir().iterdir() if p.is_dir() and p.name not in ("schema", "hydra", "__pycache__"))
 
 
 def _all_keys(cfg: DictConfig, prefix: str = "") -> Iterator[str]:

@@ -119,3 +119,8 @@ def test_bad_overrides_get_one_line(override, message):
     with pytest.raises(NrepError) as error:
         compose([override])
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_the_groups_users_choose_from_are_the_yaml_folders():
+    # configs/schema/ is the Python schema package, not a group (its modules hold no YAML options)
+    assert user_groups() == ["device", "energy", "experiment", "init", "method", "optim", "system"]
