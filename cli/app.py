@@ -28,17 +28,12 @@ def debug_enabled() -> bool:
     return os.environ.get("NREP_DEBUG") == "1"
 
 
-def show_progress(mode: str, multirun: bool) -> bool:
-    if mode == "on":
-        return True
-    return mode == "auto" and not multirun and sys.stdout.isatty()
-
-
 def task(cfg: DictConfig) -> float | None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
     from nrep.cli.launchers import job_threads
+    from nrep.core.run.build import show_progress
     from nrep.core.run.single import execute, record_failure
 
     hydra_cfg = HydraConfig.get()

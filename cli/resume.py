@@ -95,8 +95,8 @@ def run_resume(argv: Sequence[str]) -> int:
 
     from omegaconf import OmegaConf
 
-    from nrep.cli.app import show_progress
     from nrep.configs.compose import compose, validate
+    from nrep.core.run.build import show_progress
     from nrep.core.run.single import execute
 
     overrides = saved_overrides(run_dir)

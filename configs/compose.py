@@ -232,3 +232,57 @@ def compose_jobs(overrides: list[str], multirun: bool, command: str = "loop") ->
 
 def resolved(cfg: DictConfig, key: str) -> str:
     return str(OmegaConf.select(cfg, key, throw_on_resolution_failure=True))
+
+
+# The groups whose option a Python setting may name (``method="cg"``) instead of setting keys.
+CHOICE_GROUPS = ("system", "init", "energy", "method", "optim", "device", "experiment")
+
+
+# A string that Hydra reads as that string without quotes (no number, bool or null: see NOT_STRINGS).
+PLAIN_STRING = re.compile(r"[A-Za-z_/][\w./-]*")
+NOT_STRINGS = ("true", "false", "null", "nan", "inf")
+
+
+def _override_value(value: object, key: str) -> str:
+    """A Python value as Hydra override text: numbers and booleans as themselves, strings quoted."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        if PLAIN_STRING.fullmatch(value) and value.lower() not in NOT_STRINGS:
+            return value  # as it would be typed on the command line (and as its error messages quote it)
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_override_value(v, key) for v in value) + "]"
+    raise ConfigError(f"{key}={value!r}: a setting must be a number, string, boolean, None or list (got {type(value).__name__})")
+
+
+def overrides_from(settings: dict[str, object], prefix: str = "") -> list[str]:
+    """Python settings as the command line's overrides: ``stop={"max_steps": 50}`` -> ``stop.max_steps=50``.
+
+    A group's option is named by a string (``method="cg"``) or by ``name`` inside its
+    mapping (``method={"name": "cg", "lr": 0.1}``); every other mapping sets keys.
+    """
+    overrides: list[str] = []
+    for key, value in settings.items():
+        path = f"{prefix}{key}"
+        is_group = not prefix and key in CHOICE_GROUPS
+        if isinstance(value, dict):
+            value = dict(value)
+            if is_group and "name" in value:
+                overrides.append(f"{path}={_choice(value.pop('name'), path)}")
+            overrides += overrides_from(value, prefix=f"{path}.")
+        elif is_group:
+            overrides.append(f"{path}={_choice(value, path)}")
+        else:
+            overrides.append(f"{path}={_override_value(value, path)}")
+    return overrides
+
+
+def _choice(value: object, group: str) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_./-]+", value):
+        raise ConfigError(f"{group}={value!r} is not an option name: name one by a string, e.g. method=\"cg\"")
+    return value

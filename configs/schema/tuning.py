@@ -1,4 +1,4 @@
-"""Settings that depend on the system and one other choice at once: every protein default, in one place.
+"""Settings that depend on the system and one other choice at once: every protein (and given-system) default, in one place.
 
 The primary config loads ``tuning/system/<system>``, ``tuning/optim/<system>_<optim>`` and
 ``tuning/method/<system>_<method>`` when they exist (Hydra's "specialised configs"), so
@@ -32,6 +32,10 @@ TUNING: dict[str, dict[str, dict[str, Any]]] = {
         # overlapping atoms, fatal with exact LJ); one of the paper's GNN rates (Fig. 6:
         # 1e-4 ... 1e-6); stage 1 stops at 1 kJ/mol
         "protein_gnn": {"method": {"lr": 1.0e-4, "output_init": "anchored", "stop": {"min_delta": 1.0}}},
+        # an energy given from Python (nrep.minimise) may be exact Lennard-Jones, which a projected
+        # or rescaled start with overlapping particles cannot survive: start at x0 exactly
+        "given_cg": {"method": {"start": "anchored"}},
+        "given_gnn": {"method": {"output_init": "anchored"}},
     },
 }
 

@@ -3,7 +3,9 @@
 What a run asks of an energy (the ``Energy`` protocol below): ``energy(x)`` for
 coordinates x (..., n, 3), ``exact_terms(x)`` (its terms by name, without sampling),
 ``unit`` (kJ/mol, reduced, ...), and ``to(device)``; CG and the GNN's mode graph also ask
-``pair_interactions()`` and ``local_interactions()`` for the Hessian blocks. A new energy
+``pair_interactions()`` and ``local_interactions()`` for the Hessian blocks, and an energy
+with terms that are neither may offer ``autograd_hessian_part()`` (those terms as one
+callable, whose blocks the slow modes take from autograd). A new energy
 is a module with the model, a builder here (or :func:`register_energy` from outside
 nrep), and a config dataclass (``configs/schema/``) with its YAML.
 """

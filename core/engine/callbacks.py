@@ -186,6 +186,16 @@ class Resampler(Callback):
         self.target.load_sample_state(state)
 
 
+class StepFunction(Callback):
+    """A plain function ``fn(state) -> stop reason or None`` called at every step (a notebook's own watcher)."""
+
+    def __init__(self, fn: Callable[[StepState], str | None]) -> None:
+        self.fn = fn
+
+    def on_step(self, state: StepState) -> str | None:
+        return self.fn(state)
+
+
 class ProgressBar(Callback):
     """A rich progress bar per stage, refreshed every ``refresh_every`` steps."""
 

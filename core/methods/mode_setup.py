@@ -98,6 +98,7 @@ def compute_slow_modes(cfg: NrepConfig, energy: Energy, system: System) -> slow.
         dense_max_n=settings.dense_max_n,
         seed=derive_seed(cfg.seed, "eigensolver"),
         local=energy.local_interactions(),
+        other=energy.autograd_hessian_part() if hasattr(energy, "autograd_hessian_part") else None,
     )
     log.info("%d slow modes (%s solver) in %.2f s", modes.k, modes.solver, modes.compute_time_s)
     if path is not None:

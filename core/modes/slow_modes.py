@@ -20,10 +20,11 @@ shift-invert Lanczos (``scipy.sparse.linalg.eigsh``) above.
 from __future__ import annotations
 
 import io
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import scipy.linalg
@@ -32,8 +33,11 @@ import scipy.sparse.linalg
 import torch
 
 from nrep.core.energy.pairs import LocalInteraction, PairInteraction
+from nrep.core.errors import NrepError
 from nrep.core.io.files import atomic_write_bytes
 from nrep.core.io.paths import hashed_key
+
+log = logging.getLogger("nrep")
 
 CACHE_FORMAT = 1  # bump when what is cached changes meaning
 
@@ -92,6 +96,68 @@ def local_hessian_blocks(x: torch.Tensor, term: LocalInteraction) -> tuple[torch
     return rows, cols, hessian.permute(0, 1, 3, 2, 4).reshape(-1, 3, 3)
 
 
+# Hessian rows the autograd path computes in one vectorised pass: many for small systems
+# (the pass overhead dominates), few for large ones (memory: each row holds what one
+# gradient of the energy needs, which is O(n^2) for an energy over all pairs). Measured
+# on 1 CPU thread: 48 rows per pass are 30x faster than 3 at n = 100, and no faster at n = 1000.
+AUTOGRAD_ROW_BUDGET = 3_000_000  # rows x n^2
+SLOW_AUTOGRAD_WARNING_S = 60.0  # warn when the autograd blocks of all samples will take longer
+
+
+def autograd_rows_per_pass(n: int) -> int:
+    return max(3, min(96, AUTOGRAD_ROW_BUDGET // (n * n)))
+
+
+def hessian_rows(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    """H(x) v for each v in ``directions`` (c, n, 3): forward-over-reverse, vectorised by vmap.
+
+    An energy that vmap cannot batch (in-place updates of its inputs, ``.item()``) falls
+    back to one double-backward pass per direction, which is slower but takes any energy
+    that autograd can differentiate twice.
+    """
+    def hvp(v: torch.Tensor) -> torch.Tensor:
+        return torch.func.jvp(torch.func.grad(f), (x,), (v,))[1]
+
+    try:
+        return torch.func.vmap(hvp)(directions)
+    except RuntimeError:
+        pass
+    y = x.detach().requires_grad_(True)
+    try:
+        with torch.enable_grad():
+            (gradient,) = torch.autograd.grad(f(y), y, create_graph=True)
+            return torch.stack([torch.autograd.grad(gradient, y, v, retain_graph=True)[0] for v in directions])
+    except RuntimeError as error:
+        raise NrepError(
+            f"the slow modes need the energy's second derivatives, which autograd cannot take of it "
+            f"({str(error).splitlines()[0]}); use method=gd, a GNN on a knn graph, or give the energy pair_interactions()"
+        ) from error
+
+
+def autograd_hessian_blocks(
+    f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, rows_per_pass: int | None = None
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """The non-zero 3×3 blocks H_ij of the Hessian of any energy ``f``, a few atoms' rows at a time.
+
+    For an energy with no analytic blocks (a user's own, through ``nrep.minimise``): 3n
+    Hessian-vector products in all, about 3n/rows_per_pass vectorised passes, with the
+    memory of rows_per_pass gradients at once (None: :func:`autograd_rows_per_pass`); that
+    is O(n^3) work for an energy over all pairs (``benchmarks/given_modes.py``: about 0.5 s
+    per sample at n = 100, minutes at n = 1000). Only the blocks that are not exactly zero
+    are kept (all n² of them for an energy that couples every pair). Yields (rows, cols,
+    blocks) per group of atoms.
+    """
+    n = x.shape[0]
+    atoms_per_pass = max(1, (rows_per_pass or autograd_rows_per_pass(n)) // 3)
+    eye = torch.eye(3 * n, dtype=x.dtype, device=x.device).reshape(3 * n, n, 3)
+    for first in range(0, n, atoms_per_pass):
+        last = min(n, first + atoms_per_pass)
+        rows = hessian_rows(f, x, eye[3 * first:3 * last])  # (3a, n, 3): rows (i, alpha), columns (j, beta)
+        blocks = rows.reshape(last - first, 3, n, 3).permute(0, 2, 1, 3)  # (a, n, 3, 3): [i, j, alpha, beta]
+        i, j = torch.nonzero(blocks.flatten(2).abs().sum(dim=2), as_tuple=True)
+        yield i + first, j, blocks[i, j]
+
+
 def hessian_block_norms(
     x: torch.Tensor,
     interactions: Sequence[PairInteraction],
@@ -101,9 +167,9 @@ def hessian_block_norms(
     """The matrix of ‖H_ij‖_F (n × n, sparse, diagonal included) at one configuration.
 
     Pair terms use their analytic blocks; ``local`` terms (angles, torsions) the Hessian
-    of each small group of atoms. ``other`` is any remaining energy: its Hessian comes
-    from ``torch.func.hessian`` (dense, O(n²) memory). Blocks of the same pair are added
-    before the norms are taken.
+    of each small group of atoms. ``other`` is any remaining energy: its blocks come from
+    autograd (:func:`autograd_hessian_blocks`). Blocks of the same pair are added before
+    the norms are taken.
     """
     n = x.shape[0]
     rows, cols, blocks = [], [], []
@@ -121,11 +187,10 @@ def hessian_block_norms(
         cols.append(j)
         blocks.append(b)
     if other is not None:
-        dense = torch.func.hessian(other)(x.detach()).permute(0, 2, 1, 3)  # (n, n, 3, 3)
-        i, j = torch.nonzero(dense.flatten(2).abs().sum(dim=2), as_tuple=True)
-        rows.append(i)
-        cols.append(j)
-        blocks.append(dense[i, j])
+        for i, j, b in autograd_hessian_blocks(other, x.detach()):
+            rows.append(i)
+            cols.append(j)
+            blocks.append(b)
     keys = torch.cat(rows) * n + torch.cat(cols)
     unique, inverse = torch.unique(keys, return_inverse=True)
     summed = torch.zeros(len(unique), 3, 3, dtype=x.dtype).index_add_(0, inverse, torch.cat(blocks))
@@ -148,8 +213,19 @@ def backbone(
     if norm not in ("fro", "fro2"):
         raise ValueError(f"unknown backbone norm {norm!r}; use fro or fro2")
     total, count = None, 0
+    samples = list(samples)
     for x in samples:
+        started = time.perf_counter()
         norms = hessian_block_norms(x, interactions, other, local)
+        if other is not None:  # the slow path: say how long it takes, and warn when it is long
+            spent = time.perf_counter() - started
+            log.info("slow modes: Hessian of sample %d/%d by autograd in %.1f s (n=%d)", count + 1, len(samples), spent,
+                     x.shape[0])
+            if count == 0 and spent * len(samples) > SLOW_AUTOGRAD_WARNING_S:
+                log.warning("slow modes: the Hessian of the energy by autograd takes %.0f s per sample, about %.0f s for "
+                            "all %d; faster: fewer samples (method.modes.n_samples), pair_interactions() on the energy "
+                            "(analytic blocks), or method=gnn with method.graph=knn (no modes)",
+                            spent, spent * len(samples), len(samples))
         if norm == "fro2":
             norms = norms.multiply(norms)
         total = norms if total is None else total + norms

@@ -14,21 +14,24 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import torch
 
 from nrep.configs.schema import NrepConfig
-from nrep.core.energy.registry import build_energy
+from nrep.core.energy.registry import Energy, build_energy
 from nrep.core.engine.interrupts import interrupts_requested
 from nrep.core.engine.replicas import batch_plans
 from nrep.core.engine.stages import Callback, FaultPolicy, Stage, StageResult, StepState, minimise
 from nrep.core.io import files as results
+from nrep.core.methods.plans import MethodPlan
 from nrep.core.methods.registry import build_plan
 from nrep.core.run.build import build_system, move_overlapping_atoms, watchers
 from nrep.core.run.record import RunContext, exact_terms, now, record_run
 from nrep.core.runtime import configure
+from nrep.core.systems.base import System
 
 log = logging.getLogger("nrep")
 
@@ -97,18 +100,62 @@ def execute_replicas(
     command: str = "",
 ) -> list[dict[str, Any]]:
     """Run seeds cfg.seed .. cfg.seed + cfg.replicas - 1 as one batch; one summary per seed."""
-    started_at, t0 = now(), time.perf_counter()
     results.check_run_dir(run_dir, cfg.output.overwrite)
-    seeds = [cfg.seed + b for b in range(cfg.replicas)]
-    for seed in seeds:
+    for seed in replica_seeds(cfg):
         results.check_run_dir(replica_dir(run_dir, seed), cfg.output.overwrite)
+
+    def build(configs: list[NrepConfig]) -> tuple[list[System], Energy, list[int]]:
+        systems, moved = zip(*(move_overlapping_atoms(c, build_system(c)) for c in configs))
+        return list(systems), build_energy(configs[0], systems[0]), list(moved)
+
+    done = minimise_replicas(cfg, build, show_progress=show_progress, config_record=config_record, command=command)
+    return [record_run(d.config, replica_dir(run_dir, d.config.seed), d.system, d.energy, d.plan, d.stage_results,
+                       d.callbacks, d.context, d.extra) for d in done]
+
+
+def replica_seeds(cfg: NrepConfig) -> list[int]:
+    return [cfg.seed + b for b in range(cfg.replicas)]
+
+
+@dataclass
+class MinimisedReplica:
+    """One replica of a batch that has minimised, before anything is written."""
+
+    system: System
+    energy: Energy
+    plan: MethodPlan
+    stage_results: list[StageResult]
+    callbacks: dict[str, Callback]
+    context: RunContext
+    config: NrepConfig  # the replica's own: the batch's with its seed
+    extra: dict[str, Any]  # the batch's summary columns
+
+
+# (the replicas' configs) -> (their systems with starts, the energy they share, overlapping atoms moved per replica)
+BatchBuilder = Callable[[list[NrepConfig]], "tuple[list[System], Energy, list[int]]"]
+
+
+def minimise_replicas(
+    cfg: NrepConfig,
+    build: BatchBuilder,
+    *,
+    show_progress: bool = False,
+    config_record: dict[str, Any] | None = None,
+    command: str = "",
+    extra_callbacks: Sequence[Callback] = (),
+) -> list[MinimisedReplica]:
+    """Build the replicas' systems and energy with ``build``, plan each seed's method, and minimise them as one batch.
+
+    ``extra_callbacks`` watch the batch (its state's x is (B, n, 3), its energy their sum).
+    """
+    started_at, t0 = now(), time.perf_counter()
+    seeds = replica_seeds(cfg)
     runtime = configure(cfg.device.name, cfg.device.dtype, cfg.threads, cfg.deterministic)
     torch.manual_seed(cfg.seed)
     configs = [dataclasses.replace(cfg, seed=seed) for seed in seeds]
 
     with interrupts_requested() as interrupt:
-        systems, moved = zip(*(move_overlapping_atoms(c, build_system(c)) for c in configs))
-        energy = build_energy(configs[0], systems[0])
+        systems, energy, moved = build(configs)
         plans = [build_plan(c, s, energy, runtime) for c, s in zip(configs, systems)]
         energy = energy.to(runtime.device)
         x0 = torch.stack([s.x0 for s in systems]).to(device=runtime.device, dtype=runtime.dtype)
@@ -131,7 +178,8 @@ def execute_replicas(
                  runtime.device, cfg.device.dtype, runtime.threads)
         policy = FaultPolicy(cfg.faults.retries, cfg.faults.step_factor, cfg.faults.explosion_factor)
         try:
-            ended = minimise(batch_energy, x0, batch_plans(plans, x0), [fanout, *batch_level], policy, interrupt)
+            ended = minimise(batch_energy, x0, batch_plans(plans, x0), [fanout, *batch_level, *extra_callbacks], policy,
+                             interrupt)
         finally:
             for cb in batch_level:
                 if hasattr(cb, "close"):
@@ -139,10 +187,7 @@ def execute_replicas(
 
     batch_s = time.perf_counter() - t0
     if ended[-1].stop_reason == "interrupted":
-        log.warning("interrupted: a batch of replicas cannot be resumed; each seed's summary, trace and structures are written")
-    summaries = []
-    for b, (c, system, plan) in enumerate(zip(configs, systems, plans)):
-        extra = {"replicas": len(seeds), "replica_seeds": f"{seeds[0]}-{seeds[-1]}", "time_per_replica_s": batch_s / len(seeds)}
-        summaries.append(record_run(c, replica_dir(run_dir, c.seed), system, energy, plan, fanout.results[b], recorders[b],
-                                    contexts[b], extra))
-    return summaries
+        log.warning("interrupted: a batch of replicas cannot be resumed; each seed's summary, trace and structures are kept")
+    extra = {"replicas": len(seeds), "replica_seeds": f"{seeds[0]}-{seeds[-1]}", "time_per_replica_s": batch_s / len(seeds)}
+    return [MinimisedReplica(system, energy, plan, fanout.results[b], recorders[b], contexts[b], c, extra)
+            for b, (c, system, plan) in enumerate(zip(configs, systems, plans))]

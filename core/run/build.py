@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sys
 from dataclasses import asdict
 from typing import Callable
 
@@ -89,6 +90,13 @@ def move_overlapping_atoms(cfg: NrepConfig, system: System) -> tuple[System, int
     log.warning("%d atoms of the start sat on top of another (closer than %g %s); moved them %g apart",
                 moved, MIN_DISTANCE, system.length_unit, DISPLACEMENT)
     return dataclasses.replace(system, x0=x0), moved
+
+
+def show_progress(mode: str, multirun: bool) -> bool:
+    """Whether a run shows its progress bar: ``output.progress`` on, or auto in a terminal for a single run."""
+    if mode == "on":
+        return True
+    return mode == "auto" and not multirun and sys.stdout.isatty()
 
 
 def watchers(cfg: NrepConfig, system: System, energy: object, plan: MethodPlan, show_progress: bool) -> dict[str, Callback]:

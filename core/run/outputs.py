@@ -86,7 +86,7 @@ class ProteinOutputs(PlainOutputs):
 
     def write_structures(self, cfg: NrepConfig | None, system: ProteinSystem, energy: torch.nn.Module | None,
                          run_dir: Path, x: torch.Tensor, best: BestState, energy_final: float = 0.0) -> dict[str, Any]:
-        """reference.pdb, start.pdb, final.pdb, best.pdb and final.npy; the energy of final.pdb as
+        """reference.pdb, start.pdb, final.pdb, best.pdb, final.npy and best.npy; the energy of final.pdb as
         written, by nrep and by OpenMM.
 
         Coordinates beyond the PDB format's range (a run that blew up) leave final.npy only.
@@ -97,6 +97,7 @@ class ProteinOutputs(PlainOutputs):
         results.write_pdb(run_dir / "reference.pdb", topology, system.reference.numpy())
         results.write_pdb(run_dir / "start.pdb", topology, system.x0.numpy())
         if best.x is not None:
+            results.write_npy(run_dir / "best.npy", as_numpy(best.x))
             try:
                 results.write_pdb(run_dir / "best.pdb", topology, as_numpy(best.x))
             except ValueError as error:

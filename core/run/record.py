@@ -76,6 +76,66 @@ def stage_columns(stage_results: list[StageResult]) -> dict[str, Any]:
     return columns
 
 
+def summarise(
+    cfg: NrepConfig,
+    run_dir: Path | None,
+    system: System,
+    energy: torch.nn.Module,
+    plan: MethodPlan,
+    stage_results: list[StageResult],
+    callbacks: dict[str, Callback],
+    context: RunContext,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The summary columns of a finished (or stopped) run, without its files' (nothing is written).
+
+    ``run_dir`` None: a run kept in memory (``nrep.minimise`` without ``out``).
+    """
+    final = stage_results[-1]
+    final_terms = exact_terms(energy, final.x)
+    best: BestState = callbacks["best"]
+    status = final.stop_reason if final.stop_reason in ("diverged", "interrupted") else "ok"
+    summary: dict[str, Any] = {
+        "run_id": run_dir.name if run_dir is not None else None,
+        "run_dir": str(run_dir) if run_dir is not None else None,
+        "status": status,
+        "stop_reason": final.stop_reason,
+        "command": context.command,
+        "started_at": context.started_at,
+        **system_columns(system),
+        "energy_model": cfg.energy.name,
+        "energy_unit": energy.unit,
+        "method": cfg.method.name,
+        "optim": plan.optimiser,
+        "seed": cfg.seed,
+        "energy_initial": context.initial_energy,
+        "energy_initial_exact": sum(context.initial_terms.values()),
+        "energy_start": stage_results[0].energy_start,
+        "energy_final": final.energy,
+        "energy_final_exact": sum(final_terms.values()),
+        "energy_best": best.energy,
+        **{f"energy_final_{name}": value for name, value in final_terms.items()},
+        **outputs_for(system).metrics(cfg, system, final.x),
+        **stage_columns(stage_results),
+        "rollbacks": sum(r.rollbacks for r in stage_results),
+        "overlapping_atoms_moved": context.overlaps_moved,
+        **plan.info,
+        "time_setup_s": context.time_setup_s,
+        "time_modes_s": plan.times.get("modes", 0.0),
+        "time_init_s": plan.times.get("init", 0.0),
+        "time_method_s": plan.setup_s + sum(r.time_s for r in stage_results),
+        **(extra or {}),
+        **context.runtime.describe(),
+        **{f"version_{k}": v for k, v in versions().items()},
+        "git_commit": git_commit(),
+    }
+    summary["time_total_s"] = time.perf_counter() - context.t0
+    summary["finished_at"] = now()
+    if context.config_record is not None:
+        summary.update(results.flatten(context.config_record, prefix="cfg."))
+    return summary
+
+
 def record_run(
     cfg: NrepConfig,
     run_dir: Path,
@@ -94,48 +154,8 @@ def record_run(
     """
     final = stage_results[-1]
     outputs = outputs_for(system)
-    final_terms = exact_terms(energy, final.x)
     best: BestState = callbacks["best"]
-    status = final.stop_reason if final.stop_reason in ("diverged", "interrupted") else "ok"
-    summary: dict[str, Any] = {
-        "run_id": run_dir.name,
-        "run_dir": str(run_dir),
-        "status": status,
-        "stop_reason": final.stop_reason,
-        "command": context.command,
-        "started_at": context.started_at,
-        **system_columns(system),
-        "energy_model": cfg.energy.name,
-        "energy_unit": energy.unit,
-        "method": cfg.method.name,
-        "optim": plan.optimiser,
-        "seed": cfg.seed,
-        "energy_initial": context.initial_energy,
-        "energy_initial_exact": sum(context.initial_terms.values()),
-        "energy_start": stage_results[0].energy_start,
-        "energy_final": final.energy,
-        "energy_final_exact": sum(final_terms.values()),
-        "energy_best": best.energy,
-        **{f"energy_final_{name}": value for name, value in final_terms.items()},
-        **outputs.metrics(cfg, system, final.x),
-        **stage_columns(stage_results),
-        "rollbacks": sum(r.rollbacks for r in stage_results),
-        "overlapping_atoms_moved": context.overlaps_moved,
-        **plan.info,
-        "time_setup_s": context.time_setup_s,
-        "time_modes_s": plan.times.get("modes", 0.0),
-        "time_init_s": plan.times.get("init", 0.0),
-        "time_method_s": plan.setup_s + sum(r.time_s for r in stage_results),
-        **(extra or {}),
-        **context.runtime.describe(),
-        **{f"version_{k}": v for k, v in versions().items()},
-        "git_commit": git_commit(),
-    }
-    summary["time_total_s"] = time.perf_counter() - context.t0
-    summary["finished_at"] = now()
-    if context.config_record is not None:
-        summary.update(results.flatten(context.config_record, prefix="cfg."))
-
+    summary = summarise(cfg, run_dir, system, energy, plan, stage_results, callbacks, context, extra)
     if context.resumed is not None:
         summary["resumed_from_step"] = context.resumed["loop"]["stage"]["step"]
     if final.checkpoint is not None and uses_line_search(cfg):

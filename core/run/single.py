@@ -1,8 +1,10 @@
 """One run from a typed config to files on disk: system, energy, stages, minimise, record.
 
 Nothing here knows about Hydra or the command line, so a run can be started from a test
-or a notebook with a config object and a directory. The pieces it shares with batches
-are in ``build.py`` (set-up) and ``record.py`` (the files).
+or a notebook with a config object and a directory. :func:`minimise_built` is the part
+between a built system and energy and the record (the Python API's ``nrep.minimise``
+calls it with an energy of the user's own); the pieces it shares with batches are in
+``build.py`` (set-up) and ``record.py`` (the files).
 """
 
 from __future__ import annotations
@@ -10,25 +12,43 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import torch
 
 from nrep.configs.schema import NrepConfig
-from nrep.core.energy.registry import build_energy
+from nrep.core.energy.registry import Energy, build_energy
 from nrep.core.engine.interrupts import interrupts_requested
-from nrep.core.engine.stages import FaultPolicy, minimise
+from nrep.core.engine.stages import Callback, FaultPolicy, StageResult, minimise
 from nrep.core.io import files as results
+from nrep.core.methods.plans import MethodPlan
 from nrep.core.methods.registry import build_plan, method_of
 from nrep.core.run.build import build_system, move_overlapping_atoms, watchers
 from nrep.core.run.checkpoint import read_checkpoint
 from nrep.core.run.record import RunContext, exact_terms, now, record_failure, record_run
 from nrep.core.runtime import configure
+from nrep.core.systems.base import System
 
-__all__ = ["execute", "record_failure", "record_run"]
+__all__ = ["Minimised", "execute", "minimise_built", "record_failure", "record_run"]
 
 log = logging.getLogger("nrep")
+
+# () -> (the system with its start, its energy, how many overlapping atoms were moved)
+Builder = Callable[[], "tuple[System, Energy, int]"]
+
+
+@dataclass
+class Minimised:
+    """A run that has minimised, before anything is written: what :func:`record_run` takes."""
+
+    system: System
+    energy: Energy
+    plan: MethodPlan
+    stage_results: list[StageResult]
+    callbacks: dict[str, Callback]  # the run's own, by role (best, trace, ...)
+    context: RunContext
 
 
 def merge_rows(rows: list[dict[str, Any]], extra: list[dict[str, Any]]) -> None:
@@ -36,6 +56,75 @@ def merge_rows(rows: list[dict[str, Any]], extra: list[dict[str, Any]]) -> None:
     by_step = {row["step"]: row for row in extra}
     for row in rows:
         row.update({k: v for k, v in by_step.get(row["step"], {}).items() if k != "step"})
+
+
+def built_from_config(cfg: NrepConfig) -> Builder:
+    """The builder of a config's own system (its start made safe) and energy."""
+
+    def build() -> tuple[System, Energy, int]:
+        system, moved = move_overlapping_atoms(cfg, build_system(cfg))
+        return system, build_energy(cfg, system), moved
+
+    return build
+
+
+def minimise_built(
+    cfg: NrepConfig,
+    build: Builder,
+    *,
+    show_progress: bool = False,
+    config_record: dict[str, Any] | None = None,
+    command: str = "",
+    checkpoint: dict | None = None,
+    extra_callbacks: Sequence[Callback] = (),
+) -> Minimised:
+    """Set up the runtime, build the system and energy with ``build``, plan the method and minimise.
+
+    ``checkpoint``: continue from an interrupted run's checkpoint; ``extra_callbacks``
+    watch the run beside its own (they cannot be checkpointed).
+    """
+    started_at, t0 = now(), time.perf_counter()
+    runtime = configure(cfg.device.name, cfg.device.dtype, cfg.threads, cfg.deterministic)
+    torch.manual_seed(cfg.seed)
+
+    # From here a first Ctrl-C or SIGTERM stops the run cleanly at its next step (set-up
+    # included); OpenMM's baselines run in one call that cannot stop halfway, so they keep
+    # the default behaviour.
+    stoppable = method_of(cfg).in_engine
+    with interrupts_requested() if stoppable else contextlib.nullcontext() as interrupt:
+        system, energy, overlaps_moved = build()
+        plan = build_plan(cfg, system, energy, runtime)
+        if checkpoint is not None:
+            plan.times = checkpoint["plan_times"]  # the trace's clock goes on from the first start
+        energy = energy.to(runtime.device)
+        x0 = system.x0.to(device=runtime.device, dtype=runtime.dtype)
+        initial = exact_terms(energy, x0)
+        with torch.no_grad():
+            initial_sampled = float(energy(x0))
+        callbacks = watchers(cfg, system, energy, plan, show_progress)
+        time_setup = time.perf_counter() - t0 - plan.setup_s
+
+        log.info(
+            "%s n=%d, energy=%s, method=%s, optim=%s, seed=%d; %s %s, %d threads",
+            system.name, system.n, cfg.energy.name, cfg.method.name, plan.optimiser or "its own", cfg.seed,
+            runtime.device, cfg.device.dtype, runtime.threads,
+        )
+        watching = [*callbacks.values(), *extra_callbacks]
+        try:
+            if plan.runner is not None:  # the method's own loop (OpenMM)
+                stage_results, rows = plan.runner(watching)
+                merge_rows(callbacks["trace"].rows, rows)
+            else:
+                policy = FaultPolicy(cfg.faults.retries, cfg.faults.step_factor, cfg.faults.explosion_factor)
+                stage_results = minimise(energy, x0, plan.stages, watching, policy, interrupt,
+                                         checkpoint["loop"] if checkpoint is not None else None)
+        finally:
+            if "progress" in callbacks:
+                callbacks["progress"].close()
+
+    context = RunContext(started_at, t0, runtime, config_record, command, initial, initial_sampled, overlaps_moved,
+                         time_setup, checkpoint)
+    return Minimised(system, energy, plan, stage_results, callbacks, context)
 
 
 def execute(
@@ -53,49 +142,9 @@ def execute(
     stopped: status=interrupted or diverged). ``resume``: continue the interrupted run in
     ``run_dir`` from its checkpoint.
     """
-    started_at, t0 = now(), time.perf_counter()
     checkpoint = read_checkpoint(run_dir, cfg) if resume else None
     if not resume:
         results.check_run_dir(run_dir, cfg.output.overwrite)
-    runtime = configure(cfg.device.name, cfg.device.dtype, cfg.threads, cfg.deterministic)
-    torch.manual_seed(cfg.seed)
-
-    # From here a first Ctrl-C or SIGTERM stops the run cleanly at its next step (set-up
-    # included); OpenMM's baselines run in one call that cannot stop halfway, so they keep
-    # the default behaviour.
-    stoppable = method_of(cfg).in_engine
-    with interrupts_requested() if stoppable else contextlib.nullcontext() as interrupt:
-        system = build_system(cfg)
-        system, overlaps_moved = move_overlapping_atoms(cfg, system)
-        energy = build_energy(cfg, system)
-        plan = build_plan(cfg, system, energy, runtime)
-        if checkpoint is not None:
-            plan.times = checkpoint["plan_times"]  # the trace's clock goes on from the first start
-        energy = energy.to(runtime.device)
-        x0 = system.x0.to(device=runtime.device, dtype=runtime.dtype)
-        initial = exact_terms(energy, x0)
-        with torch.no_grad():
-            initial_sampled = float(energy(x0))
-        callbacks = watchers(cfg, system, energy, plan, show_progress)
-        time_setup = time.perf_counter() - t0 - plan.setup_s
-
-        log.info(
-            "%s n=%d, energy=%s, method=%s, optim=%s, seed=%d; %s %s, %d threads",
-            system.name, system.n, cfg.energy.name, cfg.method.name, plan.optimiser or "its own", cfg.seed,
-            runtime.device, cfg.device.dtype, runtime.threads,
-        )
-        try:
-            if plan.runner is not None:  # the method's own loop (OpenMM)
-                stage_results, rows = plan.runner(list(callbacks.values()))
-                merge_rows(callbacks["trace"].rows, rows)
-            else:
-                policy = FaultPolicy(cfg.faults.retries, cfg.faults.step_factor, cfg.faults.explosion_factor)
-                stage_results = minimise(energy, x0, plan.stages, list(callbacks.values()), policy, interrupt,
-                                         checkpoint["loop"] if checkpoint is not None else None)
-        finally:
-            if "progress" in callbacks:
-                callbacks["progress"].close()
-
-    context = RunContext(started_at, t0, runtime, config_record, command, initial, initial_sampled, overlaps_moved,
-                         time_setup, checkpoint)
-    return record_run(cfg, run_dir, system, energy, plan, stage_results, callbacks, context)
+    done = minimise_built(cfg, built_from_config(cfg), show_progress=show_progress, config_record=config_record,
+                          command=command, checkpoint=checkpoint)
+    return record_run(cfg, run_dir, done.system, done.energy, done.plan, done.stage_results, done.callbacks, done.context)

@@ -147,3 +147,37 @@ def test_non_pair_terms_fall_back_to_autograd():
     analytic = slow.backbone(samples, interactions).toarray()
     mixed = slow.backbone(samples, interactions[1:], other=bond_energy).toarray()
     assert np.allclose(mixed, analytic, rtol=1e-10, atol=1e-14)
+
+
+def three_body(x):
+    """A term over consecutive triples (not a pair term): sum of cos(angle)^2 along the chain."""
+    a, b = x[:-2] - x[1:-1], x[2:] - x[1:-1]
+    cos = (a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1))
+    return (cos**2).sum()
+
+
+def opaque(x):
+    """The same energy behind Python control flow on a value, which vmap cannot batch."""
+    if float(x.detach().abs().max()) > 1e6:
+        raise AssertionError("unreachable")
+    return three_body(x)
+
+
+@pytest.mark.parametrize("energy", [three_body, opaque])
+@pytest.mark.parametrize("rows_per_pass", [3, 12, None])
+def test_autograd_blocks_are_the_full_hessian_in_any_chunking(energy, rows_per_pass):
+    n = 9
+    x = torch.randn(n, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    reference = full_hessian_blocks(three_body, x)  # (n, n, 3, 3)
+    found = torch.zeros_like(reference)
+    for i, j, blocks in slow.autograd_hessian_blocks(energy, x, rows_per_pass):
+        found[i, j] = blocks
+    assert torch.allclose(found, reference, rtol=1e-10, atol=1e-12)
+    # blocks of atoms more than two apart along the chain are exactly zero and left out
+    kept = slow.hessian_block_norms(x, [], other=energy).toarray() > 0
+    assert kept[0, 2] and not kept[0, 3]
+
+
+def test_rows_per_pass_shrink_with_the_system():
+    assert slow.autograd_rows_per_pass(30) == 96 and slow.autograd_rows_per_pass(300) == 33
+    assert slow.autograd_rows_per_pass(5000) == 3
