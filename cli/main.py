@@ -212,15 +212,19 @@ def build_invocation(command: str, argv: Sequence[str]) -> tuple[Invocation, arg
     return inv, args
 
 
+def output_dir(inv: Invocation, composed: Sequence[ComposedJob]) -> Path:
+    """The directory the command writes into: the run's, or the sweep's."""
+    from nrep.configs.compose import resolved
+
+    return Path(resolved(composed[0].raw, "hydra.sweep.dir" if inv.multirun else "hydra.run.dir"))
+
+
 def check_output_dirs(inv: Invocation, composed: Sequence[ComposedJob]) -> None:
     """Refuse before Hydra writes anything if a run would land in a used directory."""
-    from nrep.configs.compose import resolved
     from nrep.core.io.files import check_new_run_dir
 
     overwrite = inv.overwrite or any(job.typed.output.overwrite for job in composed)
-    key = "hydra.sweep.dir" if inv.multirun else "hydra.run.dir"
-    for job in composed[:1] if inv.multirun else composed:
-        check_new_run_dir(Path(resolved(job.raw, key)), overwrite)
+    check_new_run_dir(output_dir(inv, composed), overwrite)
 
 
 def check_sizes(composed: Sequence[ComposedJob]) -> None:
@@ -257,20 +261,30 @@ def run_command(command: str, argv: Sequence[str]) -> int:
     from nrep.configs.compose import compose_jobs
 
     composed = compose_jobs([*inv.injected, *inv.overrides], inv.multirun, command)
-    if not inv.info_only:
-        from nrep.cli.launchers import check_parallel_threads
+    os.environ["NREP_COMMAND_LINE"] = " ".join(["nrep", command, *argv])
 
+    from nrep.cli.app import launch, problems
+
+    if inv.info_only:
+        return launch(inv.hydra_argv())
+    from nrep.cli.launchers import check_parallel_threads
+    from nrep.core.io.files import remove_run_files
+    from nrep.core.io.locks import locked
+
+    target = output_dir(inv, composed)
+    key = "hydra.sweep.dir" if inv.multirun else "hydra.run.dir"
+    if key not in _override_keys([*inv.injected, *inv.overrides]):  # ${now:...} resolves again at launch: pin it
+        inv.injected.append(f"{key}={_quoted(str(target))}")
+    with locked(target):  # before anything is written: a second nrep into the same directory is refused
         check_parallel_threads(composed, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
         check_output_dirs(inv, composed)
         if command == "fold":
             check_structures(composed)
         else:
             check_sizes(composed)
-    os.environ["NREP_COMMAND_LINE"] = " ".join(["nrep", command, *argv])
-
-    from nrep.cli.app import launch, problems
-
-    code = launch(inv.hydra_argv())
+        if inv.overwrite or any(job.typed.output.overwrite for job in composed):
+            remove_run_files(target)  # the earlier run's files, once every check has passed; never a user's
+        code = launch(inv.hydra_argv())
     if code and len(problems) > 1:
         print(f"nrep: {len(problems)} runs did not end with status ok:", file=sys.stderr)
         for run_dir, what in problems:

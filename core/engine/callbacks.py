@@ -189,6 +189,8 @@ class Resampler(Callback):
 class StepFunction(Callback):
     """A plain function ``fn(state) -> stop reason or None`` called at every step (a notebook's own watcher)."""
 
+    stateful = False
+
     def __init__(self, fn: Callable[[StepState], str | None]) -> None:
         self.fn = fn
 
@@ -198,6 +200,8 @@ class StepFunction(Callback):
 
 class ProgressBar(Callback):
     """A rich progress bar per stage, refreshed every ``refresh_every`` steps."""
+
+    stateful = False  # a run stopped in a terminal resumes outside one, and the reverse
 
     def __init__(self, unit: str, refresh_every: int = 10) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

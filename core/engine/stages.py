@@ -92,8 +92,12 @@ class Callback:
     """Hooks into the loop; every method is optional.
 
     ``on_step`` may return a stop reason (e.g. "converged"), which ends the stage; the
-    reasons in RUN_ENDING_REASONS end the run.
+    reasons in RUN_ENDING_REASONS end the run. ``stateful = False``: what it holds is not
+    part of the run (a progress bar, a notebook's watcher), so a checkpoint neither keeps it
+    nor needs it back, and a run resumes whether or not it is there.
     """
+
+    stateful = True
 
     def on_stage_start(self, stage: Stage, step: int) -> None:
         pass
@@ -113,6 +117,11 @@ class Callback:
 
     def load_state_dict(self, state: dict) -> None:
         pass
+
+
+def stateful(callbacks: Sequence[Callback]) -> list[Callback]:
+    """The callbacks whose state a checkpoint keeps (in order)."""
+    return [cb for cb in callbacks if cb.stateful]
 
 
 def clamp_gradients_(parameters: Sequence[nn.Parameter], bound: float) -> None:
@@ -309,7 +318,7 @@ def minimise(
         for cb in watchers:
             cb.on_stage_start(stage, run.step)
         if resuming:  # after on_stage_start, which resets per-stage state
-            for cb, state in zip(callbacks, resume["callbacks"], strict=True):
+            for cb, state in zip(stateful(callbacks), resume["callbacks"], strict=True):
                 cb.load_state_dict(state)
             for cb, state in zip(stage.callbacks, resume["stage_callbacks"], strict=True):
                 cb.load_state_dict(state)
@@ -323,7 +332,7 @@ def minimise(
                 "stage_time_s": time.perf_counter() - stage_started,
                 "stage": run.state_dict(),
                 "completed": [_result_record(r) for r in results],
-                "callbacks": [cb.state_dict() for cb in callbacks],
+                "callbacks": [cb.state_dict() for cb in stateful(callbacks)],
                 "stage_callbacks": [cb.state_dict() for cb in stage.callbacks],
                 "faults_used": fault_state.used,
             }

@@ -30,6 +30,14 @@ TRACE = "trace.csv"
 # What makes a directory a run's directory: if one of these is there, the run has
 # written results and a new run must not write over them.
 RUN_MARKERS = (SUMMARY, TRACE)
+# Every file a run writes into its directory (its writers in run/outputs.py, the record,
+# the checkpoint, Hydra's log and config); ``--overwrite`` removes these and nothing else.
+# tests/core/run/test_single.py checks that a run writes no file outside this list.
+RUN_FILES = (SUMMARY, TRACE, "checkpoint.pt", "nrep.log", "final.npy", "best.npy", "final.xyz", "final.png",
+             "trajectory.xyz", "reference.pdb", "start.pdb", "final.pdb", "best.pdb", "trajectory.pdb")
+RUN_FOLDERS = (".hydra",)  # Hydra's record of the config: config.yaml, hydra.yaml, overrides.yaml
+# What a sweep adds above its jobs' directories (cli/sweep.py)
+SWEEP_FILES = ("sweep_summary.csv", "multirun.yaml")
 
 
 def _umask() -> int:
@@ -110,17 +118,46 @@ def has_results(directory: Path) -> bool:
 
 
 def check_run_dir(directory: Path, overwrite: bool) -> None:
-    """Refuse to write into a directory that already holds a run's results, unless told to."""
+    """Refuse to write into a directory that already holds a run's results, unless told to; told to,
+    remove the earlier run's files (Hydra's record of the new run stays)."""
     if has_results(directory) and not overwrite:
         raise NrepError(
             f"{directory} already holds a run's results; choose another output directory, "
             "or pass --overwrite (output.overwrite=true) to replace them"
         )
+    if has_results(directory) or (directory / "checkpoint.pt").exists():
+        remove_run_files(directory, keep=("nrep.log", ".hydra"))
+
+
+def remove_run_files(directory: Path, keep: Iterable[str] = ()) -> list[str]:
+    """Remove an earlier run's files from ``directory`` (RUN_FILES, RUN_FOLDERS, a sweep's, and
+    replica folders seed<k>/ holding only such files), never anything else; return what was removed."""
+    import shutil
+
+    removed = []
+    for name in (*RUN_FILES, *SWEEP_FILES):
+        path = directory / name
+        if name not in keep and path.is_file():
+            path.unlink()
+            removed.append(name)
+    for name in RUN_FOLDERS:
+        path = directory / name
+        if name not in keep and path.is_dir():
+            shutil.rmtree(path)
+            removed.append(name)
+    for replica in sorted(directory.glob("seed*")):
+        if replica.is_dir() and replica.name[4:].isdigit():
+            removed += [f"{replica.name}/{n}" for n in remove_run_files(replica)]
+            if not any(replica.iterdir()):
+                replica.rmdir()
+    return removed
 
 
 def check_new_run_dir(directory: Path, overwrite: bool) -> None:
-    """Before a run starts: refuse a directory that is not empty, unless told to overwrite."""
-    if directory.exists() and any(directory.iterdir()) and not overwrite:
+    """Before a run starts: refuse a directory that is not empty (but for nrep's lock), unless told to overwrite."""
+    from nrep.core.io.locks import LOCK
+
+    if directory.is_dir() and any(p.name != LOCK for p in directory.iterdir()) and not overwrite:
         raise NrepError(
             f"output directory {directory} is not empty; choose another one (--out DIR), "
             "or pass --overwrite to write over an earlier run"

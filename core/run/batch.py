@@ -26,6 +26,7 @@ from nrep.core.engine.interrupts import interrupts_requested
 from nrep.core.engine.replicas import batch_plans
 from nrep.core.engine.stages import Callback, FaultPolicy, Stage, StageResult, StepState, minimise
 from nrep.core.io import files as results
+from nrep.core.io.locks import locked
 from nrep.core.methods.plans import MethodPlan
 from nrep.core.methods.registry import build_plan
 from nrep.core.run.build import build_system, move_overlapping_atoms, watchers
@@ -100,17 +101,17 @@ def execute_replicas(
     command: str = "",
 ) -> list[dict[str, Any]]:
     """Run seeds cfg.seed .. cfg.seed + cfg.replicas - 1 as one batch; one summary per seed."""
-    results.check_run_dir(run_dir, cfg.output.overwrite)
-    for seed in replica_seeds(cfg):
-        results.check_run_dir(replica_dir(run_dir, seed), cfg.output.overwrite)
-
     def build(configs: list[NrepConfig]) -> tuple[list[System], Energy, list[int]]:
         systems, moved = zip(*(move_overlapping_atoms(c, build_system(c)) for c in configs))
         return list(systems), build_energy(configs[0], systems[0]), list(moved)
 
-    done = minimise_replicas(cfg, build, show_progress=show_progress, config_record=config_record, command=command)
-    return [record_run(d.config, replica_dir(run_dir, d.config.seed), d.system, d.energy, d.plan, d.stage_results,
-                       d.callbacks, d.context, d.extra) for d in done]
+    with locked(run_dir):  # one nrep process per run directory
+        results.check_run_dir(run_dir, cfg.output.overwrite)
+        for seed in replica_seeds(cfg):
+            results.check_run_dir(replica_dir(run_dir, seed), cfg.output.overwrite)
+        done = minimise_replicas(cfg, build, show_progress=show_progress, config_record=config_record, command=command)
+        return [record_run(d.config, replica_dir(run_dir, d.config.seed), d.system, d.energy, d.plan, d.stage_results,
+                           d.callbacks, d.context, d.extra) for d in done]
 
 
 def replica_seeds(cfg: NrepConfig) -> list[int]:

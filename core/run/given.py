@@ -9,6 +9,7 @@ analytic Hessian blocks when it has them (nrep's own energies), else autograd.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -24,6 +25,7 @@ from nrep.core.engine.callbacks import StepFunction
 from nrep.core.engine.stages import Callback, StepState
 from nrep.core.errors import NrepError
 from nrep.core.io import files as results
+from nrep.core.io.locks import locked
 from nrep.core.run.batch import minimise_replicas, replica_dir, replica_seeds
 from nrep.core.run.build import show_progress
 from nrep.core.run.record import record_run, summarise
@@ -112,12 +114,21 @@ def minimise(
     n = start.shape[-2]
     cfg, record = given_config(n, name, method, optim, {**settings, **({"replicas": batch} if batch else {})})
     run_dir = Path(out) if out is not None else None
+    with locked(run_dir) if run_dir is not None else contextlib.nullcontext():  # one nrep process per directory
+        return run_given(cfg, record, energy, start, batch, run_dir, overwrite, callbacks, name)
+
+
+def run_given(cfg: NrepConfig, record: dict, energy: Callable, start: torch.Tensor, batch: int | None,
+              run_dir: Path | None, overwrite: bool, callbacks: Sequence[Watcher], name: str) -> Result | list[Result]:
+    """:func:`minimise` once its config is built (and its directory's lock held)."""
     if run_dir is not None:
         targets = [run_dir] if batch is None else [replica_dir(run_dir, seed) for seed in replica_seeds(cfg)]
         for target in targets:
             if results.has_results(target) and not (overwrite or cfg.output.overwrite):
                 raise NrepError(f"{target} already holds a run's results; choose another out=, "
                                 "or pass overwrite=True to replace them")
+            if results.has_results(target):
+                results.remove_run_files(target)  # the earlier run's files only: never a user's
     wrapped = FunctionEnergy(energy)
     check_differentiable(wrapped, start)
     watching = [cb if isinstance(cb, Callback) else StepFunction(cb) for cb in callbacks]

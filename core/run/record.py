@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,7 @@ def summarise(
         "status": status,
         "stop_reason": final.stop_reason,
         "command": context.command,
+        "working_dir": os.getcwd(),  # relative paths in the config (a --pdb file, caches) are relative to it
         "started_at": context.started_at,
         **system_columns(system),
         "energy_model": cfg.energy.name,

@@ -23,6 +23,7 @@ from nrep.core.energy.registry import Energy, build_energy
 from nrep.core.engine.interrupts import interrupts_requested
 from nrep.core.engine.stages import Callback, FaultPolicy, StageResult, minimise
 from nrep.core.io import files as results
+from nrep.core.io.locks import locked
 from nrep.core.methods.plans import MethodPlan
 from nrep.core.methods.registry import build_plan, method_of
 from nrep.core.run.build import build_system, move_overlapping_atoms, watchers
@@ -142,9 +143,11 @@ def execute(
     stopped: status=interrupted or diverged). ``resume``: continue the interrupted run in
     ``run_dir`` from its checkpoint.
     """
-    checkpoint = read_checkpoint(run_dir, cfg) if resume else None
-    if not resume:
-        results.check_run_dir(run_dir, cfg.output.overwrite)
-    done = minimise_built(cfg, built_from_config(cfg), show_progress=show_progress, config_record=config_record,
-                          command=command, checkpoint=checkpoint)
-    return record_run(cfg, run_dir, done.system, done.energy, done.plan, done.stage_results, done.callbacks, done.context)
+    with locked(run_dir):  # one nrep process per run directory
+        checkpoint = read_checkpoint(run_dir, cfg) if resume else None
+        if not resume:
+            results.check_run_dir(run_dir, cfg.output.overwrite)
+        done = minimise_built(cfg, built_from_config(cfg), show_progress=show_progress, config_record=config_record,
+                              command=command, checkpoint=checkpoint)
+        return record_run(cfg, run_dir, done.system, done.energy, done.plan, done.stage_results, done.callbacks,
+                          done.context)

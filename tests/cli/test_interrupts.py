@@ -42,10 +42,11 @@ def rows(path):
 
 
 def test_sigint_leaves_a_resumable_run_that_ends_as_if_never_stopped(tmp_path, nrep_cli):
+    """Stopped with a progress bar, resumed without one, from another working directory."""
     whole = nrep_cli("loop", "--out", "whole", *ARGS, cwd=tmp_path)
     assert whole.returncode == 0, whole.stderr
 
-    code, output = signal_once_running(start(tmp_path, "loop", "--out", "cut", *ARGS), signal.SIGINT)
+    code, output = signal_once_running(start(tmp_path, "loop", "--out", "cut", *ARGS, "output.progress=on"), signal.SIGINT)
     cut = tmp_path / "cut"
     summary = json.loads((cut / "summary.json").read_text())
     assert code == 1 and summary["status"] == "interrupted", output
@@ -53,7 +54,8 @@ def test_sigint_leaves_a_resumable_run_that_ends_as_if_never_stopped(tmp_path, n
     assert (cut / "checkpoint.pt").is_file() and (cut / "best.npy").is_file() and (cut / "final.npy").is_file()
     assert len(rows(cut / "trace.csv")) >= 1
 
-    done = nrep_cli("resume", "cut", cwd=tmp_path)
+    (tmp_path / "elsewhere").mkdir()
+    done = nrep_cli("resume", str(cut), "output.progress=off", cwd=tmp_path / "elsewhere")
     assert done.returncode == 0, done.stderr + done.stdout
     resumed = json.loads((cut / "summary.json").read_text())
     original = json.loads((tmp_path / "whole" / "summary.json").read_text())
@@ -82,10 +84,12 @@ def test_a_second_signal_stops_at_once(tmp_path):
     ("nowhere", "no such run directory"),
     ("empty", "holds no finished or interrupted run"),
     ("--fast", "unrecognized arguments: --fast"),
+    ("empty seed=3", "nrep resume takes the run's own config; 'seed=3' cannot change it (only output.progress=on|off|auto)"),
+    ("empty output.progress=maybe", "output.progress='maybe' is not one of on, off, auto"),
 ])
 def test_resume_refuses_what_it_cannot_resume(tmp_path, nrep_cli, target, message):
     (tmp_path / "empty").mkdir()
-    done = nrep_cli("resume", target, cwd=tmp_path)
+    done = nrep_cli("resume", *target.split(), cwd=tmp_path)
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1 and message in lines[0], done.stderr
 

@@ -91,3 +91,19 @@ def test_a_loop_trajectory_is_a_multi_frame_xyz(tmp_path, compose_cfg):
     lines = (tmp_path / "run" / "trajectory.xyz").read_text().splitlines()
     frames = [i for i, line in enumerate(lines) if line.startswith("step ")]
     assert len(frames) == 6 and lines[frames[0] - 1] == "60"  # steps 0, 10, ..., 50; 60 beads
+
+
+def test_every_file_a_run_writes_is_one_overwrite_may_remove(tmp_path, compose_cfg, peptide_file):
+    """--overwrite removes RUN_FILES and RUN_FOLDERS only: a run must write nothing else."""
+    from nrep.cli.main import main
+    from nrep.core.io.files import RUN_FILES, RUN_FOLDERS
+
+    assert main(["loop", "method=gd", "system.n=30", "stop.max_steps=60", "threads=1", "output.trajectory_every=20",
+                 "--out", str(tmp_path / "loop")]) == 0
+    protein = compose_cfg("system=protein", f"system.pdb={peptide_file}", "init=extended",
+                          f"init.cache_dir={tmp_path / 'starts'}", "energy=amber", "method=gd", "stop.max_steps=5",
+                          "output.trajectory_every=2", "threads=1")
+    execute(protein, tmp_path / "protein")
+    written = {p.name for run in ("loop", "protein") for p in (tmp_path / run).iterdir()}
+    assert {"final.png", "trajectory.xyz", "trajectory.pdb", "best.pdb", ".hydra", "nrep.log"} <= written
+    assert written <= {*RUN_FILES, *RUN_FOLDERS}, written - {*RUN_FILES, *RUN_FOLDERS}
