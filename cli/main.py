@@ -227,6 +227,19 @@ def check_output_dirs(inv: Invocation, composed: Sequence[ComposedJob]) -> None:
     check_new_run_dir(output_dir(inv, composed), overwrite)
 
 
+def check_devices_and_threads(composed: Sequence[ComposedJob], cores: int) -> None:
+    """Refuse a GPU torch cannot see before any directory is made; warn of more threads than cores."""
+    for job in composed:
+        if job.typed.device.name.startswith("cuda"):
+            from nrep.core.runtime import check_device
+
+            check_device(job.typed.device.name)
+    threads = max((job.typed.threads or 0) for job in composed)
+    if threads > cores:
+        print(f"nrep: warning: threads={threads} is more than the {cores} cores this process may use; "
+              f"the run will be slower, not faster (threads={cores} or fewer)", file=sys.stderr)
+
+
 def check_sizes(composed: Sequence[ComposedJob]) -> None:
     """Refuse method settings a loop's size makes impossible (e.g. more slow modes than beads) before any run starts."""
     for job in composed:
@@ -275,8 +288,10 @@ def run_command(command: str, argv: Sequence[str]) -> int:
     key = "hydra.sweep.dir" if inv.multirun else "hydra.run.dir"
     if key not in _override_keys([*inv.injected, *inv.overrides]):  # ${now:...} resolves again at launch: pin it
         inv.injected.append(f"{key}={_quoted(str(target))}")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     with locked(target):  # before anything is written: a second nrep into the same directory is refused
-        check_parallel_threads(composed, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+        check_parallel_threads(composed, cores)
+        check_devices_and_threads(composed, cores)
         check_output_dirs(inv, composed)
         if command == "fold":
             check_structures(composed)
@@ -285,7 +300,10 @@ def run_command(command: str, argv: Sequence[str]) -> int:
         if inv.overwrite or any(job.typed.output.overwrite for job in composed):
             remove_run_files(target)  # the earlier run's files, once every check has passed; never a user's
         code = launch(inv.hydra_argv())
-    if code and len(problems) > 1:
+    if code and len(problems) == 1:  # the run's log line went to stdout; the error belongs on stderr too
+        run_dir, what = problems[0]
+        print(f"nrep: the run in {run_dir} did not end with status ok: {what}", file=sys.stderr)
+    elif code and problems:
         print(f"nrep: {len(problems)} runs did not end with status ok:", file=sys.stderr)
         for run_dir, what in problems:
             print(f"  {run_dir}: {what}", file=sys.stderr)

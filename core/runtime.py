@@ -47,6 +47,22 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def check_device(device: str) -> torch.device:
+    """The device ``device.name`` names, or one line when torch cannot use it (no CUDA, no such GPU)."""
+    resolved = torch.device(device)
+    if resolved.type != "cuda":
+        return resolved
+    if not torch.cuda.is_available():
+        raise NrepError(
+            f"device={device} was asked for but torch sees no CUDA device; use device=cpu, "
+            "or install a CUDA build of torch (see README, 'Installing torch')"
+        )
+    if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+        raise NrepError(f"device.name={device}: torch sees {torch.cuda.device_count()} CUDA device(s), "
+                        f"numbered from 0; choose one of them")
+    return resolved
+
+
 def configure(device: str, dtype: str, threads: int | None, deterministic: bool) -> Runtime:
     """Set torch's threads and determinism and resolve the device; call once per run.
 
@@ -56,13 +72,8 @@ def configure(device: str, dtype: str, threads: int | None, deterministic: bool)
     """
     n_threads = threads or available_cores()
     torch.set_num_threads(n_threads)
-    resolved = torch.device(device)
+    resolved = check_device(device)
     if resolved.type == "cuda":
-        if not torch.cuda.is_available():
-            raise NrepError(
-                "device=cuda was asked for but torch sees no CUDA device; use device=cpu, "
-                "or install a CUDA build of torch (see README, 'Installing torch')"
-            )
         if deterministic:
             # cuBLAS needs a fixed workspace to be deterministic; must be set before its first use.
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from nrep.configs.schema.choices import OPENMM_PLATFORMS, SOLVENTS
@@ -16,6 +17,11 @@ def require(ok: bool, message: str) -> None:
     """Raise ConfigError(message) unless ``ok``."""
     if not ok:
         raise ConfigError(message)
+
+
+def require_positive(key: str, value: float) -> None:
+    """A step size, rate or length: a finite number > 0 (inf passes ``> 0`` and then blows a run up)."""
+    require(math.isfinite(value) and value > 0, f"{key} must be a finite number > 0 (got {value})")
 
 
 def check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:

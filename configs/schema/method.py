@@ -7,7 +7,7 @@ from typing import ClassVar, List, Optional
 
 from omegaconf import MISSING
 
-from nrep.configs.schema.checks import check_choice, check_langevin, require
+from nrep.configs.schema.checks import check_choice, check_langevin, require, require_positive
 from nrep.configs.schema.choices import (
     ACTIVATIONS,
     BACKBONE_NORMS,
@@ -185,7 +185,7 @@ class ReparamMethodConfig(MethodConfig):
     stop: StopConfig = field(default_factory=lambda: StopConfig(min_delta=1e-5))
 
     def __post_init__(self) -> None:
-        require(self.lr > 0, f"method.lr must be > 0 (got {self.lr})")
+        require_positive("method.lr", self.lr)
         if self.optim is not None:
             check_choice("method.optim", self.optim, tuple(OPTIM_OPTIONS))
         self.stop.check("method.stop")

@@ -7,7 +7,7 @@ from typing import ClassVar, Optional
 
 from omegaconf import MISSING
 
-from nrep.configs.schema.checks import require
+from nrep.configs.schema.checks import require, require_positive
 
 
 @dataclass
@@ -38,7 +38,7 @@ class StepOptimConfig(OptimConfig):
     clamp_grad: Optional[float] = 0.1
 
     def __post_init__(self) -> None:
-        require(self.lr > 0, f"optim.lr must be > 0 (got {self.lr})")
+        require_positive("optim.lr", self.lr)
         require(
             self.clamp_grad is None or self.clamp_grad > 0,
             f"optim.clamp_grad must be > 0 or null (got {self.clamp_grad})",
@@ -116,7 +116,7 @@ class FIREConfig(StepOptimConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require(self.max_step > 0, f"optim.max_step must be > 0 (got {self.max_step})")
+        require_positive("optim.max_step", self.max_step)
         require(self.n_delay >= 0, f"optim.n_delay must be >= 0 (got {self.n_delay})")
         require(self.f_inc >= 1, f"optim.f_inc must be >= 1 (got {self.f_inc})")
         require(0 < self.f_dec < 1, f"optim.f_dec must lie in (0, 1) (got {self.f_dec})")

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from nrep.configs.schema.run import NrepConfig
 
 
+MAX_SEED = 2**63 - 1  # torch.manual_seed takes 64 bits; nrep's derived seeds are 63-bit
+
+
 def stage1_optim(cfg: NrepConfig) -> OptimConfig:
     """The optimiser settings of stage 1 of a reparametrised method (lr: ``method.lr``)."""
     name = getattr(cfg.method, "optim", None)
@@ -45,7 +48,9 @@ def check_run(cfg: NrepConfig) -> None:
         cfg.time_budget_s is None or cfg.time_budget_s > 0,
         f"time_budget_s must be > 0 or null (got {cfg.time_budget_s})",
     )
-    require(cfg.seed >= 0, f"seed must be >= 0 (got {cfg.seed})")
+    require(0 <= cfg.seed and cfg.seed + cfg.replicas - 1 <= MAX_SEED,
+            f"seed must lie in 0 .. {MAX_SEED} (2^63 - 1), the range of torch's generator"
+            f"{' with its replicas' if cfg.replicas > 1 else ''} (got {cfg.seed})")
     require(cfg.replicas >= 1, f"replicas must be >= 1 (got {cfg.replicas})")
     if cfg.replicas > 1:
         _check_replicas(cfg)

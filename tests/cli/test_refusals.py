@@ -303,7 +303,7 @@ def test_bad_structure_files_are_refused(refused, workdir, peptide_text, case):
         (["hydra/launcher=joblib", "seed=0"], "launches the jobs of a sweep; add -m"),
         (["-m", "--cfg", "job", "seed=0,1"], "drop -m"),
         (["system.n=5"], "system.n=5 is too small"),
-        (["optim.lr=-1"], "optim.lr must be > 0"),
+        (["optim.lr=-1"], "optim.lr must be a finite number > 0"),
         (["method=cg", "method.modes.k=500"], "method.modes.k=500 exceeds the 400 particles of loop; choose k <= 400"),
         (["method=gnn", "method.graph=knn", "method.knn_k=400"], "method.knn_k=400 needs more than 400 particles (loop)"),
         (["method=gnn", "method.hidden_dims=[0]"], "method.hidden_dims must list at least one layer size, all >= 1"),
@@ -319,10 +319,38 @@ def test_bad_structure_files_are_refused(refused, workdir, peptide_text, case):
         (["replicas=4"], "replicas=4 batches the seeds of a protein"),
         (["faults.step_factor=1.5"], "faults.step_factor must be in (0, 1)"),
         (["faults.retries=-1"], "faults.retries must be >= 0"),
+        (["optim.lr=inf"], "optim.lr must be a finite number > 0 (got inf)"),
+        (["method=cg", "method.lr=inf"], "method.lr must be a finite number > 0 (got inf)"),
+        (["optim=fire", "optim.max_step=inf"], "optim.max_step must be a finite number > 0"),
+        (["seed=99999999999999999999"], "seed must lie in 0 .. 9223372036854775807 (2^63 - 1)"),
     ],
 )
 def test_bad_loop_overrides_are_refused(refused, args, message):
     refused(["loop", *args], message)
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:1"])
+def test_a_gpu_torch_cannot_see_is_refused_before_any_directory(refused, monkeypatch, workdir, device):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    refused(["loop", f"device.name={device}", "--out", str(workdir / "results" / "gpu")],
+            f"device={device} was asked for but torch sees no CUDA device; use device=cpu")
+    assert not (workdir / "results" / "gpu").exists()
+
+
+def test_more_threads_than_cores_is_a_warning_on_stderr(workdir, capsys):
+    assert main(["loop", "method=gd", "system.n=30", "stop.max_steps=10", "threads=512", "output.snapshot=false",
+                 "--out", str(workdir / "many")]) == 0
+    assert "nrep: warning: threads=512 is more than the" in capsys.readouterr().err
+
+
+def test_a_run_that_does_not_end_ok_says_so_on_stderr(workdir, capsys):
+    """A diverged run: its log line is on stdout, and one line on stderr names the run and its status."""
+    assert main(["loop", "method=gd", "system.n=30", "optim=sgd", "optim.lr=1e12", "optim.clamp_grad=null",
+                 "faults.retries=0", "output.snapshot=false", "threads=1", "--out", str(workdir / "bad")]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [f"nrep: the run in {workdir / 'bad'} did not end with status ok: diverged"]
 
 
 @pytest.mark.parametrize(
