@@ -139,7 +139,9 @@ def show_lines(run: dict[str, Any], run_dir: Path) -> list[str]:
             rows.append((key.split("_")[0], str(run[key])))
     files = sorted(p for p in run_dir.iterdir() if p.is_file())
     rows.append(("files", ", ".join(f"{p.name} ({_size(p)})" for p in files) or "none"))
-    if (run_dir / "checkpoint.pt").is_file():
+    from nrep.core.io.files import CHECKPOINT
+
+    if (run_dir / CHECKPOINT).is_file():
         rows.append(("resume", f"nrep resume {_where(str(run_dir))}"))
     width = max(len(label) for label, _ in rows)
     return [f"{label:<{width}}  {value}" for label, value in rows]
@@ -153,7 +155,7 @@ def run_show(argv: Sequence[str]) -> int:
     if len(args) > 1 or args[0].startswith("-"):
         raise NrepError(f"nrep show takes one run directory (got {' '.join(args)}); nrep ls DIR lists several")
     from nrep.core.io.files import SUMMARY
-    from nrep.core.io.runs import MISSING, find_runs, read_summary
+    from nrep.core.io.runs import find_runs, read_summary, unfinished
 
     run_dir = Path(args[0])
     if not run_dir.is_dir():
@@ -161,7 +163,7 @@ def run_show(argv: Sequence[str]) -> int:
     if (run_dir / SUMMARY).is_file():
         run = read_summary(run_dir / SUMMARY)
     elif (run_dir / ".hydra").is_dir():
-        run = {"status": MISSING, "error": "no summary.json: the job was killed, or is still running"}
+        run = unfinished(run_dir.resolve())
     else:
         inside = find_runs([run_dir])
         hint = f"it holds {len(inside)} runs: nrep ls {run_dir}" if inside else "it holds no run"

@@ -15,13 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from nrep.core.errors import NrepError
+from nrep.core.io.files import CHECKPOINT
 
 if TYPE_CHECKING:
     import argparse
 
 USAGE = """usage: nrep resume RUN_DIR [output.progress=on|off|auto] [--debug]
 
-Continue a run stopped by Ctrl-C or SIGTERM (status=interrupted in its summary.json)
+Continue a run stopped by Ctrl-C or SIGTERM (status=interrupted in its summary.json),
+or killed outright after a periodic checkpoint (output.checkpoint_every_s; no summary),
 from RUN_DIR/checkpoint.pt, in the same directory, with the same config and threads,
 from the working directory it started in (its relative paths are relative to that), in
 a terminal or not. The trace, best structure and final files are then those of the
@@ -64,6 +66,11 @@ def interrupted_summary(run_dir: Path) -> dict:
     path = run_dir / "summary.json"
     if not run_dir.is_dir():
         raise NrepError(f"no such run directory: {run_dir}")
+    if not path.is_file() and (run_dir / CHECKPOINT).is_file():  # killed outright after a periodic checkpoint
+        from nrep.core.run.checkpoint import load_checkpoint
+
+        about = load_checkpoint(run_dir / CHECKPOINT).get("about", {})
+        return {**about, "status": "killed", "checkpoint": CHECKPOINT, "steps_total": "its last checkpoint"}
     if not path.is_file():
         raise NrepError(f"{run_dir} holds no finished or interrupted run (no summary.json); pass a run's directory")
     try:

@@ -43,7 +43,10 @@ class OutputConfig:
     replace an earlier run's files in the same directory. snapshot: draw the final
     structure as final.png. trajectory_every: keep X every that many steps (and at the
     end of each stage) as trajectory.pdb (proteins, one MODEL per frame) or
-    trajectory.xyz (loops); 0 = no trajectory.
+    trajectory.xyz (loops); 0 = no trajectory. checkpoint_every_s: write checkpoint.pt
+    (atomically) every that many seconds of a run in nrep's engine (GD, CG, GNN with Adam,
+    SGD or FIRE), so a run killed outright (kill -9, out of memory, a lost node) loses at
+    most that much work and ``nrep resume`` continues it; 0 = only when stopped by a signal.
     """
 
     root: str = "results"
@@ -52,11 +55,14 @@ class OutputConfig:
     progress: str = "auto"
     overwrite: bool = False
     snapshot: bool = True
+    checkpoint_every_s: float = 300.0
 
     def __post_init__(self) -> None:
         require(self.trace_every >= 1, f"output.trace_every must be >= 1 (got {self.trace_every})")
         require(self.trajectory_every >= 0, f"output.trajectory_every must be >= 0 (got {self.trajectory_every})")
         check_choice("output.progress", self.progress, PROGRESS_MODES)
+        require(self.checkpoint_every_s >= 0 and self.checkpoint_every_s != float("inf"),
+                f"output.checkpoint_every_s must be >= 0 seconds, 0 = only on signals (got {self.checkpoint_every_s})")
 
 
 @dataclass

@@ -34,6 +34,8 @@ log = logging.getLogger("nrep")
 ModelFactory = Callable[[torch.Tensor], nn.Module]
 OptimizerFactory = Callable[[list[nn.Parameter]], torch.optim.Optimizer]
 
+# What _StageRun.run returns when a periodic checkpoint is due (never a stage's stop reason).
+CHECKPOINT_DUE = "checkpoint_due"
 # Stop reasons that end the whole run rather than handing over to the next stage.
 RUN_ENDING_REASONS = frozenset({"diverged", "interrupted", "time_budget"})
 
@@ -154,9 +156,9 @@ class _StageRun:
 
     def __init__(self, stage: Stage, energy: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
                  watchers: Sequence[Callback], step: int, started: float, faults: "FaultBudget",
-                 interrupt: Callable[[], bool] | None) -> None:
+                 interrupt: Callable[[], bool] | None, checkpoints: Checkpoints | None = None) -> None:
         self.stage, self.energy, self.watchers, self.started = stage, energy, watchers, started
-        self.faults, self.interrupt = faults, interrupt
+        self.faults, self.interrupt, self.checkpoints = faults, interrupt, checkpoints
         self.model = stage.model_from(x)
         self.parameters = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = stage.make_optimizer(self.parameters)
@@ -164,6 +166,7 @@ class _StageRun:
         self.step, self.stage_step, self.evaluations = step, 0, 0
         self.energy_start = math.nan
         self.rollbacks = 0
+        self.checkpointed = -1  # the step of the last periodic checkpoint
 
     def state_dict(self) -> dict:
         return {
@@ -247,6 +250,9 @@ class _StageRun:
             # between steps only: a checkpoint then holds a state the callbacks have not seen yet
             if not retrying and self.interrupt is not None and self.interrupt():
                 return "interrupted"
+            if not retrying and self.checkpoints is not None and self.step != self.checkpointed and self.checkpoints.due():
+                self.checkpointed = self.step  # at most one save per step, however short the interval
+                return CHECKPOINT_DUE  # minimise saves the state and calls run() again
             if not retrying:
                 for cb in self.watchers:
                     cb.before_step(self.stage, self.step)
@@ -272,6 +278,31 @@ class _StageRun:
         return "max_steps"
 
 
+class Checkpoints:
+    """Periodic checkpoints: ``save(checkpoint)`` every ``every_s`` seconds of a stage, between steps.
+
+    The checkpoint is the one an interrupt leaves, so a run killed after a save (``kill -9``,
+    a lost node) resumes from it exactly as from an interrupt. Optimisers that own their
+    loop (L-BFGS) are not checkpointed.
+    """
+
+    def __init__(self, every_s: float, save: Callable[[dict], None]) -> None:
+        self.every_s, self.save = every_s, save
+        self.last = time.monotonic()
+        self.saved = 0
+        self.time_s = 0.0  # spent saving
+
+    def due(self) -> bool:
+        return time.monotonic() - self.last >= self.every_s
+
+    def write(self, checkpoint: dict) -> None:
+        started = time.perf_counter()
+        self.save(checkpoint)
+        self.time_s += time.perf_counter() - started
+        self.saved += 1
+        self.last = time.monotonic()
+
+
 def _result_record(result: StageResult) -> dict:
     return {k: v for k, v in vars(result).items() if k != "checkpoint"}
 
@@ -284,6 +315,7 @@ def minimise(
     faults: FaultPolicy | None = None,
     interrupt: Callable[[], bool] | None = None,
     resume: dict | None = None,
+    checkpoints: Checkpoints | None = None,
 ) -> list[StageResult]:
     """Run the stages in order, handing the final X of each to the next.
 
@@ -292,7 +324,7 @@ def minimise(
     ``interrupt()``: asked before each step; True ends the run with "interrupted", and
     that stage's result carries ``checkpoint``. ``resume``: such a checkpoint; the same
     stages and callbacks (built from the same config) then continue the run exactly where
-    it stopped.
+    it stopped. ``checkpoints``: also save that checkpoint periodically while the run goes on.
     """
     fault_state = FaultBudget(faults or FaultPolicy())
     results: list[StageResult] = []
@@ -309,7 +341,7 @@ def minimise(
         if index < first:
             continue
         watchers = [*callbacks, *stage.callbacks]
-        run = _StageRun(stage, energy, x, watchers, step, started, fault_state, interrupt)
+        run = _StageRun(stage, energy, x, watchers, step, started, fault_state, interrupt, checkpoints)
         stage_started = time.perf_counter()
         resuming = resume is not None and index == first
         if resuming:
@@ -322,11 +354,10 @@ def minimise(
                 cb.load_state_dict(state)
             for cb, state in zip(stage.callbacks, resume["stage_callbacks"], strict=True):
                 cb.load_state_dict(state)
-        stop_reason = run.run()
-        step = run.step
-        checkpoint = None
-        if stop_reason == "interrupted":
-            checkpoint = {
+        def state_now(index: int = index, stage_started: float = stage_started, run: _StageRun = run,
+                      stage: Stage = stage) -> dict:
+            """The run's state between two steps: what a checkpoint holds."""
+            return {
                 "stage_index": index,
                 "elapsed_s": time.perf_counter() - started,
                 "stage_time_s": time.perf_counter() - stage_started,
@@ -336,6 +367,13 @@ def minimise(
                 "stage_callbacks": [cb.state_dict() for cb in stage.callbacks],
                 "faults_used": fault_state.used,
             }
+
+        stop_reason = run.run()
+        while stop_reason == CHECKPOINT_DUE:
+            checkpoints.write(state_now())
+            stop_reason = run.run()
+        step = run.step
+        checkpoint = state_now() if stop_reason == "interrupted" else None
         with torch.no_grad():
             x = run.model().detach()
             final_energy = float(energy(x))

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 SUMMARY = "summary.json"
 TRACE = "trace.csv"
+CHECKPOINT = "checkpoint.pt"  # its format: core/run/checkpoint.py
 
 # What makes a directory a run's directory: if one of these is there, the run has
 # written results and a new run must not write over them.
@@ -33,7 +34,7 @@ RUN_MARKERS = (SUMMARY, TRACE)
 # Every file a run writes into its directory (its writers in run/outputs.py, the record,
 # the checkpoint, Hydra's log and config); ``--overwrite`` removes these and nothing else.
 # tests/core/run/test_single.py checks that a run writes no file outside this list.
-RUN_FILES = (SUMMARY, TRACE, "checkpoint.pt", "nrep.log", "final.npy", "best.npy", "final.xyz", "final.png",
+RUN_FILES = (SUMMARY, TRACE, CHECKPOINT, "nrep.log", "final.npy", "best.npy", "final.xyz", "final.png",
              "trajectory.xyz", "reference.pdb", "start.pdb", "final.pdb", "best.pdb", "trajectory.pdb")
 RUN_FOLDERS = (".hydra",)  # Hydra's record of the config: config.yaml, hydra.yaml, overrides.yaml
 # What a sweep adds above its jobs' directories (cli/sweep.py)
@@ -125,7 +126,7 @@ def check_run_dir(directory: Path, overwrite: bool) -> None:
             f"{directory} already holds a run's results; choose another output directory, "
             "or pass --overwrite (output.overwrite=true) to replace them"
         )
-    if has_results(directory) or (directory / "checkpoint.pt").exists():
+    if has_results(directory) or (directory / CHECKPOINT).exists():
         remove_run_files(directory, keep=("nrep.log", ".hydra"))
 
 

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from nrep.core.errors import NrepError
-from nrep.core.io.files import SUMMARY
+from nrep.core.io.files import CHECKPOINT, SUMMARY
 
 MISSING = "missing"  # Hydra started the job (.hydra/ is there) but it wrote no summary
+KILLED = "killed"  # ... and no summary, but a periodic checkpoint to resume from
 UNREADABLE = "unreadable"
 
 
@@ -26,6 +27,14 @@ def read_summary(path: Path) -> dict[str, Any]:
     except (OSError, ValueError) as error:
         return {"status": UNREADABLE, "error": f"{path.name}: {error}"}
     return record
+
+
+def unfinished(run_dir: Path) -> dict[str, Any]:
+    """The record of a run Hydra started that wrote no summary: killed with a periodic checkpoint, or missing."""
+    if (run_dir / CHECKPOINT).is_file():
+        return {"status": KILLED, "error": f"no summary.json, but a periodic checkpoint: killed (or still running); "
+                                           f"nrep resume {run_dir} continues it"}
+    return {"status": MISSING, "error": "no summary.json: the job was killed, or is still running"}
 
 
 def find_runs(directories: Iterable[Path]) -> list[dict[str, Any]]:
@@ -42,5 +51,5 @@ def find_runs(directories: Iterable[Path]) -> list[dict[str, Any]]:
             run_dir = marker.parent.resolve()
             has_runs_inside = any(found.is_relative_to(run_dir) for found in records)  # a batch: seed<k>/ below
             if marker.is_dir() and not has_runs_inside and not (run_dir / SUMMARY).exists():
-                records[run_dir] = {"status": MISSING, "error": "no summary.json: the job was killed, or is still running"}
+                records[run_dir] = unfinished(run_dir)
     return [{**record, "run_dir": str(run_dir)} for run_dir, record in records.items()]

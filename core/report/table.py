@@ -67,7 +67,10 @@ def load_runs(directories: Sequence[Path]) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     if "optim" in table:  # the OpenMM methods carry an optim group they do not use (summary: optim=null)
         unused = table["optim"].isna() & (table["status"] == "ok")
-        table.loc[unused, [c for c in table.columns if c.startswith("cfg.optim.")]] = None
+        if unused.any():  # pandas refuses None in a bool column (cfg.optim.nesterov) even under an all-False mask
+            columns = [c for c in table.columns if c.startswith("cfg.optim.")]
+            table[columns] = table[columns].astype(object)
+            table.loc[unused, columns] = None
     for column in [*METRICS, "seed", "energy_best", "time_total_s", "rmsd_backbone_A", "rmsd_heavy_A", "rmsd_all_A", "stuck_pairs"]:
         if column in table:
             table[column] = pd.to_numeric(table[column], errors="coerce")

@@ -1,4 +1,5 @@
-"""The checkpoint of an interrupted run: ``checkpoint.pt``, plain tensors and values (loaded without pickle).
+"""The checkpoint of an interrupted (or periodically saved) run: ``checkpoint.pt``, plain tensors and values
+(loaded without pickle).
 
 It holds the stage loop's state (``nrep.core.engine``), the method's set-up times (so the
 trace's clock goes on from the first start) and a fingerprint of the config, which must
@@ -19,7 +20,7 @@ from nrep.core.io import files as results
 from nrep.core.io.paths import hashed_key
 from nrep.core.methods.plans import MethodPlan
 
-CHECKPOINT = "checkpoint.pt"
+CHECKPOINT = results.CHECKPOINT
 CHECKPOINT_FORMAT = 1
 
 
@@ -30,12 +31,21 @@ def config_fingerprint(cfg: NrepConfig) -> str:
     return hashed_key(settings, length=16)
 
 
-def write_checkpoint(run_dir: Path, cfg: NrepConfig, loop_state: dict, plan: MethodPlan) -> None:
-    """checkpoint.pt: the loop's state plus what must match on resume."""
+def write_checkpoint(run_dir: Path, cfg: NrepConfig, loop_state: dict, plan: MethodPlan, about: dict) -> None:
+    """checkpoint.pt: the loop's state, what must match on resume, and ``about`` the run (threads,
+    command, working_dir), which a run killed before it wrote its summary is resumed with."""
     buffer = io.BytesIO()
     torch.save({"format": CHECKPOINT_FORMAT, "config": config_fingerprint(cfg), "plan_times": dict(plan.times),
-                "loop": loop_state}, buffer)
+                "loop": loop_state, "about": about}, buffer)
     results.atomic_write_bytes(run_dir / CHECKPOINT, buffer.getvalue())
+
+
+def load_checkpoint(path: Path) -> dict:
+    """checkpoint.pt as plain values, loaded without pickle (NrepError: damaged)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many kinds on a damaged file
+        raise NrepError(f"cannot read {path} ({type(error).__name__}); the checkpoint is damaged: rerun instead") from error
 
 
 def read_checkpoint(run_dir: Path, cfg: NrepConfig) -> dict:
@@ -43,10 +53,7 @@ def read_checkpoint(run_dir: Path, cfg: NrepConfig) -> dict:
     path = run_dir / CHECKPOINT
     if not path.is_file():
         raise NrepError(f"{run_dir} has no {CHECKPOINT}; only runs stopped by Ctrl-C or SIGTERM can be resumed")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many kinds on a damaged file
-        raise NrepError(f"cannot read {path} ({type(error).__name__}); the checkpoint is damaged: rerun instead") from error
+    state = load_checkpoint(path)
     if state.get("format") != CHECKPOINT_FORMAT or state.get("config") != config_fingerprint(cfg):
         raise NrepError(f"{path} does not belong to the config in {run_dir / '.hydra'}; resume with the run's own config")
     return state

@@ -61,6 +61,11 @@ class RunContext:
     resumed: dict | None = None  # the checkpoint a resumed run started from
 
 
+def about_run(threads: int, command: str) -> dict[str, Any]:
+    """What a checkpoint keeps about its run, for a resume without a summary (a run killed outright)."""
+    return {"threads": threads, "command": command, "working_dir": os.getcwd()}
+
+
 def system_columns(system: System) -> dict[str, Any]:
     return {"system": system.name, "n_particles": system.n, **system.describe()}
 
@@ -121,6 +126,8 @@ def summarise(
         **stage_columns(stage_results),
         "rollbacks": sum(r.rollbacks for r in stage_results),
         "overlapping_atoms_moved": context.overlaps_moved,
+        "checkpoints_saved": 0,  # periodic checkpoints (plan.info has them when the run saved any)
+        "time_checkpoints_s": 0.0,
         **plan.info,
         "time_setup_s": context.time_setup_s,
         "time_modes_s": plan.times.get("modes", 0.0),
@@ -164,7 +171,7 @@ def record_run(
         log.warning("interrupted at step %d; L-BFGS keeps its history inside scipy, so this run cannot be resumed "
                     "(best and final structures are kept)", final.checkpoint["stage"]["step"])
     elif final.checkpoint is not None:
-        write_checkpoint(run_dir, cfg, final.checkpoint, plan)
+        write_checkpoint(run_dir, cfg, final.checkpoint, plan, about_run(context.runtime.threads, context.command))
         summary["checkpoint"] = CHECKPOINT
         summary["resume_command"] = f"nrep resume {run_dir}"
         log.warning("interrupted at step %d; continue with: nrep resume %s", final.checkpoint["stage"]["step"], run_dir)
@@ -174,8 +181,8 @@ def record_run(
         outputs.write_trajectory(system, run_dir, callbacks["trajectory"])
     summary.update(outputs.write_structures(cfg, system, energy, run_dir, final.x, best, summary["energy_final_exact"]))
     results.write_json(run_dir / results.SUMMARY, summary)
-    if context.resumed is not None and final.checkpoint is None:
-        (run_dir / CHECKPOINT).unlink(missing_ok=True)  # finished: the summary is the record now
+    if final.checkpoint is None:  # finished (a periodic or resumed checkpoint is done with): the summary is the record
+        (run_dir / CHECKPOINT).unlink(missing_ok=True)
     log_outcome(summary, final, energy.unit, best.energy, run_dir)
     return summary
 

@@ -18,17 +18,17 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from nrep.configs.schema import NrepConfig
+from nrep.configs.schema import NrepConfig, uses_line_search
 from nrep.core.energy.registry import Energy, build_energy
 from nrep.core.engine.interrupts import interrupts_requested
-from nrep.core.engine.stages import Callback, FaultPolicy, StageResult, minimise
+from nrep.core.engine.stages import Callback, Checkpoints, FaultPolicy, StageResult, minimise
 from nrep.core.io import files as results
 from nrep.core.io.locks import locked
 from nrep.core.methods.plans import MethodPlan
 from nrep.core.methods.registry import build_plan, method_of
 from nrep.core.run.build import build_system, move_overlapping_atoms, watchers
-from nrep.core.run.checkpoint import read_checkpoint
-from nrep.core.run.record import RunContext, exact_terms, now, record_failure, record_run
+from nrep.core.run.checkpoint import read_checkpoint, write_checkpoint
+from nrep.core.run.record import RunContext, about_run, exact_terms, now, record_failure, record_run
 from nrep.core.runtime import configure
 from nrep.core.systems.base import System
 
@@ -78,11 +78,13 @@ def minimise_built(
     command: str = "",
     checkpoint: dict | None = None,
     extra_callbacks: Sequence[Callback] = (),
+    save_checkpoint: Callable[[dict, MethodPlan, dict], None] | None = None,
 ) -> Minimised:
     """Set up the runtime, build the system and energy with ``build``, plan the method and minimise.
 
     ``checkpoint``: continue from an interrupted run's checkpoint; ``extra_callbacks``
-    watch the run beside its own (they cannot be checkpointed).
+    watch the run beside its own (they cannot be checkpointed); ``save_checkpoint(state,
+    plan, about)``: where the periodic checkpoints go (``output.checkpoint_every_s``).
     """
     started_at, t0 = now(), time.perf_counter()
     runtime = configure(cfg.device.name, cfg.device.dtype, cfg.threads, cfg.deterministic)
@@ -117,8 +119,14 @@ def minimise_built(
                 merge_rows(callbacks["trace"].rows, rows)
             else:
                 policy = FaultPolicy(cfg.faults.retries, cfg.faults.step_factor, cfg.faults.explosion_factor)
+                periodic = None
+                if save_checkpoint is not None and cfg.output.checkpoint_every_s > 0 and not uses_line_search(cfg):
+                    about = about_run(runtime.threads, command)
+                    periodic = Checkpoints(cfg.output.checkpoint_every_s, lambda state: save_checkpoint(state, plan, about))
                 stage_results = minimise(energy, x0, plan.stages, watching, policy, interrupt,
-                                         checkpoint["loop"] if checkpoint is not None else None)
+                                         checkpoint["loop"] if checkpoint is not None else None, periodic)
+                if periodic is not None:
+                    plan.info.update({"checkpoints_saved": periodic.saved, "time_checkpoints_s": periodic.time_s})
         finally:
             if "progress" in callbacks:
                 callbacks["progress"].close()
@@ -148,6 +156,7 @@ def execute(
         if not resume:
             results.check_run_dir(run_dir, cfg.output.overwrite)
         done = minimise_built(cfg, built_from_config(cfg), show_progress=show_progress, config_record=config_record,
-                              command=command, checkpoint=checkpoint)
+                              command=command, checkpoint=checkpoint,
+                              save_checkpoint=lambda state, plan, about: write_checkpoint(run_dir, cfg, state, plan, about))
         return record_run(cfg, run_dir, done.system, done.energy, done.plan, done.stage_results, done.callbacks,
                           done.context)

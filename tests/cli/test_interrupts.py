@@ -138,3 +138,32 @@ def test_an_lbfgs_run_has_no_checkpoint_to_resume(tmp_path, capsys):
     del summary["checkpoint"]
     (run / "summary.json").write_text(json.dumps(summary))
     assert "without a checkpoint (L-BFGS runs and batches of replicas have none)" in one_line_error(capsys, ["resume", str(run)])
+
+
+def test_kill_9_after_a_periodic_checkpoint_resumes_as_if_never_stopped(tmp_path, nrep_cli):
+    import time
+
+    periodic = [*ARGS, "stop.min_delta=0", "method.stop.min_delta=0", "output.checkpoint_every_s=0.3"]
+    whole = nrep_cli("loop", "--out", "whole", *periodic, cwd=tmp_path)
+    assert whole.returncode == 0, whole.stderr
+    original = json.loads((tmp_path / "whole" / "summary.json").read_text())
+    assert original["checkpoints_saved"] >= 1 and not (tmp_path / "whole" / "checkpoint.pt").exists()
+
+    process = start(tmp_path, "loop", "--out", "killed", *periodic)
+    killed = tmp_path / "killed"
+    deadline = time.monotonic() + 120
+    while not (killed / "checkpoint.pt").exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.kill()  # SIGKILL: no handler runs, no summary is written
+    process.wait(timeout=60)
+    assert (killed / "checkpoint.pt").exists() and not (killed / "summary.json").exists()
+    listed = nrep_cli("ls", "killed", cwd=tmp_path)
+    assert listed.stdout.startswith("killed "), listed.stdout
+
+    done = nrep_cli("resume", "killed", cwd=tmp_path)  # the dead process's lock is stale: taken over
+    assert done.returncode == 0, done.stderr + done.stdout
+    resumed = json.loads((killed / "summary.json").read_text())
+    assert resumed["status"] == "ok" and resumed["steps_total"] == original["steps_total"]
+    assert resumed["energy_final_exact"] == original["energy_final_exact"]
+    assert rows(killed / "trace.csv") == rows(tmp_path / "whole" / "trace.csv")
+    assert not (killed / "checkpoint.pt").exists() and not (killed / ".nrep.lock").exists()

@@ -87,3 +87,29 @@ def test_an_lbfgs_stage_stops_when_asked():
     x0 = torch.linspace(-1, 2, 12, dtype=torch.float64).reshape(4, 3)
     [result] = minimise(bumpy, x0, [Stage("coords", Coordinates, ScipyLBFGS, 500)], interrupt=after(3))
     assert result.stop_reason == "interrupted" and result.steps == 3 and torch.isfinite(result.x).all()
+
+
+@pytest.mark.parametrize("optimizer", [
+    lambda p: torch.optim.Adam(p, lr=0.05),
+    lambda p: FIRE(p, lr=0.02),
+], ids=["adam", "fire"])
+def test_periodic_checkpoints_change_nothing_and_each_resumes_the_run(optimizer):
+    """Saved between steps while the run goes on: the run's numbers are untouched, and the run resumed from
+    any saved checkpoint (a process killed after that save) ends as the run that never stopped."""
+    from nrep.core.engine.stages import Checkpoints
+
+    x0 = torch.linspace(-1, 2, 12, dtype=torch.float64).reshape(4, 3)
+    stages, whole_callbacks = make_run(optimizer)
+    whole = minimise(bumpy, x0, stages, whole_callbacks)
+    saved = []
+    stages, callbacks = make_run(optimizer)
+    periodic = Checkpoints(0.0, lambda state: saved.append(through_a_file(state)))  # due before every step
+    checked = minimise(bumpy, x0, stages, callbacks, checkpoints=periodic)
+    assert torch.equal(checked[-1].x, whole[-1].x) and [r.steps for r in checked] == [r.steps for r in whole]
+    steps = sum(r.steps for r in whole)
+    assert periodic.saved == len(saved) and steps <= len(saved) <= steps + len(whole) and steps > 50  # one per step
+    for checkpoint in (saved[3], saved[len(saved) // 2], saved[-2]):
+        stages, callbacks = make_run(optimizer)
+        resumed = minimise(bumpy, x0, stages, callbacks, resume=checkpoint)
+        assert torch.equal(resumed[-1].x, whole[-1].x) and resumed[-1].energy == whole[-1].energy
+        assert [(r.name, r.steps, r.stop_reason) for r in resumed] == [(r.name, r.steps, r.stop_reason) for r in whole]
