@@ -56,18 +56,14 @@ def run(
     below ``output.root``); overwrite: ``--overwrite``. A sweep (``-m``) is a loop in
     Python, one call per job. Raises NrepError (one line) for bad input or a failed run.
     """
-    from nrep.cli.main import build_invocation, run_command
-    from nrep.configs.compose import compose_jobs, resolved
+    from nrep.cli.main import launch_command
     from nrep.core.run.result import Result
 
     choices = {key: value for key, value in (("method", method), ("optim", optim)) if value is not None}
     argv = run_argv(command, pdb, chain, {**choices, **settings})
-    if out is None:  # the directory the command line would choose, fixed now so that it can be read back
-        invocation, _ = build_invocation(command, argv)
-        [job] = compose_jobs([*invocation.injected, *invocation.overrides], False, command)
-        out = resolved(job.raw, "hydra.run.dir")
-    run_dir = Path(out)
-    run_command(command, [*argv, "--out", str(run_dir), *(["--overwrite"] if overwrite else [])])
+    if out is not None:
+        argv += ["--out", str(out)]
+    _, run_dir = launch_command(command, [*argv, *(["--overwrite"] if overwrite else [])])
     replicas = sorted(run_dir.glob("seed*/summary.json"), key=lambda p: int(p.parent.name.removeprefix("seed")))
     if replicas and not (run_dir / "summary.json").exists():  # replicas=B: one run per seed
         return [Result.from_run_dir(path.parent) for path in replicas]

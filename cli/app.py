@@ -32,13 +32,30 @@ def task(cfg: DictConfig) -> float | None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    from nrep.cli.sweep import sweep_stop
+
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        return run_job(cfg, hydra_cfg, multirun=False)
+    # a job of a sweep: one signal stops the whole sweep, whichever process the job runs in
+    with sweep_stop(Path(str(hydra_cfg.sweep.dir))) as stop:
+        if stop.asked():
+            from nrep.core.run.record import NOT_STARTED, record_not_started
+
+            run_dir = Path(hydra_cfg.runtime.output_dir)
+            record_not_started(run_dir, OmegaConf.to_container(cfg, resolve=True), os.environ.get("NREP_COMMAND_LINE", ""))
+            problems.append((str(run_dir), NOT_STARTED))
+            return None
+        return run_job(cfg, hydra_cfg, multirun=True)
+
+
+def run_job(cfg: DictConfig, hydra_cfg: DictConfig, multirun: bool) -> float | None:
+    """Run one job (a run, or a batch of replicas) and record how it ended; failures are recorded, not raised."""
     from nrep.cli.launchers import job_threads
     from nrep.core.run.build import show_progress
     from nrep.core.run.single import execute, record_failure
 
-    hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
-    multirun = hydra_cfg.mode == RunMode.MULTIRUN
     command = os.environ.get("NREP_COMMAND_LINE", "")
     record = None
     try:

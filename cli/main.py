@@ -29,7 +29,7 @@ COMMANDS = {
     "loop": "minimise a synthetic bead loop (paper §3); needs no data",
     "fold": "fold a protein from a PDB id or file (paper §4): AMBER14 in vacuum, RMSD to the structure",
     "report": "tables and figures from finished runs: nrep report DIR...",
-    "resume": "continue a run stopped by Ctrl-C or SIGTERM: nrep resume RUN_DIR",
+    "resume": "continue a run or sweep stopped by Ctrl-C or SIGTERM: nrep resume RUN_DIR|SWEEP_DIR",
     "ls": "one line per run below some directories: nrep ls [DIR...] (default results/)",
     "show": "one run in full: status, numbers, files, the resume command: nrep show RUN_DIR",
 }
@@ -262,12 +262,18 @@ def check_structures(composed: Sequence[ComposedJob]) -> None:
 
 
 def run_command(command: str, argv: Sequence[str]) -> int:
+    """``nrep loop|fold ARGV``: the exit code."""
+    return launch_command(command, argv)[0]
+
+
+def launch_command(command: str, argv: Sequence[str]) -> tuple[int, Path | None]:
+    """``nrep loop|fold ARGV``: the exit code and the directory written (the run's or the sweep's; None: nothing run)."""
     inv, args = build_invocation(command, argv)
     if args.help:
         from nrep.cli.help import command_help
 
         print(command_help(command, COMMANDS[command]))
-        return 0
+        return 0, None
     if args.debug:
         os.environ["NREP_DEBUG"] = "1"
         os.environ["HYDRA_FULL_ERROR"] = "1"
@@ -279,7 +285,7 @@ def run_command(command: str, argv: Sequence[str]) -> int:
     from nrep.cli.app import launch, problems
 
     if inv.info_only:
-        return launch(inv.hydra_argv())
+        return launch(inv.hydra_argv()), None
     from nrep.cli.launchers import check_parallel_threads
     from nrep.core.io.files import remove_run_files
     from nrep.core.io.locks import locked
@@ -299,7 +305,20 @@ def run_command(command: str, argv: Sequence[str]) -> int:
             check_sizes(composed)
         if inv.overwrite or any(job.typed.output.overwrite for job in composed):
             remove_run_files(target)  # the earlier run's files, once every check has passed; never a user's
-        code = launch(inv.hydra_argv())
+        if inv.multirun:
+            from nrep.cli.sweep import sweep_stop
+
+            with sweep_stop(target) as stop:  # the jobs this process runs share it; the others poll its file
+                code = launch(inv.hydra_argv())
+            if stop.asked():
+                from collections import Counter
+
+                counts = ", ".join(f"{n} {what}" for what, n in sorted(Counter(what for _, what in problems).items()))
+                print(f"nrep: the sweep in {target} was stopped ({counts}); continue it with: nrep resume {target}",
+                      file=sys.stderr)
+                return code, target
+        else:
+            code = launch(inv.hydra_argv())
     if code and len(problems) == 1:  # the run's log line went to stdout; the error belongs on stderr too
         run_dir, what = problems[0]
         print(f"nrep: the run in {run_dir} did not end with status ok: {what}", file=sys.stderr)
@@ -307,7 +326,7 @@ def run_command(command: str, argv: Sequence[str]) -> int:
         print(f"nrep: {len(problems)} runs did not end with status ok:", file=sys.stderr)
         for run_dir, what in problems:
             print(f"  {run_dir}: {what}", file=sys.stderr)
-    return code
+    return code, target
 
 
 def _version() -> str:

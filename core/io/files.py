@@ -37,8 +37,9 @@ RUN_MARKERS = (SUMMARY, TRACE)
 RUN_FILES = (SUMMARY, TRACE, CHECKPOINT, "nrep.log", "final.npy", "best.npy", "final.xyz", "final.png",
              "trajectory.xyz", "reference.pdb", "start.pdb", "final.pdb", "best.pdb", "trajectory.pdb")
 RUN_FOLDERS = (".hydra",)  # Hydra's record of the config: config.yaml, hydra.yaml, overrides.yaml
-# What a sweep adds above its jobs' directories (cli/sweep.py)
-SWEEP_FILES = ("sweep_summary.csv", "multirun.yaml")
+# What a sweep adds above its jobs' directories (cli/sweep.py); the stop file says a signal stopped it
+SWEEP_STOP = ".nrep.stop"
+SWEEP_FILES = ("sweep_summary.csv", "multirun.yaml", SWEEP_STOP)
 
 
 def _umask() -> int:
@@ -158,7 +159,7 @@ def check_new_run_dir(directory: Path, overwrite: bool) -> None:
     """Before a run starts: refuse a directory that is not empty (but for nrep's lock), unless told to overwrite."""
     from nrep.core.io.locks import LOCK
 
-    if directory.is_dir() and any(p.name != LOCK for p in directory.iterdir()) and not overwrite:
+    if directory.is_dir() and any(not p.name.startswith(LOCK) for p in directory.iterdir()) and not overwrite:
         raise NrepError(
             f"output directory {directory} is not empty; choose another one (--out DIR), "
             "or pass --overwrite to write over an earlier run"

@@ -58,12 +58,23 @@ def owner_alive(owner: dict[str, object]) -> bool | None:
 
 
 def _create(path: Path) -> bool:
+    # The owner is written to a private file first and then hard-linked into place, which
+    # fails if the lock exists: a rival never sees a lock file that is there but still empty.
+    draft = path.with_name(f"{LOCK}.{os.getpid()}.{time.monotonic_ns()}")
+    draft.write_text(json.dumps(_owner()))
     try:
-        handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        os.link(draft, path)
     except FileExistsError:
         return False
-    with os.fdopen(handle, "w") as lock:
-        json.dump(_owner(), lock)
+    except OSError:  # a file system without hard links: exclusive creation, written after
+        try:
+            handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(handle, "w") as lock:
+            lock.write(draft.read_text())
+    finally:
+        draft.unlink(missing_ok=True)
     return True
 
 
@@ -72,7 +83,11 @@ def acquire(directory: Path) -> bool:
 
     Raises NrepError (one line) when another live process holds it.
     """
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # a file of that name, a file above it, a read-only place
+        raise NrepError(f"cannot make the run directory {directory} ({error.strerror or error}); "
+                        "choose another --out") from None
     path = directory / LOCK
     for _ in range(2):  # a stale lock is removed once, then taken like a free one
         if _create(path):

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -27,10 +26,9 @@ from nrep.core.engine.replicas import batch_plans
 from nrep.core.engine.stages import Callback, FaultPolicy, Stage, StageResult, StepState, minimise
 from nrep.core.io import files as results
 from nrep.core.io.locks import locked
-from nrep.core.methods.plans import MethodPlan
 from nrep.core.methods.registry import build_plan
 from nrep.core.run.build import build_system, move_overlapping_atoms, watchers
-from nrep.core.run.record import RunContext, exact_terms, now, record_run
+from nrep.core.run.record import Minimised, RunContext, exact_terms, now, record_run
 from nrep.core.runtime import configure
 from nrep.core.systems.base import System
 
@@ -110,26 +108,11 @@ def execute_replicas(
         for seed in replica_seeds(cfg):
             results.check_run_dir(replica_dir(run_dir, seed), cfg.output.overwrite)
         done = minimise_replicas(cfg, build, show_progress=show_progress, config_record=config_record, command=command)
-        return [record_run(d.config, replica_dir(run_dir, d.config.seed), d.system, d.energy, d.plan, d.stage_results,
-                           d.callbacks, d.context, d.extra) for d in done]
+        return [record_run(replica_dir(run_dir, d.config.seed), d) for d in done]
 
 
 def replica_seeds(cfg: NrepConfig) -> list[int]:
     return [cfg.seed + b for b in range(cfg.replicas)]
-
-
-@dataclass
-class MinimisedReplica:
-    """One replica of a batch that has minimised, before anything is written."""
-
-    system: System
-    energy: Energy
-    plan: MethodPlan
-    stage_results: list[StageResult]
-    callbacks: dict[str, Callback]
-    context: RunContext
-    config: NrepConfig  # the replica's own: the batch's with its seed
-    extra: dict[str, Any]  # the batch's summary columns
 
 
 # (the replicas' configs) -> (their systems with starts, the energy they share, overlapping atoms moved per replica)
@@ -144,7 +127,7 @@ def minimise_replicas(
     config_record: dict[str, Any] | None = None,
     command: str = "",
     extra_callbacks: Sequence[Callback] = (),
-) -> list[MinimisedReplica]:
+) -> list[Minimised]:
     """Build the replicas' systems and energy with ``build``, plan each seed's method, and minimise them as one batch.
 
     ``extra_callbacks`` watch the batch (its state's x is (B, n, 3), its energy their sum).
@@ -190,5 +173,5 @@ def minimise_replicas(
     if ended[-1].stop_reason == "interrupted":
         log.warning("interrupted: a batch of replicas cannot be resumed; each seed's summary, trace and structures are kept")
     extra = {"replicas": len(seeds), "replica_seeds": f"{seeds[0]}-{seeds[-1]}", "time_per_replica_s": batch_s / len(seeds)}
-    return [MinimisedReplica(system, energy, plan, fanout.results[b], recorders[b], contexts[b], c, extra)
+    return [Minimised(c, system, energy, plan, fanout.results[b], recorders[b], contexts[b], extra)
             for b, (c, system, plan) in enumerate(zip(configs, systems, plans))]

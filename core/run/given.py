@@ -28,7 +28,7 @@ from nrep.core.io import files as results
 from nrep.core.io.locks import locked
 from nrep.core.run.batch import minimise_replicas, replica_dir, replica_seeds
 from nrep.core.run.build import show_progress
-from nrep.core.run.record import record_run, summarise
+from nrep.core.run.record import Minimised, record_run, summarise
 from nrep.core.run.result import Result
 from nrep.core.run.single import minimise_built
 from nrep.core.systems.given import GivenSystem, as_start
@@ -138,18 +138,17 @@ def run_given(cfg: NrepConfig, record: dict, energy: Callable, start: torch.Tens
     if batch is None:
         system = GivenSystem(start, name=name)
         done = minimise_built(cfg, lambda: (system, wrapped, 0), **common)
-        return kept(cfg, run_dir, done.system, done.energy, done.plan, done.stage_results, done.callbacks, done.context)
+        return kept(run_dir, done)
 
     def build(configs: list[NrepConfig]) -> tuple[list[GivenSystem], FunctionEnergy, list[int]]:
         return [GivenSystem(x, name=name) for x in start], wrapped, [0] * batch
 
     replicas = minimise_replicas(cfg, build, **common)
-    return [kept(r.config, replica_dir(run_dir, r.config.seed) if run_dir is not None else None, r.system, r.energy,
-                 r.plan, r.stage_results, r.callbacks, r.context, r.extra) for r in replicas]
+    return [kept(replica_dir(run_dir, r.config.seed) if run_dir is not None else None, r) for r in replicas]
 
 
-def kept(cfg: NrepConfig, run_dir: Path | None, *pieces: Any) -> Result:
+def kept(run_dir: Path | None, done: Minimised) -> Result:
     """The result of a run, its files written into ``run_dir`` first (None: in memory only)."""
-    summary = record_run(cfg, run_dir, *pieces) if run_dir is not None else summarise(cfg, None, *pieces)
-    system, energy, plan, stage_results, callbacks, *_ = pieces
-    return Result.from_summary(summary, stage_results[-1].x, callbacks["best"].x, callbacks["trace"].rows, run_dir)
+    summary = record_run(run_dir, done) if run_dir is not None else summarise(None, done)
+    best = done.callbacks["best"]
+    return Result.from_summary(summary, done.stage_results[-1].x, best.x, done.callbacks["trace"].rows, run_dir)

@@ -82,24 +82,30 @@ def stage_columns(stage_results: list[StageResult]) -> dict[str, Any]:
     return columns
 
 
-def summarise(
-    cfg: NrepConfig,
-    run_dir: Path | None,
-    system: System,
-    energy: torch.nn.Module,
-    plan: MethodPlan,
-    stage_results: list[StageResult],
-    callbacks: dict[str, Callback],
-    context: RunContext,
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+@dataclasses.dataclass
+class Minimised:
+    """A run that has minimised, before anything is written: what :func:`summarise` and :func:`record_run` take."""
+
+    config: NrepConfig  # the run's own (a replica's: the batch's with its seed)
+    system: System
+    energy: torch.nn.Module
+    plan: MethodPlan
+    stage_results: list[StageResult]
+    callbacks: dict[str, Callback]  # the run's own, by role (best, trace, ...)
+    context: RunContext
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)  # more summary columns (a batch's)
+
+
+def summarise(run_dir: Path | None, done: Minimised) -> dict[str, Any]:
     """The summary columns of a finished (or stopped) run, without its files' (nothing is written).
 
     ``run_dir`` None: a run kept in memory (``nrep.minimise`` without ``out``).
     """
+    cfg, system, energy, plan, stage_results, context = (done.config, done.system, done.energy, done.plan,
+                                                         done.stage_results, done.context)
     final = stage_results[-1]
     final_terms = exact_terms(energy, final.x)
-    best: BestState = callbacks["best"]
+    best: BestState = done.callbacks["best"]
     status = final.stop_reason if final.stop_reason in ("diverged", "interrupted") else "ok"
     summary: dict[str, Any] = {
         "run_id": run_dir.name if run_dir is not None else None,
@@ -133,7 +139,7 @@ def summarise(
         "time_modes_s": plan.times.get("modes", 0.0),
         "time_init_s": plan.times.get("init", 0.0),
         "time_method_s": plan.setup_s + sum(r.time_s for r in stage_results),
-        **(extra or {}),
+        **done.extra,
         **context.runtime.describe(),
         **{f"version_{k}": v for k, v in versions().items()},
         "git_commit": git_commit(),
@@ -145,26 +151,14 @@ def summarise(
     return summary
 
 
-def record_run(
-    cfg: NrepConfig,
-    run_dir: Path,
-    system: System,
-    energy: torch.nn.Module,
-    plan: MethodPlan,
-    stage_results: list[StageResult],
-    callbacks: dict[str, Callback],
-    context: RunContext,
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Write a finished (or stopped) run's files into ``run_dir``, summary.json last; return the summary.
-
-    ``callbacks`` are the run's own (its best state, trace and trajectory); ``extra``
-    adds summary columns.
-    """
-    final = stage_results[-1]
+def record_run(run_dir: Path, done: Minimised) -> dict[str, Any]:
+    """Write a finished (or stopped) run's files into ``run_dir``, summary.json last; return the summary."""
+    cfg, system, energy, plan, callbacks, context = (done.config, done.system, done.energy, done.plan, done.callbacks,
+                                                     done.context)
+    final = done.stage_results[-1]
     outputs = outputs_for(system)
     best: BestState = callbacks["best"]
-    summary = summarise(cfg, run_dir, system, energy, plan, stage_results, callbacks, context, extra)
+    summary = summarise(run_dir, done)
     if context.resumed is not None:
         summary["resumed_from_step"] = context.resumed["loop"]["stage"]["step"]
     if final.checkpoint is not None and uses_line_search(cfg):
@@ -198,16 +192,31 @@ def log_outcome(summary: dict[str, Any], final: StageResult, unit: str, best_ene
     log.info("results in %s", run_dir)
 
 
+NOT_STARTED = "not started"  # a job of a stopped sweep that never ran (nrep resume SWEEP_DIR runs it)
+
+
 def record_failure(run_dir: Path, error: BaseException, config_record: dict[str, Any] | None, command: str = "") -> None:
     """Write a summary with status=failed and the error, unless the directory holds another run's results."""
+    _record_without_run(run_dir, "failed", config_record, command, error=f"{type(error).__name__}: {error}")
+
+
+def record_not_started(run_dir: Path, config_record: dict[str, Any] | None, command: str = "") -> None:
+    """Write a summary with status=not started: a sweep was stopped before this job began."""
+    _record_without_run(run_dir, NOT_STARTED, config_record, command,
+                        error="the sweep was stopped before this job started; nrep resume continues the sweep")
+
+
+def _record_without_run(run_dir: Path, status: str, config_record: dict[str, Any] | None, command: str,
+                        error: str) -> None:
     if results.has_results(run_dir):
         return
     summary: dict[str, Any] = {
         "run_id": run_dir.name,
         "run_dir": str(run_dir),
-        "status": "failed",
-        "error": f"{type(error).__name__}: {error}",
+        "status": status,
+        "error": error,
         "command": command,
+        "working_dir": os.getcwd(),
         "finished_at": now(),
     }
     if config_record is not None:

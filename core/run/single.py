@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -21,14 +20,14 @@ import torch
 from nrep.configs.schema import NrepConfig, uses_line_search
 from nrep.core.energy.registry import Energy, build_energy
 from nrep.core.engine.interrupts import interrupts_requested
-from nrep.core.engine.stages import Callback, Checkpoints, FaultPolicy, StageResult, minimise
+from nrep.core.engine.stages import Callback, Checkpoints, FaultPolicy, minimise
 from nrep.core.io import files as results
 from nrep.core.io.locks import locked
 from nrep.core.methods.plans import MethodPlan
 from nrep.core.methods.registry import build_plan, method_of
 from nrep.core.run.build import build_system, move_overlapping_atoms, watchers
 from nrep.core.run.checkpoint import read_checkpoint, write_checkpoint
-from nrep.core.run.record import RunContext, about_run, exact_terms, now, record_failure, record_run
+from nrep.core.run.record import Minimised, RunContext, about_run, exact_terms, now, record_failure, record_run
 from nrep.core.runtime import configure
 from nrep.core.systems.base import System
 
@@ -38,18 +37,6 @@ log = logging.getLogger("nrep")
 
 # () -> (the system with its start, its energy, how many overlapping atoms were moved)
 Builder = Callable[[], "tuple[System, Energy, int]"]
-
-
-@dataclass
-class Minimised:
-    """A run that has minimised, before anything is written: what :func:`record_run` takes."""
-
-    system: System
-    energy: Energy
-    plan: MethodPlan
-    stage_results: list[StageResult]
-    callbacks: dict[str, Callback]  # the run's own, by role (best, trace, ...)
-    context: RunContext
 
 
 def merge_rows(rows: list[dict[str, Any]], extra: list[dict[str, Any]]) -> None:
@@ -133,7 +120,7 @@ def minimise_built(
 
     context = RunContext(started_at, t0, runtime, config_record, command, initial, initial_sampled, overlaps_moved,
                          time_setup, checkpoint)
-    return Minimised(system, energy, plan, stage_results, callbacks, context)
+    return Minimised(cfg, system, energy, plan, stage_results, callbacks, context)
 
 
 def execute(
@@ -158,5 +145,4 @@ def execute(
         done = minimise_built(cfg, built_from_config(cfg), show_progress=show_progress, config_record=config_record,
                               command=command, checkpoint=checkpoint,
                               save_checkpoint=lambda state, plan, about: write_checkpoint(run_dir, cfg, state, plan, about))
-        return record_run(cfg, run_dir, done.system, done.energy, done.plan, done.stage_results, done.callbacks,
-                          done.context)
+        return record_run(run_dir, done)

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 import nrep
 from nrep.cli.main import main
@@ -147,7 +146,6 @@ def test_a_result_reads_back_from_any_run(tmp_path):
     (tmp_path / "summary.json").write_text(json.dumps({"status": "failed", "error": "ValueError: boom"}))
     with pytest.raises(nrep.NrepError, match="failed: ValueError: boom"):
         nrep.Result.from_run_dir(tmp_path)
-    assert torch.is_tensor(torch.zeros(1))
 
 
 def test_run_of_a_batch_of_replicas_returns_one_result_per_seed(tmp_path, peptide_file):

@@ -23,12 +23,12 @@ def start(tmp_path, *args):
                             stderr=subprocess.STDOUT, text=True)
 
 
-def signal_once_running(process, *signals):
-    """Send the signals as soon as the run reports its start (the line naming the seed)."""
+def signal_once_running(process, *signals, when="seed="):
+    """Send the signals as soon as the run reports its start (the line naming the seed, or ``when``)."""
     lines = []
     for line in process.stdout:
         lines.append(line)
-        if "seed=" in line:
+        if when in line:
             for sig in signals:
                 process.send_signal(sig)
             break

@@ -49,3 +49,12 @@ def test_a_refused_run_leaves_no_directory(tmp_path, capsys):
     assert "system.n=5 is too small" in capsys.readouterr().err
     assert main(["loop", "method.modes.k=500", "system.n=100", "--out", str(tmp_path / "never")]) == 2
     assert not (tmp_path / "never").exists()
+
+
+def test_an_out_that_is_a_file_or_under_one_is_one_line(tmp_path, capsys):
+    (tmp_path / "a_file").write_text("mine")
+    for out in (tmp_path / "a_file", tmp_path / "a_file" / "run"):
+        assert main(["loop", *SMALL, "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"cannot make the run directory {out}" in err[0], err
+    assert (tmp_path / "a_file").read_text() == "mine"
