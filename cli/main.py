@@ -241,9 +241,13 @@ def check_devices_and_threads(composed: Sequence[ComposedJob], cores: int) -> No
 
 
 def check_sizes(composed: Sequence[ComposedJob]) -> None:
-    """Refuse method settings a loop's size makes impossible (e.g. more slow modes than beads) before any run starts."""
+    """Refuse method settings a loop's size makes impossible (e.g. more slow modes than beads), and a loop
+    beyond this build's size or this machine's memory, before any run starts."""
+    from nrep.core.run.sizes import check_loop_size
+
     for job in composed:
         job.typed.method.check_size(job.typed.system.n, job.typed.system.name)
+        check_loop_size(job.typed)
 
 
 def check_structures(composed: Sequence[ComposedJob]) -> None:
@@ -364,6 +368,10 @@ def top_help() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    if not debug:  # a log line that cannot be written (a full disk) is not worth a traceback on screen
+        import logging
+
+        logging.raiseExceptions = False
     try:
         if not argv or argv[0] in ("-h", "--help"):
             print(top_help())

@@ -154,5 +154,7 @@ def run_report(argv: Sequence[str]) -> int:
     if args.html:
         written.append(write_html(table, groups, shown, failures, [p for p in written if p.suffix == ".png"], out))
     print_table(groups, shown, failures)
+    if not len(failures) < len(table):
+        print(f"nothing to plot: none of the {len(table)} runs ended ok ({report.status_counts(table['status'])})")
     print(f"{len(table)} runs in {len(groups)} groups; report in {out} ({len(written)} files)")
     return 0

@@ -4,7 +4,7 @@ The table callback is registered as a Hydra callback in ``configs/config.yaml``,
 runs in the launching process whatever the launcher (the jobs themselves may have run in
 other processes or on a cluster): it reads the summaries the jobs wrote.
 
-The stop: the first SIGINT/SIGTERM of a sweep writes ``SWEEP_DIR/.nrep.stop``. Every job
+The stop (``core/run/stopping.py``): the first SIGINT/SIGTERM of a sweep writes ``SWEEP_DIR/.nrep.stop``. Every job
 polls that file (so jobs in other processes, joblib's workers, learn of it too): a
 running job stops after its step with a checkpoint, one not yet begun records
 ``status=not started`` and does not run, and ``nrep resume SWEEP_DIR`` continues them.
@@ -12,35 +12,22 @@ running job stops after its step with a checkpoint, one not yet begun records
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from nrep.core.engine.interrupts import InterruptRequest, shared_interrupts
 from nrep.core.errors import NrepError
 from nrep.core.io.files import SWEEP_STOP
+from nrep.core.run.stopping import sweep_stop
+
+__all__ = ["SWEEP_TABLE", "SweepTable", "sweep_outcome", "sweep_stop", "write_sweep_table"]
 
 log = logging.getLogger("nrep")
 
 SWEEP_TABLE = "sweep_summary.csv"
-
-
-@contextlib.contextmanager
-def sweep_stop(sweep_dir: Path) -> Iterator[InterruptRequest]:
-    """The sweep's one stop request for the block: the first signal writes the stop file, which every job polls."""
-    stop_file = sweep_dir / SWEEP_STOP
-
-    def write_stop_file(signum: int) -> None:
-        with contextlib.suppress(OSError):  # the jobs of this process stop anyway; others only through the file
-            stop_file.parent.mkdir(parents=True, exist_ok=True)
-            stop_file.write_text(f"stopped by signal {signum}\n")
-
-    with shared_interrupts(stop_file.exists, write_stop_file) as request:
-        yield request
 
 
 def write_sweep_table(sweep_dir: Path) -> Any:

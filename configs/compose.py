@@ -130,6 +130,35 @@ def explain(error: Exception, reference: DictConfig | None, command: str = "loop
     return first
 
 
+def parse_overrides(overrides: Sequence[str]) -> list:
+    """Hydra's parse of the overrides; a malformed one is a NrepError naming it, its key and the fix."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    parser = OverridesParser.create()
+    parsed = []
+    for override in overrides:
+        try:
+            parsed += parser.parse_overrides([override])
+        except OverrideParseException as error:
+            raise NrepError(_unparsable(override, str(error))) from None
+    return parsed
+
+
+def _unparsable(override: str, reason: str) -> str:
+    key, _, value = override.partition("=")
+    if not _:
+        return f"'{override}' is not an override; write key=value"
+    items = value.strip("[]").split(",")
+    if value.count("[") != value.count("]") or value.count("{") != value.count("}"):
+        fix = f"close the bracket: a list is {key}=[a,b], quoted in the shell ('{key}=[a,b]')"
+    elif "," in value and any(not item.strip() for item in items):
+        fix = f"an empty value between commas: a sweep is -m {key}=a,b,c"
+    else:
+        fix = f"Hydra says: {reason.strip().splitlines()[0]} (see https://hydra.cc/docs/advanced/override_grammar/basic)"
+    return f"cannot parse {key}'s override '{override}': {fix}"
+
+
 def expand_sweeps(overrides: list[str], limit: int = MAX_JOBS_CHECKED) -> list[list[str]]:
     """The override lists of the jobs of a sweep (the first ``limit`` of them), as Hydra's
     basic sweeper builds them: a key given twice keeps its last value.
@@ -137,9 +166,7 @@ def expand_sweeps(overrides: list[str], limit: int = MAX_JOBS_CHECKED) -> list[l
     Sweeps that cannot be expanded here (e.g. glob) are left as their first form and left
     for Hydra to check.
     """
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    parsed = OverridesParser.create().parse_overrides(overrides)
+    parsed = parse_overrides(overrides)
     choices: dict[str, list[str]] = {}
     for override in parsed:
         key = override.get_key_element()
@@ -156,9 +183,7 @@ def expand_sweeps(overrides: list[str], limit: int = MAX_JOBS_CHECKED) -> list[l
 def preset_sweep(overrides: list[str], command: str) -> list[str]:
     """The ``hydra.sweeper.params`` of the config these overrides select (e.g. an
     experiment preset's sweep), as overrides that go before the command line's."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    fixed = [o.input_line for o in OverridesParser.create().parse_overrides(overrides) if not o.is_sweep_override()]
+    fixed = [o.input_line for o in parse_overrides(overrides) if not o.is_sweep_override()]
     params = OmegaConf.select(compose(fixed, command=command), "hydra.sweeper.params") or {}
     return [f"{key}={value}" for key, value in params.items()]
 
@@ -171,6 +196,7 @@ def compose(overrides: list[str], *, command: str = "loop", with_hydra: bool = T
     from omegaconf.errors import OmegaConfBaseException
 
     register_schemas()
+    parse_overrides(overrides)  # a malformed override: one line naming it, before Hydra's own message
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         try:
             return hydra_compose(CONFIG_NAME, overrides=overrides, return_hydra_config=with_hydra)

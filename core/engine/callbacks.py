@@ -56,6 +56,17 @@ class NonFiniteGuard(Callback):
         return None if math.isfinite(state.energy_value) else "diverged"
 
 
+class StopOnInterrupt(Callback):
+    """Ends the run with "interrupted" once ``asked()`` says so: how a method with its own loop
+    (the OpenMM baselines, which report to callbacks between their chunks) hears Ctrl-C / SIGTERM."""
+
+    def __init__(self, asked: Callable[[], bool]) -> None:
+        self.asked = asked
+
+    def on_step(self, state: StepState) -> str | None:
+        return "interrupted" if self.asked() else None
+
+
 class TimeBudget(Callback):
     """Ends the run with "time_budget" once ``seconds`` of wall time have passed."""
 

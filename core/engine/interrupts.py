@@ -8,15 +8,22 @@ KeyboardInterrupt, which ends the process (exit code 130) without waiting.
 A sweep stops as a whole (:func:`shared_interrupts`): the launching process holds one
 request for all the jobs it runs itself, and a request can also poll a predicate (a
 sweep's stop file), through which jobs running in other processes learn of the signal.
+
+While a run is busy in one long call into C (an eigen-solve during set-up) Python's
+handler cannot run; the small watcher process of ``signal_watcher.py`` then acknowledges
+the first signal at once and ends the run on the second.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import Callable, Iterator
 
 log = logging.getLogger("nrep")
@@ -37,6 +44,8 @@ class InterruptRequest:
         self.signal: int | None = None
         self.polled, self.on_first, self.message = polled, on_first, message
         self._next_poll = 0.0
+        self._handled = 0  # signals Python's handler has seen (the second raises KeyboardInterrupt)
+        self.ack_fd: int | None = None  # where the handler tells the signal watcher it has acknowledged
 
     def __call__(self) -> bool:
         """True once a run should stop."""
@@ -55,10 +64,14 @@ class InterruptRequest:
         return self.signal is not None or (self.polled is not None and self.polled())
 
     def handle(self, signum: int, frame: object = None) -> None:
-        if self.signal is not None:
+        self._handled += 1
+        if self._handled > 1:
             raise KeyboardInterrupt
         self.signal = signum
         log.warning("%s: %s (again to stop at once)", signal.Signals(signum).name, self.message)
+        if self.ack_fd is not None:  # the watcher need not say it
+            with contextlib.suppress(OSError):
+                os.write(self.ack_fd, b"a")
         if self.on_first is not None:
             self.on_first(signum)
 
@@ -76,12 +89,52 @@ def _installed(request: InterruptRequest) -> Iterator[InterruptRequest]:
     if threading.current_thread() is not threading.main_thread():
         yield request
         return
-    previous = {sig: signal.signal(sig, request.handle) for sig in SIGNALS}
+    with _signal_watcher() as ack_fd:
+        request.ack_fd = ack_fd
+        previous = {sig: signal.signal(sig, request.handle) for sig in SIGNALS}
+        try:
+            yield request
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def _signal_watcher() -> Iterator[int | None]:
+    """Start core/engine/signal_watcher.py on a wake-up pipe; yield the fd the handler acknowledges on.
+
+    The watcher sees every signal at once, even while this process is busy in C (see its
+    docstring). Without it (it could not start) signals act only when Python runs.
+    """
+    import subprocess
+
+    wakeup_read, wakeup_write = os.pipe()
+    ack_read, ack_write = os.pipe()
+    os.set_blocking(wakeup_write, False)
+    os.set_blocking(ack_write, False)
+    watcher = None
     try:
-        yield request
+        watcher = subprocess.Popen(
+            [sys.executable, "-S", "-I", str(Path(__file__).with_name("signal_watcher.py")),
+             str(wakeup_read), str(ack_read), str(os.getpid())],
+            pass_fds=(wakeup_read, ack_read), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        )
+    except OSError as error:
+        log.debug("no signal watcher (%s); signals act when Python runs", error)
+    os.close(wakeup_read)
+    os.close(ack_read)
+    previous_fd = signal.set_wakeup_fd(wakeup_write, warn_on_full_buffer=False)
+    try:
+        yield ack_write if watcher is not None else None
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        signal.set_wakeup_fd(previous_fd)
+        os.close(wakeup_write)  # the watcher reads the end of the pipe and exits
+        os.close(ack_write)
+        if watcher is not None:
+            try:
+                watcher.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                watcher.kill()
 
 
 @contextlib.contextmanager

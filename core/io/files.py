@@ -9,10 +9,12 @@ leaves one behind.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
@@ -49,18 +51,47 @@ def _umask() -> int:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write ``data`` to ``path`` through a temporary file and a rename (readers never see half a file).
+
+    A full disk or a place that cannot be written is a NrepError naming the directory
+    and what is needed; nothing is left behind.
+    """
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; results are shared like any other file
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            _write(path, handle, data)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as error:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.errno in WRITE_ERRNOS:
+            raise NrepError(cannot_write(path, error, len(data))) from None
         raise
+
+
+def _write(path: Path, handle: Any, data: bytes) -> None:  # path: where it goes (tests inject faults by it)
+    handle.write(data)
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
+# the errors of a place that cannot take a file: full, over quota, read-only, not permitted
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def cannot_write(path: Path, error: OSError, size: int) -> str:
+    """One line: which directory cannot take which file, and what to do."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        try:
+            free = f"{shutil.disk_usage(path.parent).free / 1e6:.1f} MB free"
+        except OSError:
+            free = "free space unknown"
+        return (f"no space left in {path.parent} to write {path.name} ({error.strerror}; it needs {size / 1e6:.1f} MB, "
+                f"{free}); free at least that much there or choose another --out")
+    return f"cannot write {path.name} into {path.parent} ({error.strerror}); make it writable or choose another --out"
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -61,7 +61,12 @@ def _create(path: Path) -> bool:
     # The owner is written to a private file first and then hard-linked into place, which
     # fails if the lock exists: a rival never sees a lock file that is there but still empty.
     draft = path.with_name(f"{LOCK}.{os.getpid()}.{time.monotonic_ns()}")
-    draft.write_text(json.dumps(_owner()))
+    try:
+        draft.write_text(json.dumps(_owner()))
+    except OSError as error:  # a read-only or full place: nothing can be written there
+        draft.unlink(missing_ok=True)
+        raise NrepError(f"cannot write into the run directory {path.parent} ({error.strerror or error}); "
+                        "make it writable or choose another --out") from None
     try:
         os.link(draft, path)
     except FileExistsError:

@@ -16,6 +16,7 @@ from nrep.core.io.files import CHECKPOINT, SUMMARY
 MISSING = "missing"  # Hydra started the job (.hydra/ is there) but it wrote no summary
 KILLED = "killed"  # ... and no summary, but a periodic checkpoint to resume from
 UNREADABLE = "unreadable"
+RUNNING = "running"  # no summary yet, and the lock's process is alive
 
 
 def read_summary(path: Path) -> dict[str, Any]:
@@ -24,13 +25,21 @@ def read_summary(path: Path) -> dict[str, Any]:
         record = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(record, dict):
             raise ValueError("not a JSON object")
+        if not isinstance(record.get("status"), str):
+            raise ValueError("not an nrep summary (it has no status)")
     except (OSError, ValueError) as error:
         return {"status": UNREADABLE, "error": f"{path.name}: {error}"}
     return record
 
 
 def unfinished(run_dir: Path) -> dict[str, Any]:
-    """The record of a run Hydra started that wrote no summary: killed with a periodic checkpoint, or missing."""
+    """The record of a run Hydra started that wrote no summary: running (its lock's process is
+    alive on this host), killed with a periodic checkpoint, or missing."""
+    from nrep.core.io.locks import owner_alive, read_lock
+
+    owner = read_lock(run_dir)
+    if owner is not None and owner_alive(owner):
+        return {"status": RUNNING, "error": f"running: pid {owner.get('pid')} since {owner.get('since', '?')}"}
     if (run_dir / CHECKPOINT).is_file():
         return {"status": KILLED, "error": f"no summary.json, but a periodic checkpoint: killed (or still running); "
                                            f"nrep resume {run_dir} continues it"}

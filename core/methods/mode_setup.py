@@ -86,9 +86,17 @@ def compute_slow_modes(cfg: NrepConfig, energy: Energy, system: System) -> slow.
     settings = cfg.method.modes
     path = cache_path(cfg, system) if settings.cache else None
     if path is not None and path.exists():
-        modes = slow.load_modes(path)
-        log.info("slow modes from the cache %s (computed in %.2f s)", path, modes.compute_time_s)
-        return modes
+        try:
+            modes = slow.load_modes(path)
+        except Exception as error:  # noqa: BLE001 - numpy raises many kinds (BadZipFile, KeyError, ValueError, ...) on a damaged file
+            log.warning("ignoring the unreadable cached slow modes %s (%s: %s); computing them again",
+                        path, type(error).__name__, error)
+        else:
+            if modes.psi.shape[0] == system.n:  # (n, k)
+                log.info("slow modes from the cache %s (computed in %.2f s)", path, modes.compute_time_s)
+                return modes
+            log.warning("ignoring the cached slow modes %s (they are for %d particles, not %d); computing them again",
+                        path, modes.psi.shape[0], system.n)
     modes = slow.slow_modes(
         hessian_samples(cfg, system.x0),
         energy.pair_interactions(),

@@ -101,7 +101,7 @@ def run_md(
         integrator.step(chunk)
         step += chunk
         x, value, reason = observe(step)
-    if minimise_after:
+    if minimise_after and reason != "interrupted":  # a stopped run ends now, not after a minimisation
         openmm.LocalEnergyMinimizer.minimize(context)
         x, value, _ = observe(step)
     elapsed = time.perf_counter() - started

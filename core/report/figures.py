@@ -94,7 +94,7 @@ def energy_vs_time(table: pd.DataFrame) -> Figure | None:
 
 def _runs_with(table: pd.DataFrame, traces: Mapping[str, pd.DataFrame], column: str) -> pd.DataFrame:
     runs = _ok(table)
-    return runs[[d in traces and column in traces[d] for d in runs["run_dir"]]]
+    return runs[runs["run_dir"].map(lambda d: d in traces and column in traces[d]).astype(bool)]
 
 
 def _energy_column(trace: pd.DataFrame) -> str | None:
@@ -217,7 +217,8 @@ def speedup_vs_energy(table: pd.DataFrame, baseline: str = "gd") -> Figure | Non
 def best_protein_structures(table: pd.DataFrame) -> pd.DataFrame:
     """The lowest-energy ok run of each (panel, series) that wrote final.pdb and reference.pdb."""
     runs = _ok(table)
-    runs = runs[[(Path(d) / "final.pdb").exists() and (Path(d) / "reference.pdb").exists() for d in runs["run_dir"]]]
+    has_files = runs["run_dir"].map(lambda d: (Path(d) / "final.pdb").exists() and (Path(d) / "reference.pdb").exists())
+    runs = runs[has_files.astype(bool)]  # a Series mask: an empty list would select no columns instead of no rows
     return _best_runs(runs)
 
 
@@ -267,7 +268,8 @@ def draw_loop(ax: Axes, x: np.ndarray, loop_spacing: int | None = None) -> None:
 def loop_snapshots(table: pd.DataFrame) -> Figure | None:
     """The lowest-energy final loop of each (system, series), like the paper's Fig. 2."""
     runs = _ok(table)
-    runs = runs[[(Path(d) / "final.npy").exists() and not (Path(d) / "final.pdb").exists() for d in runs["run_dir"]]]
+    runs = runs[runs["run_dir"].map(lambda d: (Path(d) / "final.npy").exists()
+                                    and not (Path(d) / "final.pdb").exists()).astype(bool)]
     if runs.empty:
         return None
     best = _best_runs(runs)

@@ -74,6 +74,9 @@ def load_runs(directories: Sequence[Path]) -> pd.DataFrame:
     for column in [*METRICS, "seed", "energy_best", "time_total_s", "rmsd_backbone_A", "rmsd_heavy_A", "rmsd_all_A", "stuck_pairs"]:
         if column in table:
             table[column] = pd.to_numeric(table[column], errors="coerce")
+    for column in ("energy_final_exact", "time_method_s", "steps_total"):  # runs that never got far lack them
+        if column not in table:
+            table[column] = float("nan")
     return table
 
 
@@ -193,9 +196,22 @@ REPORT_MARKER = "runs.csv"
 
 
 def check_report_dir(directory: Path) -> None:
-    """A report goes into an empty directory or replaces an earlier report; nothing else is written over."""
+    """A report goes into an empty directory or replaces an earlier report; nothing else is written over.
+
+    The directory is made here, so that a place that cannot hold it (a file, a read-only
+    directory) is one line before anything is drawn.
+    """
+    above = next((p for p in [directory, *directory.parents] if p.exists()), None)
+    if above is not None and not above.is_dir():
+        where = "is a file" if above == directory else f"is under the file {above}"
+        raise NrepError(f"--out {directory} {where}; give a directory for the report (--out DIR)")
     if directory.exists() and any(directory.iterdir()) and not (directory / REPORT_MARKER).exists():
         raise NrepError(f"{directory} holds files that are not an nrep report; choose another directory with --out DIR")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise NrepError(f"cannot make the report directory {directory} ({error.strerror or error}); "
+                        "choose another one with --out DIR") from None
 
 
 def write_tables(table: pd.DataFrame, groups: pd.DataFrame, directory: Path, shown: Sequence[str]) -> list[Path]:
@@ -222,6 +238,8 @@ def write_figures(table: pd.DataFrame, directory: Path, baseline: str = "gd") ->
     from nrep.core.io.files import atomic_write_text
     from nrep.core.report import figures
 
+    if not (table["status"] == "ok").any():  # nothing ended ok: nothing to draw
+        return []
     labelled = label_runs(table)
     run_traces = traces(labelled)
     drawn = {

@@ -19,6 +19,7 @@ import torch
 from nrep.configs.schema import NrepConfig, uses_line_search
 from nrep.core.engine.callbacks import BestState
 from nrep.core.engine.stages import Callback, StageResult
+from nrep.core.errors import NrepError
 from nrep.core.io import files as results
 from nrep.core.methods.plans import MethodPlan
 from nrep.core.run.checkpoint import CHECKPOINT, write_checkpoint
@@ -164,6 +165,9 @@ def record_run(run_dir: Path, done: Minimised) -> dict[str, Any]:
     if final.checkpoint is not None and uses_line_search(cfg):
         log.warning("interrupted at step %d; L-BFGS keeps its history inside scipy, so this run cannot be resumed "
                     "(best and final structures are kept)", final.checkpoint["stage"]["step"])
+    elif final.stop_reason == "interrupted" and final.checkpoint is None:
+        log.warning("interrupted at step %d; %s cannot be resumed (its summary, trace and structures so far are kept)",
+                    final.steps, f"method={cfg.method.name}")
     elif final.checkpoint is not None:
         write_checkpoint(run_dir, cfg, final.checkpoint, plan, about_run(context.runtime.threads, context.command))
         summary["checkpoint"] = CHECKPOINT
@@ -221,4 +225,7 @@ def _record_without_run(run_dir: Path, status: str, config_record: dict[str, Any
     }
     if config_record is not None:
         summary.update(results.flatten(config_record, prefix="cfg."))
-    results.write_json(run_dir / results.SUMMARY, summary)
+    try:
+        results.write_json(run_dir / results.SUMMARY, summary)
+    except NrepError as error:  # e.g. the disk that failed the run has no room for its summary either
+        log.error("no summary.json written either: %s", error)

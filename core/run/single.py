@@ -9,7 +9,6 @@ calls it with an energy of the user's own); the pieces it shares with batches ar
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from pathlib import Path
@@ -19,15 +18,17 @@ import torch
 
 from nrep.configs.schema import NrepConfig, uses_line_search
 from nrep.core.energy.registry import Energy, build_energy
+from nrep.core.engine.callbacks import StopOnInterrupt
 from nrep.core.engine.interrupts import interrupts_requested
 from nrep.core.engine.stages import Callback, Checkpoints, FaultPolicy, minimise
 from nrep.core.io import files as results
 from nrep.core.io.locks import locked
 from nrep.core.methods.plans import MethodPlan
-from nrep.core.methods.registry import build_plan, method_of
+from nrep.core.methods.registry import build_plan
 from nrep.core.run.build import build_system, move_overlapping_atoms, watchers
 from nrep.core.run.checkpoint import read_checkpoint, write_checkpoint
 from nrep.core.run.record import Minimised, RunContext, about_run, exact_terms, now, record_failure, record_run
+from nrep.core.run.sizes import LOUD_SETUP_S, estimate_loop
 from nrep.core.runtime import configure
 from nrep.core.systems.base import System
 
@@ -78,10 +79,12 @@ def minimise_built(
     torch.manual_seed(cfg.seed)
 
     # From here a first Ctrl-C or SIGTERM stops the run cleanly at its next step (set-up
-    # included); OpenMM's baselines run in one call that cannot stop halfway, so they keep
-    # the default behaviour.
-    stoppable = method_of(cfg).in_engine
-    with interrupts_requested() if stoppable else contextlib.nullcontext() as interrupt:
+    # included); a method with its own loop (OpenMM's) hears it through a callback, at its
+    # next report.
+    expected = estimate_loop(cfg, runtime.threads)
+    if expected is not None and expected.setup_s > LOUD_SETUP_S:  # a long silence would look like a hang
+        log.info("%s n=%d, method=%s: expect %s", cfg.system.name, expected.n, cfg.method.name, expected.describe())
+    with interrupts_requested() as interrupt:
         system, energy, overlaps_moved = build()
         plan = build_plan(cfg, system, energy, runtime)
         if checkpoint is not None:
@@ -102,7 +105,7 @@ def minimise_built(
         watching = [*callbacks.values(), *extra_callbacks]
         try:
             if plan.runner is not None:  # the method's own loop (OpenMM)
-                stage_results, rows = plan.runner(watching)
+                stage_results, rows = plan.runner([*watching, StopOnInterrupt(interrupt)])
                 merge_rows(callbacks["trace"].rows, rows)
             else:
                 policy = FaultPolicy(cfg.faults.retries, cfg.faults.step_factor, cfg.faults.explosion_factor)

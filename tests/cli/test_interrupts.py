@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -167,3 +168,44 @@ def test_kill_9_after_a_periodic_checkpoint_resumes_as_if_never_stopped(tmp_path
     assert resumed["energy_final_exact"] == original["energy_final_exact"]
     assert rows(killed / "trace.csv") == rows(tmp_path / "whole" / "trace.csv")
     assert not (killed / "checkpoint.pt").exists() and not (killed / ".nrep.lock").exists()
+
+
+def test_sigterm_during_openmm_md_keeps_its_summary_trace_and_structures(tmp_path, peptide_file):
+    md = ["method=openmm_md", "method.solvent=vacuum", "method.platform=cpu", "method.steps=10000000",
+          "method.report_every=100", f"init.cache_dir={tmp_path / 'starts'}", "threads=1", "output.progress=off"]
+    code, output = signal_once_running(start(tmp_path, "fold", "--pdb", str(peptide_file), "--out", "md", *md),
+                                       signal.SIGTERM, when=", optim=")
+    run = tmp_path / "md"
+    summary = json.loads((run / "summary.json").read_text())
+    assert code == 1 and summary["status"] == "interrupted", output
+    assert 0 <= summary["steps_md"] < 10000000 and "cannot be resumed" in output
+    assert len(rows(run / "trace.csv")) >= 1 and (run / "final.pdb").is_file() and (run / "best.pdb").is_file()
+
+
+@pytest.mark.skipif(shutil.which("script") is None, reason="needs util-linux's script for a pseudo-terminal")
+def test_a_run_stopped_in_a_terminal_resumes_outside_one_and_back(tmp_path, nrep_cli):
+    """Ctrl-C typed in a real (pseudo-)terminal, where the progress bar is on by itself; resumed without one."""
+    from nrep.cli.main import main
+
+    job = ["method=gd", "system.n=100", "stop.max_steps=2000", "threads=1", "output.snapshot=false"]
+    exe = Path(sys.executable).with_name("nrep")
+    command = " ".join([str(exe), "loop", "--out", "cut", *job])
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200", "TERM": "xterm"}
+    terminal = subprocess.Popen(["script", "-qec", command, "/dev/null"], cwd=tmp_path, env=env, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    seen = b""
+    while b" threads" not in seen:  # the start line (in colour: no plain "seed=" in it)
+        chunk = terminal.stdout.read1(4096)
+        assert chunk, seen.decode(errors="replace")
+        seen += chunk
+    terminal.stdin.write(b"\x03")  # Ctrl-C, as typed: the terminal sends SIGINT to the run
+    terminal.stdin.flush()
+    seen += terminal.stdout.read()
+    terminal.wait(timeout=120)
+    summary = json.loads((tmp_path / "cut" / "summary.json").read_text())
+    assert summary["status"] == "interrupted", seen.decode(errors="replace")
+
+    done = nrep_cli("resume", "cut", cwd=tmp_path)  # no terminal now: no bar, same numbers
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert main(["loop", "--out", str(tmp_path / "whole"), *job, "output.progress=off"]) == 0
+    assert rows(tmp_path / "cut" / "trace.csv") == rows(tmp_path / "whole" / "trace.csv")

@@ -323,6 +323,13 @@ def test_bad_structure_files_are_refused(refused, workdir, peptide_text, case):
         (["method=cg", "method.lr=inf"], "method.lr must be a finite number > 0 (got inf)"),
         (["optim=fire", "optim.max_step=inf"], "optim.max_step must be a finite number > 0"),
         (["seed=99999999999999999999"], "seed must lie in 0 .. 9223372036854775807 (2^63 - 1)"),
+        (["system.n=200000", "method=gd"], "system.n=200000 is above this build's limit of 100000 beads for a loop"),
+        (["-m", "seed=0,,1"], "cannot parse seed's override 'seed=0,,1': an empty value between commas"),
+        (["-m", "seed=[0,1"], "cannot parse seed's override 'seed=[0,1': close the bracket: a list is seed=[a,b]"),
+        (["seed=0,,1"], "cannot parse seed's override 'seed=0,,1': an empty value between commas: a sweep is -m seed="),
+        (["seed=[0,1"], "cannot parse seed's override 'seed=[0,1': close the bracket"),
+        (["--out", "results/OLD/2026-01-01/run/summary.json"], "cannot make the run directory results/OLD"),
+        (["--out", "results/OLD/2026-01-01/run/trace.csv/sub"], "cannot make the run directory results/OLD"),
     ],
 )
 def test_bad_loop_overrides_are_refused(refused, args, message):
@@ -636,3 +643,74 @@ def test_the_package_runs_no_shell_and_loads_no_pickles():
     assert len(files) > 20
     offences = [f"{p.relative_to(root)}:{o}" for p in files for o in unsafe_calls(ast.parse(p.read_text(), str(p)))]
     assert offences == []
+
+
+# --------------------------------------------------------------------------- places that cannot be written
+# Both this machine and CI run as root, where chmod does not stop a write: the faults are injected.
+
+
+def test_a_read_only_output_directory_is_one_line(refused, workdir, monkeypatch):
+    import errno
+    import pathlib
+
+    target = workdir / "readonly"
+    target.mkdir()
+    real = pathlib.Path.write_text
+
+    def write_text(self, *args, **kwargs):
+        if self.parent == target:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "write_text", write_text)
+    line = refused(["loop", *TINY_RUN, "--out", str(target)], "cannot write into the run directory", "Permission denied")
+    assert "choose another --out" in line and list(target.iterdir()) == []
+
+
+def test_a_read_only_working_directory_is_one_line(refused, workdir, monkeypatch):
+    import errno
+    import pathlib
+
+    real = pathlib.Path.mkdir
+
+    def mkdir(self, *args, **kwargs):
+        if str(self.absolute()).startswith(str(workdir / "results" / "loop")):
+            raise PermissionError(errno.EROFS, "Read-only file system", str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "mkdir", mkdir)
+    refused(["loop", *TINY_RUN], "cannot make the run directory results/loop", "Read-only file system")
+
+
+@pytest.mark.parametrize("room_for_a_summary", [True, False])
+def test_a_full_disk_is_one_line_naming_the_directory_and_the_space(workdir, capsys, monkeypatch, room_for_a_summary):
+    import errno
+
+    from nrep.core.io import files
+
+    real = files._write
+
+    def write(path, handle, data):
+        if not (room_for_a_summary and path.name == "summary.json"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, handle, data)
+
+    monkeypatch.setattr(files, "_write", write)
+    code = main(["loop", *TINY_RUN, "--out", "full"])
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert code == 1 and len(lines) == 1 and "Traceback" not in out + err, err
+    assert f"no space left in {workdir / 'full'}" in lines[0] and "MB free); free at least that much there" in lines[0]
+    summary = workdir / "full" / "summary.json"
+    assert summary.is_file() == room_for_a_summary
+    if room_for_a_summary:
+        assert json.loads(summary.read_text())["status"] == "failed"
+    assert not list((workdir / "full").glob(".*.tmp"))  # no half-written file left behind
+
+
+def test_a_loop_too_large_for_the_free_memory_is_refused_with_the_estimate(refused, monkeypatch):
+    from nrep.core.run import sizes
+
+    monkeypatch.setattr(sizes, "available_memory_bytes", lambda: 1e9)
+    line = refused(["loop", "method=gnn", "system.n=8000"], "system.n=8000 with method=gnn would need about")
+    assert "2666 slow modes by a dense 8000 x 8000 solve" in line and "more than the 1.0 GB this machine has free" in line

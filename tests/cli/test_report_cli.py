@@ -53,3 +53,30 @@ def test_report_errors_are_one_line(tmp_path, capsys):
     assert main(["report", str(tmp_path / "runs"), "--out", str(tmp_path / "mine")]) == 2
     assert "not an nrep report" in capsys.readouterr().err
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep" and len(list((tmp_path / "mine").iterdir())) == 1
+
+
+@pytest.mark.parametrize("out", ["afile", "afile/below"])
+def test_a_report_out_that_is_a_file_or_under_one_is_one_line(tmp_path, capsys, out):
+    write_summary(tmp_path / "runs" / "a", "gd", 0, 1.0)
+    (tmp_path / "afile").write_text("keep")
+    assert main(["report", str(tmp_path / "runs"), "--out", str(tmp_path / out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "give a directory for the report" in err[0] and "Traceback" not in err[0]
+    assert (tmp_path / "afile").read_text() == "keep"
+
+
+def test_a_report_of_runs_none_of_which_ended_ok_counts_them_and_writes_the_tables(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    (runs / "killed" / ".hydra").mkdir(parents=True)
+    (runs / "failed").mkdir()
+    (runs / "failed" / "summary.json").write_text(json.dumps({"status": "failed", "error": "boom"}))
+    (runs / "garbled").mkdir()
+    (runs / "garbled" / "summary.json").write_text("{not json")
+    (runs / "foreign").mkdir()
+    (runs / "foreign" / "summary.json").write_text(json.dumps({"loss": 0.1}))
+    assert main(["report", str(runs), "--html"]) == 0
+    out = capsys.readouterr().out
+    assert "nothing to plot: none of the 4 runs ended ok (1 failed, 1 missing, 2 unreadable)" in " ".join(out.split())
+    assert "not an nrep summary" in out
+    written = sorted(p.name for p in (runs / "report").iterdir())
+    assert written == ["report.html", "runs.csv", "summary.csv", "summary.md"]

@@ -46,3 +46,27 @@ def test_ten_picoseconds_hold_298_kelvin(tmp_path, compose_cfg, peptide_file):
     summary = execute(cfg, tmp_path / "run")
     assert summary["md_temperature_mean_K"] == pytest.approx(298, abs=20)
     assert np.isfinite(summary["energy_final"])
+
+
+@pytest.mark.parametrize("method", ["openmm_md", "openmm_min"])
+def test_an_interrupted_openmm_baseline_keeps_its_summary_trace_and_structures(tmp_path, compose_cfg, peptide_file,
+                                                                               monkeypatch, method):
+    import contextlib
+
+    from nrep.core.engine.interrupts import InterruptRequest
+    from nrep.core.run import single
+
+    @contextlib.contextmanager
+    def signalled_at_once():  # as if SIGTERM arrived as the run began
+        request = InterruptRequest()
+        request.signal = 15
+        yield request
+
+    monkeypatch.setattr(single, "interrupts_requested", signalled_at_once)
+    md = ["method.solvent=vacuum", "method.steps=500", "method.report_every=50", "method.minimise_after=true"]
+    cfg = compose_cfg("system=protein", f"system.pdb={peptide_file}", f"init.cache_dir={tmp_path / 'starts'}",
+                      "threads=1", f"method={method}", "method.platform=cpu", *(md if method == "openmm_md" else []))
+    summary = execute(cfg, tmp_path / "run")
+    assert summary["status"] == "interrupted" and summary["stop_reason"] == "interrupted"
+    assert summary["steps_total"] <= 1 and "checkpoint" not in summary  # stopped at its first report; not resumable
+    assert all((tmp_path / "run" / name).is_file() for name in ("trace.csv", "final.pdb", "best.pdb", "summary.json"))

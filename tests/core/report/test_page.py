@@ -3,6 +3,8 @@ headless browser that must draw the 3-D view without console errors."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import re
 import shutil
@@ -81,9 +83,24 @@ def test_the_viewer_script_is_checked_and_cached(tmp_path, monkeypatch):
         viewer_js.fetch(tmp_path, url="http://registry.npmjs.org/3dmol/-/3dmol-2.5.5.tgz")
     with pytest.raises(NrepError, match="not in"):
         viewer_js.viewer_script(tmp_path, download=False)
-    for path, text in zip(viewer_js._cached(tmp_path).values(), ("script", "licence")):
+    pins = {key: "sha512-" + base64.b64encode(hashlib.sha512(text.encode()).digest()).decode()
+            for key, text in (("script", "script"), ("license", "licence"))}
+    monkeypatch.setattr(viewer_js, "MEMBER_INTEGRITY", pins)  # stand-ins for the real files and their checksums
+    paths = viewer_js._cached(tmp_path)
+    for path, text in zip(paths.values(), ("script", "licence")):
         path.write_text(text)
     assert viewer_js.viewer_script(tmp_path, download=False) == ("script", "licence")
+    paths["script"].write_text("scri")  # truncated in the cache: checked on every read, not only on download
+    with pytest.raises(NrepError, match="or is damaged there"):
+        viewer_js.viewer_script(tmp_path, download=False)
+    assert not paths["script"].exists()  # removed, so the next report online fetches it again
+
+
+def test_the_pinned_member_checksums_belong_to_the_pinned_package():
+    cached = viewer_js._cached(viewer_js.cache_dir("js"))
+    if not all(p.is_file() for p in cached.values()):
+        pytest.skip("3Dmol.js is not cached here (make install caches it)")
+    assert viewer_js.viewer_script(download=False)[0].startswith("/*!")  # the real files pass their checks
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

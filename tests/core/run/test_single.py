@@ -86,6 +86,33 @@ def test_modes_cache_reports_the_original_compute_time(tmp_path, compose_cfg):
     assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
 
 
+@pytest.mark.parametrize("damage", [b"", b"PK\x03\x04 truncated", "other-size"])
+def test_a_damaged_modes_cache_is_reported_ignored_and_rebuilt(tmp_path, compose_cfg, caplog, damage):
+    overrides = (*SMALL, "method=cg", "method.stop.max_steps=20", "stop.max_steps=20",
+                 "method.modes.cache=true", f"method.modes.cache_dir={tmp_path / 'cache'}", "output.snapshot=false")
+    first = execute(compose_cfg(*overrides), tmp_path / "a")
+    (cached,) = (tmp_path / "cache").glob("*.npz")
+    if damage == "other-size":  # a readable file of another system under this key
+        import numpy as np
+
+        with np.load(cached) as data:
+            modes = {name: data[name] for name in data.files}
+        modes["psi"] = modes["psi"][:-1]
+        np.savez(cached, **modes)
+    else:
+        cached.write_bytes(damage)
+    second = execute(compose_cfg(*overrides), tmp_path / "b")
+    assert "cached slow modes" in caplog.text and "computing them again" in caplog.text
+    assert not second["modes_cache_hit"] and second["energy_final"] == first["energy_final"]
+    assert slow_modes_readable(cached)  # rebuilt in place
+
+
+def slow_modes_readable(path):
+    from nrep.core.modes.slow_modes import load_modes
+
+    return load_modes(path).psi.shape[1] > 0
+
+
 def test_a_loop_trajectory_is_a_multi_frame_xyz(tmp_path, compose_cfg):
     execute(compose_cfg(*GD, "stop.max_steps=50", "output.trajectory_every=10"), tmp_path / "run")
     lines = (tmp_path / "run" / "trajectory.xyz").read_text().splitlines()
