@@ -9,6 +9,8 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 PYTEST_ARGS ?=
+# the script that starts a one-node SLURM for make test-slurm
+SLURM_START ?= ../shared/slurm/start-single-node.sh
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
@@ -21,7 +23,7 @@ LAUNCHER ?= joblib
 LAUNCH_ARGS ?=
 REPRODUCE_ROOT ?= results/reproduce
 
-.PHONY: help install run test test-all lint bench bench-loop fixed-seeds clean reproduce-all \
+.PHONY: help install run test test-slurm test-all lint bench bench-loop fixed-seeds clean reproduce-all \
 	reproduce-fig2 reproduce-fig3 reproduce-fig4 reproduce-fig5 reproduce-fig6 reproduce-fig8
 
 help: ## show this help
@@ -45,6 +47,10 @@ test: $(STAMP) ## the fast test suite (a few minutes on 2 cores)
 
 lint: $(STAMP) ## ruff over the code, the tests and the benchmarks (rules in pyproject.toml)
 	$(BIN)/ruff check .
+
+test-slurm: $(STAMP) ## the tests against a real SLURM (starts a one-node one here as root; minutes)
+	bash $(SLURM_START)
+	$(BIN)/python -m pytest -m slurm $(PYTEST_ARGS)
 
 test-all: $(STAMP) ## every test, the slow ones included
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -37,8 +37,11 @@ def task(cfg: DictConfig) -> float | None:
     hydra_cfg = HydraConfig.get()
     if hydra_cfg.mode != RunMode.MULTIRUN:
         return run_job(cfg, hydra_cfg, multirun=False)
-    # a job of a sweep: one signal stops the whole sweep, whichever process the job runs in
-    with sweep_stop(Path(str(hydra_cfg.sweep.dir))) as stop:
+    from nrep.core.run.preemption import handed_to_scheduler
+
+    # a job of a sweep: one signal stops the whole sweep, whichever process the job runs in;
+    # on a scheduler, its time-limit signal saves the run before submitit requeues the job
+    with handed_to_scheduler(), sweep_stop(Path(str(hydra_cfg.sweep.dir))) as stop:
         if stop.asked():
             from nrep.core.run.record import NOT_STARTED, record_not_started
 
@@ -63,13 +66,14 @@ def run_job(cfg: DictConfig, hydra_cfg: DictConfig, multirun: bool) -> float | N
         typed = to_config(cfg)
         if typed.threads is None:
             typed.threads = job_threads(hydra_cfg.get("launcher"), multirun)
+        resume = requeued_run(run_dir)
         if typed.replicas > 1:
             from nrep.core.run.batch import execute_replicas
 
             summaries = execute_replicas(typed, run_dir, record, show_progress(typed.output.progress, multirun), command)
             problems.extend((s["run_dir"], s["status"]) for s in summaries if s["status"] != "ok")
             return min(s["energy_final_exact"] for s in summaries)
-        summary = execute(typed, run_dir, record, show_progress(typed.output.progress, multirun), command)
+        summary = execute(typed, run_dir, record, show_progress(typed.output.progress, multirun), command, resume=resume)
     except NrepError as error:
         log.error("%s", error)
         record_failure(run_dir, error, record, command)
@@ -88,6 +92,23 @@ def run_job(cfg: DictConfig, hydra_cfg: DictConfig, multirun: bool) -> float | N
     return summary["energy_final_exact"]
 
 
+def requeued_run(run_dir: Path) -> bool:
+    """In a job the scheduler requeued: True when its run left a checkpoint to resume from; without
+    one, the earlier attempt's files are removed and the run starts again. Outside a requeue: False."""
+    from nrep.core.io.files import CHECKPOINT, has_results, remove_run_files
+    from nrep.core.run.preemption import requeued
+
+    if not requeued():
+        return False
+    if (run_dir / CHECKPOINT).is_file():
+        log.info("requeued by the scheduler: resuming %s from its checkpoint", run_dir)
+        return True
+    if has_results(run_dir):
+        log.info("requeued by the scheduler: %s has no checkpoint to resume from; starting it again", run_dir)
+        remove_run_files(run_dir, keep=("nrep.log", ".hydra"))
+    return False
+
+
 def _log_traceback_to_file(run_dir: Path) -> None:
     import traceback
 
@@ -99,7 +120,10 @@ def launch(argv: list[str]) -> int:
     """Run Hydra with ``argv`` (program name first); 0 if every run ended with status ok."""
     import hydra
 
+    from nrep.cli.launchers import quiet_submitit
+
     register_schemas()
+    quiet_submitit()
     problems.clear()
     saved = sys.argv
     sys.argv = argv

@@ -9,6 +9,7 @@ without SLURM. The plugins are an extra (``pip install 'nrep[launchers]'``).
 from __future__ import annotations
 
 import importlib.util
+import logging
 from typing import TYPE_CHECKING, Any, Sequence
 
 from omegaconf import DictConfig, OmegaConf
@@ -94,3 +95,28 @@ def check_parallel_threads(composed: Sequence[ComposedJob], cores: int) -> None:
             f"joblib would run {workers} jobs x {threads} threads on {cores} cores; "
             f"set hydra.launcher.n_jobs={max(cores // threads, 1)} or threads=1"
         )
+
+
+class OneSacctWarning(logging.Filter):
+    """submitit polls ``sacct`` for job states and warns on every poll when a cluster keeps no
+    accounting; one such line is kept, the rest would drown the runs' own lines."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "sacct" not in record.getMessage():
+            return True
+        if self.seen:
+            return False
+        self.seen = True
+        record.msg, record.args = "submitit cannot read SLURM's accounting (sacct); job states come from squeue (said once)", ()
+        return True
+
+
+def quiet_submitit() -> None:
+    """Put :class:`OneSacctWarning` on submitit's logger (once per process)."""
+    logger = logging.getLogger("submitit")
+    if not any(isinstance(f, OneSacctWarning) for f in logger.filters):
+        logger.addFilter(OneSacctWarning())

@@ -29,6 +29,8 @@ from typing import Callable, Iterator
 log = logging.getLogger("nrep")
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_also: tuple[int, ...] = ()  # further signals that stop a run (a scheduler's warning: see also_stop_on)
+_last_stop: int | None = None  # the signal that stopped the latest run of this process
 POLL_EVERY_S = 0.25  # how often a polled predicate is asked (a file's existence: cheap, but not every step)
 
 
@@ -67,8 +69,10 @@ class InterruptRequest:
         self._handled += 1
         if self._handled > 1:
             raise KeyboardInterrupt
-        self.signal = signum
-        log.warning("%s: %s (again to stop at once)", signal.Signals(signum).name, self.message)
+        global _last_stop
+        self.signal = _last_stop = signum
+        message = self.message if signum in SIGNALS else "the scheduler's warning: stopping after this step and saving a checkpoint"
+        log.warning("%s: %s (again to stop at once)", signal.Signals(signum).name, message)
         if self.ack_fd is not None:  # the watcher need not say it
             with contextlib.suppress(OSError):
                 os.write(self.ack_fd, b"a")
@@ -78,6 +82,29 @@ class InterruptRequest:
     @property
     def name(self) -> str | None:
         return None if self.signal is None else signal.Signals(self.signal).name
+
+
+@contextlib.contextmanager
+def also_stop_on(*signals: int) -> Iterator[None]:
+    """Runs started in the block stop cleanly on these signals too (e.g. the SIGUSR2 a scheduler
+    sends before a time limit); the handler they replace is back once each run's block ends."""
+    global _also
+    saved = _also
+    _also = tuple(dict.fromkeys((*saved, *signals)))
+    try:
+        yield
+    finally:
+        _also = saved
+
+
+def last_stop_signal() -> int | None:
+    """The signal that stopped the latest run of this process (None: none did)."""
+    return _last_stop
+
+
+def forget_last_stop() -> None:
+    global _last_stop
+    _last_stop = None
 
 
 # The request of a sweep running in this process: its runs share it instead of installing their own.
@@ -91,7 +118,7 @@ def _installed(request: InterruptRequest) -> Iterator[InterruptRequest]:
         return
     with _signal_watcher() as ack_fd:
         request.ack_fd = ack_fd
-        previous = {sig: signal.signal(sig, request.handle) for sig in SIGNALS}
+        previous = {sig: signal.signal(sig, request.handle) for sig in (*SIGNALS, *_also)}
         try:
             yield request
         finally:

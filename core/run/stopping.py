@@ -12,7 +12,7 @@ import contextlib
 from pathlib import Path
 from typing import Iterator
 
-from nrep.core.engine.interrupts import InterruptRequest, shared_interrupts
+from nrep.core.engine.interrupts import SIGNALS, InterruptRequest, shared_interrupts
 from nrep.core.io.files import SWEEP_STOP
 
 
@@ -22,6 +22,8 @@ def sweep_stop(sweep_dir: Path) -> Iterator[InterruptRequest]:
     stop_file = sweep_dir / SWEEP_STOP
 
     def write_stop_file(signum: int) -> None:
+        if signum not in SIGNALS:  # a scheduler's warning to this job (time limit, preemption) is not the user's stop
+            return
         with contextlib.suppress(OSError):  # the jobs of this process stop anyway; others only through the file
             stop_file.parent.mkdir(parents=True, exist_ok=True)
             stop_file.write_text(f"stopped by signal {signum}\n")
