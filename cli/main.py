@@ -298,7 +298,9 @@ def launch_command(command: str, argv: Sequence[str]) -> tuple[int, Path | None]
     key = "hydra.sweep.dir" if inv.multirun else "hydra.run.dir"
     if key not in _override_keys([*inv.injected, *inv.overrides]):  # ${now:...} resolves again at launch: pin it
         inv.injected.append(f"{key}={_quoted(str(target))}")
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    from nrep.core.runtime import available_cores
+
+    cores = available_cores()
     with locked(target):  # before anything is written: a second nrep into the same directory is refused
         check_parallel_threads(composed, cores)
         check_devices_and_threads(composed, cores)

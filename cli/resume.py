@@ -153,10 +153,12 @@ def is_sweep_dir(directory: Path) -> bool:
 
 
 def sweep_jobs(sweep_dir: Path) -> list[Path]:
-    """The job directories of a sweep, in the order Hydra numbered them."""
-    jobs = [child for child in sweep_dir.iterdir() if (child / ".hydra" / "overrides.yaml").is_file()]
-    number = lambda job: int(job.name.split("_", 1)[0]) if job.name.split("_", 1)[0].isdigit() else 1 << 62  # noqa: E731
-    return sorted(jobs, key=lambda job: (number(job), job.name))
+    """The job directories of a sweep, in the order Hydra numbered them (``<num>_...``)."""
+    def order(job: Path) -> tuple[int, str]:
+        number = job.name.split("_", 1)[0]
+        return (int(number) if number.isdigit() else 1 << 62, job.name)
+
+    return sorted((child for child in sweep_dir.iterdir() if (child / ".hydra" / "overrides.yaml").is_file()), key=order)
 
 
 def resume_sweep(sweep_dir: Path, progress: str | None) -> int:
@@ -168,11 +170,9 @@ def resume_sweep(sweep_dir: Path, progress: str | None) -> int:
     from nrep.core.run.record import record_failure
 
     with locked(sweep_dir):  # the sweep itself, or another resume of it, is refused
-        todo = []
-        for job in sweep_jobs(sweep_dir):
-            summary = read_summary(job / SUMMARY) if (job / SUMMARY).is_file() else unfinished(job)
-            if summary.get("status") in ("interrupted", NOT_STARTED, KILLED, MISSING):
-                todo.append(job)
+        statuses = {job: (read_summary(job / SUMMARY) if (job / SUMMARY).is_file() else unfinished(job)).get("status")
+                    for job in sweep_jobs(sweep_dir)}
+        todo = [job for job, status in statuses.items() if status in ("interrupted", NOT_STARTED, KILLED, MISSING)]
         if not todo:
             raise NrepError(f"every job of the sweep in {sweep_dir} has ended; nothing to resume "
                             f"(nrep report {sweep_dir} shows them)")
@@ -184,8 +184,7 @@ def resume_sweep(sweep_dir: Path, progress: str | None) -> int:
                     break
                 try:
                     with locked(job):
-                        summary = interrupted_summary(job) if (job / SUMMARY).is_file() or (job / CHECKPOINT).is_file() \
-                            else {"status": MISSING}
+                        summary = {"status": MISSING} if statuses[job] == MISSING else interrupted_summary(job)
                         failed += continue_job(job, summary, progress) != "ok"
                 except NrepError as error:  # this job cannot go on; the others still can
                     logging.getLogger("nrep").error("%s: %s", job.name, error)

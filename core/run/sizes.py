@@ -5,15 +5,16 @@ at the start and at the end do not), and the slow modes of CG and the GNN
 solve a dense n x n eigenproblem for the default k = n // 3. Both grow faster than n, so
 a large ``system.n`` would otherwise sit silent for minutes or exhaust the memory. The
 constants were measured on the reference machine (2 cores, one torch thread per run):
-``benchmarks/`` has the costs; this module only scales them.
+``python benchmarks/loop_sizes.py`` measures them again beside these values; this module
+only scales them.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from nrep.configs.schema import NrepConfig
+from nrep.core.runtime import available_cores
 
 PAIR_S = 21e-9  # one pair of a loop's exact all-pair energy, one CPU thread (n = 8000-24000: 20.7-25.6 ns)
 DENSE_MODES_S_PER_N3 = 11.9 / 4000**3  # scipy's evr for the lowest n // 3 modes, one thread (n = 4000: 11.9 s)
@@ -82,10 +83,6 @@ def check_loop_size(cfg: NrepConfig) -> SizeEstimate | None:
                         f"{free / 1e9:.1f} GB this machine has free; choose a smaller system.n, fewer modes "
                         "(method.modes.k) or method=gd")
     return found
-
-
-def available_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def available_memory_bytes() -> float | None:
