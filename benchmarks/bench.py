@@ -9,6 +9,12 @@ thread count and dtype (stated in the output), never an absolute-time claim:
   CutoffNonPeriodic) on the same particles; and AMBER (2JOF, 1UNC, 2WXC) in vacuum, nrep
   against OpenMM. The fused sums also through torch.compile (its one-off compilation is
   done in the warm-up call, not timed). Peak memory of each, measured in a child process.
+- engine: the OpenMM engine (2JOF, 1UNC, 2WXC in vacuum): raw OpenMM Context calls
+  against the autograd bridge, a whole GD step on it, and the torch engine.
+- hessian: slow modes of 2JOF and 1UNC from the torch terms (vacuum) against finite
+  differences of OpenMM's forces (vacuum, GBn2): time and subspace overlap.
+- openmm-target: 2JOF from the extended chain in GBn2, openmm_min against GD-L-BFGS and
+  GD-Adam on the OpenMM engine: final energy, RMS force, time to openmm_min's energy.
 - modes: slow-mode set-up time as a share of a whole CG and GNN run (pure-LJ loop).
 - replicas: runs per hour of 8 seeds of 2JOF (GD, CG, GNN with Adam) as one batch against
   one after another and against a process per seed.
@@ -148,6 +154,83 @@ def amber_rows(pdbs: list[str], threads: int) -> list[dict]:
     return rows
 
 
+def engine_rows(pdbs: list[str], threads: int, out: Path) -> list[dict]:
+    """The OpenMM engine's cost: raw Context calls vs the autograd bridge vs a whole GD step, and the torch engine.
+
+    Raw: setPositions + getState(energy, forces), what OpenMM's own minimiser pays per
+    evaluation. Bridge: OpenMMEnergy forward + backward from a torch tensor. GD step: a
+    run of method=gd (Adam) on energy.engine=openmm, its coordinate stage's time per step.
+    """
+    from openmm import unit
+
+    from nrep.core.energy.amber import AmberEnergy, AmberParameters
+    from nrep.core.energy.openmm_engine import OpenMMEnergy
+    from nrep.core.systems.protein import locate_and_prepare
+
+    rows = []
+    for pdb in pdbs:
+        _, protein = locate_and_prepare(pdb)
+        n = protein.positions_nm.shape[0]
+        engine = OpenMMEnergy(protein.system, "CPU", threads)
+        positions = protein.positions_nm * unit.nanometer
+
+        def raw(context: openmm.Context = engine.context, positions: object = positions) -> None:
+            context.setPositions(positions)
+            state = context.getState(getEnergy=True, getForces=True)
+            state.getPotentialEnergy(), state.getForces(asNumpy=True)
+
+        base = per_call_ms(raw)
+        x = torch.tensor(protein.positions_nm, dtype=torch.float32, requires_grad=True)
+        bridge = per_call_ms(lambda: torch.autograd.grad(engine(x), x))  # noqa: B023 - timed in this pass
+        amber = AmberEnergy(AmberParameters.from_openmm(protein.system))
+        torch_ms = per_call_ms(lambda: torch.autograd.grad(amber(x), x))  # noqa: B023
+        steps = 300
+        s = run_summary(["system=protein", f"system.pdb={pdb}", "method=gd", f"stop.max_steps={steps}",
+                         f"threads={threads}", "output.progress=off"], out / f"engine-gd-{pdb}", "fold")
+        step_ms = 1000 * s["time_coords_s"] / max(1, s["steps_coords"])
+        label = f"{pdb} ({n} atoms, vacuum)"
+        rows += [
+            {"system": label, "how": "OpenMM Context (raw)", "ms": base, "ratio_to_raw": 1.0},
+            {"system": label, "how": "engine=openmm bridge (E + grad)", "ms": bridge, "ratio_to_raw": bridge / base},
+            {"system": label, "how": "engine=openmm, one GD (Adam) step", "ms": step_ms, "ratio_to_raw": step_ms / base},
+            {"system": label, "how": "engine=torch (E + grad)", "ms": torch_ms, "ratio_to_raw": torch_ms / base},
+        ]
+    return rows
+
+
+def subspace_overlap(a: torch.Tensor, b: torch.Tensor) -> float:
+    """|A^T B|_F^2 / k for two (n, k) orthonormal bases: 1 when they span the same subspace, k/n at random."""
+    return float((a.T @ b).square().sum() / a.shape[1])
+
+
+def hessian_rows(pdbs: list[str], threads: int) -> list[dict]:
+    """Slow modes from the torch terms (vacuum, analytic) vs finite differences of OpenMM's forces.
+
+    The default samples (10 perturbations of the native structure), k = 3 x residues;
+    the overlap of each k-dimensional subspace with the differences' in the same solvent.
+    """
+    from nrep.configs.compose import compose, validate
+    from nrep.core.energy.registry import build_energy
+    from nrep.core.methods.mode_setup import compute_slow_modes
+    from nrep.core.run.build import build_system
+
+    rows = []
+    for pdb in pdbs:
+        found = {}
+        for solvent, hessian in (("vacuum", "terms"), ("vacuum", "differences"), ("gbn2", "differences")):
+            cfg = validate(compose(["system=protein", f"system.pdb={pdb}", "init=native", "method=cg",
+                                    f"energy.solvent={solvent}", f"method.modes.hessian={hessian}",
+                                    f"threads={threads}"], command="fold"))
+            system = build_system(cfg)
+            found[solvent, hessian] = compute_slow_modes(cfg, build_energy(cfg, system), system)
+        terms = found["vacuum", "terms"]
+        for (solvent, hessian), modes in found.items():
+            rows.append({"system": f"{pdb} ({terms.psi.shape[0]} atoms, k={terms.k})", "hessian": f"{hessian}, {solvent}",
+                         "seconds": modes.compute_time_s, "overlap_with_terms": subspace_overlap(terms.psi, modes.psi),
+                         "overlap_with_gbn2_differences": subspace_overlap(found["gbn2", "differences"].psi, modes.psi)})
+    return rows
+
+
 def peak_growth_mb(kind: str, n: int, cutoff: float) -> float:
     """In this process: growth of the peak resident memory (MB) over one energy + gradient."""
     torch.set_num_threads(1)
@@ -228,6 +311,28 @@ def target_rows(system: list[str], label: str, cap_s: float, threads: int, out: 
     return rows
 
 
+def openmm_target_rows(pdb: str, threads: int, out: Path, cap_s: float = 120.0) -> list[dict]:
+    """From the extended chain in GBn2: OpenMM's minimiser against nrep's L-BFGS (and Adam) on the OpenMM engine.
+
+    The target is openmm_min's final energy; each nrep run is capped at ``cap_s``.
+    """
+    common = ["system=protein", f"system.pdb={pdb}", "energy.solvent=gbn2", f"threads={threads}", "output.progress=off"]
+    variants = {"openmm_min": ["method=openmm_min"],
+                "gd-lbfgs (engine=openmm)": ["method=gd", "optim=lbfgs", f"time_budget_s={cap_s}"],
+                "gd-adam (engine=openmm)": ["method=gd", f"time_budget_s={cap_s}"]}
+    summaries = {name: run_summary([*common, *overrides], out / f"openmm-target-{i}", "fold")
+                 for i, (name, overrides) in enumerate(variants.items())}
+    target = summaries["openmm_min"]["energy_final"]
+    rows = []
+    for name, s in summaries.items():
+        rows.append({"system": f"{pdb} extended, GBn2", "variant": name, "energy_final": s["energy_final"],
+                     "rms_force": s["rms_force_kJ_mol_nm"], "evaluations": sum(
+                         v for k, v in s.items() if k.startswith("evaluations_")),
+                     "time_s": s["time_method_s"],
+                     "time_to_target_s": time_to(Path(s["run_dir"]) / "trace.csv", "energy_kJ_mol", target)})
+    return rows
+
+
 def replica_rows(pdb: str, replicas: int, steps: int, methods: tuple[str, ...] = ("gd", "cg", "gnn")) -> list[dict]:
     """Runs per hour: B seeds of one protein as one batch vs one after another, per method.
 
@@ -254,7 +359,7 @@ def replica_rows(pdb: str, replicas: int, steps: int, methods: tuple[str, ...] =
     for method in methods:
         split = ([f"stop.max_steps={steps}"] if method == "gd"
                  else [f"method.stop.max_steps={steps // 2}", f"stop.max_steps={steps - steps // 2}"])
-        base = ["system=protein", f"system.pdb={pdb}", f"method={method}", "optim=adam", *split]
+        base = ["system=protein", f"system.pdb={pdb}", f"method={method}", "optim=adam", "energy.engine=torch", *split]
         cfgs = [validate(compose([*base, f"seed={seed}"], command="fold")) for seed in range(replicas)]
         started = time.perf_counter()
         system = build_system(cfgs[0])
@@ -287,6 +392,11 @@ def replica_rows(pdb: str, replicas: int, steps: int, methods: tuple[str, ...] =
 # ------------------------------------------------------------------ report
 
 
+ENGINE_COLUMNS = ["system", "how", "ms", "ratio_to_raw"]
+HESSIAN_COLUMNS = ["system", "hessian", "seconds", "overlap_with_terms", "overlap_with_gbn2_differences"]
+OPENMM_TARGET_COLUMNS = ["system", "variant", "energy_final", "rms_force", "evaluations", "time_s", "time_to_target_s"]
+
+
 def table(rows: list[dict], columns: list[str]) -> str:
     def cell(v: object) -> str:
         return "–" if v is None else f"{v:.3g}" if isinstance(v, float) else str(v)
@@ -313,7 +423,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="add n = 10000 and longer runs")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--only", choices=["energy", "modes", "target", "protein-target", "replicas"], action="append",
+    parser.add_argument("--only", choices=["energy", "engine", "hessian", "openmm-target", "modes", "target",
+                                           "protein-target", "replicas"], action="append",
                         help="run only these sections (protein-target: 2JOF from the extended chain, 300 s caps)")
     parser.add_argument("--out", type=Path, default=ARTEFACTS)
     parser.add_argument("--peak", nargs=3, metavar=("KIND", "N", "CUTOFF"), help=argparse.SUPPRESS)
@@ -322,9 +433,9 @@ def main(argv: list[str] | None = None) -> int:
         print(peak_growth_mb(args.peak[0], int(args.peak[1]), float(args.peak[2])))
         return 0
     torch.set_num_threads(args.threads)
-    sections = args.only or ["energy", "modes", "target", "replicas"]
-    proteins = (["2JOF", "1UNC", "2WXC"] if "energy" in sections else []) + (
-        ["2JOF"] if {"replicas", "protein-target"} & set(sections) else [])
+    sections = args.only or ["energy", "engine", "hessian", "openmm-target", "modes", "target", "replicas"]
+    proteins = (["2JOF", "1UNC", "2WXC"] if {"energy", "engine"} & set(sections) else []) + (
+        ["2JOF", "1UNC"] if {"replicas", "protein-target", "hessian", "openmm-target"} & set(sections) else [])
     missing = find_proteins(proteins)
     if missing:
         print(f"bench: {missing}", file=sys.stderr)
@@ -341,6 +452,15 @@ def main(argv: list[str] | None = None) -> int:
         result["memory"] = [{"n": 4000, "method": kind, "peak_mb": peak_memory_mb(kind, 4000, cutoff)}
                             for kind in ("torch autograd", "nrep fused", f"nrep cutoff {cutoff}", "openmm")]
         print(table(result["energy"], ["system", "method", "ms", "openmm", "openmm_ms", "ratio_to_openmm"]))
+    if "engine" in sections:
+        result["engine"] = engine_rows(["2JOF", "1UNC", "2WXC"], args.threads, out / "runs")
+        print(table(result["engine"], ENGINE_COLUMNS))
+    if "hessian" in sections:
+        result["hessian"] = hessian_rows(["2JOF", "1UNC"], args.threads)
+        print(table(result["hessian"], HESSIAN_COLUMNS))
+    if "openmm-target" in sections:
+        result["openmm-target"] = openmm_target_rows("2JOF", args.threads, out / "runs")
+        print(table(result["openmm-target"], OPENMM_TARGET_COLUMNS))
     if "modes" in sections:
         result["modes"] = modes_rows(1000, args.threads, out / "runs")
         print(table(result["modes"], ["system", "method", "k", "modes_s", "run_s", "share"]))
@@ -358,6 +478,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
     parts = [f"# nrep bench {meta['date']}", "", f"{meta['machine']}, torch {meta['torch']}, {meta['dtype']}, {args.threads} thread(s)", ""]
     for key, columns in {"energy": ["system", "method", "ms", "openmm", "openmm_ms", "ratio_to_openmm"],
+                         "engine": ENGINE_COLUMNS, "hessian": HESSIAN_COLUMNS, "openmm-target": OPENMM_TARGET_COLUMNS,
                          "memory": ["n", "method", "peak_mb"], "modes": ["system", "method", "k", "modes_s", "run_s", "share"],
                          "target": ["system", "variant", "energy_final", "time_s", "time_to_target_s"],
                          "protein-target": ["system", "variant", "energy_final", "time_s", "time_to_target_s"],

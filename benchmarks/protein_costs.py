@@ -63,7 +63,7 @@ def main() -> None:
     print(f"Hessian blocks of one sample: per group {local:.0f} ms, dense autograd {dense_h:.0f} ms, "
           f"ratio {dense_h / local:.1f}")
 
-    for solvent in ("implicit", "vacuum"):
+    for solvent in ("gbn2", "vacuum"):
         context = langevin_context(protein.topology, protein.positions_nm, 1, 298.0, solvent=solvent, platform="cpu")
         context.getIntegrator().step(10)
         started = time.perf_counter()

@@ -86,8 +86,15 @@ def _suggest(key: str, known: list[str]) -> str:
     return f"; did you mean {close[0]}?" if close else ""
 
 
+# keys that moved: old -> new (the OpenMM baselines score on the run's energy since issue 22)
+MOVED_KEYS = {"method.solvent": "energy.solvent", "method.platform": "energy.platform"}
+
+
 def _unknown_key(key: str, known: list[str], command: str) -> str:
-    """The line for a key the composed config lacks: a typo, or a key of an option not chosen."""
+    """The line for a key the composed config lacks: a typo, a moved key, or a key of an option not chosen."""
+    if key in MOVED_KEYS:
+        return (f"config key '{key}' is now '{MOVED_KEYS[key]}': every method, the OpenMM baselines included, "
+                f"uses the run's energy (e.g. {MOVED_KEYS[key]}={'gbn2' if 'solvent' in key else 'CPU'})")
     group = key.split(".", 1)[0]
     if key in known and group != key:  # e.g. optim.lr with optim=lbfgs, which has no learning rate
         return (

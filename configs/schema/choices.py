@@ -8,10 +8,17 @@ here: they are the registered dataclasses (:data:`nrep.configs.schema.SCHEMAS`).
 
 # proteins: what to do with residues missing inside a chain (system.gaps)
 GAP_CHOICES = ("fill", "refuse")
-# OpenMM: the solvent of a simulation (init=unfold_md, method=openmm_md) and the platform
-# of every OpenMM context nrep builds (auto: CUDA with device=cuda when present, else CPU)
-SOLVENTS = ("implicit", "explicit", "vacuum")
-OPENMM_PLATFORMS = ("auto", "reference", "cpu", "cuda")
+# energy=amber: who evaluates it (nrep's torch terms or OpenMM), with which force field
+# (an OpenMM XML file; the torch engine has amber14's terms only) and solvent: vacuum,
+# an implicit model (OpenMM's implicit/<name>.xml, parametrised for AMBER force fields)
+# or explicit water (dynamics only: method=openmm_md, init=unfold_md)
+ENGINES = ("openmm", "torch")
+FORCEFIELDS = ("amber14-all.xml", "amber19-all.xml", "charmm36_2024.xml")
+IMPLICIT_SOLVENTS = ("gbn2", "obc2", "obc1", "hct", "gbn")
+SOLVENTS = ("vacuum", *IMPLICIT_SOLVENTS, "explicit")
+# the platform of every OpenMM context nrep builds, OpenMM's names (any case is accepted);
+# auto: CUDA with device=cuda when OpenMM has it, else the CPU
+OPENMM_PLATFORMS = ("auto", "CPU", "CUDA", "OpenCL", "Reference")
 # energies: the loop energies (one dataclass, two options) and how terms are averaged
 LOOP_ENERGIES = ("bond_lj", "pure_lj")
 NORMALISATIONS = ("mean", "sum")
@@ -19,6 +26,7 @@ NORMALISATIONS = ("mean", "sum")
 BACKBONE_NORMS = ("fro", "fro2")
 EIGENSOLVERS = ("auto", "dense", "sparse")
 SAMPLE_KINDS = ("auto", "cloud", "perturb")
+HESSIAN_SOURCES = ("auto", "terms", "differences")
 # reparametrisations: CG's start, the GNN's graph, output layer start and activation
 CG_STARTS = ("projection", "anchored")
 GNN_GRAPHS = ("slow_modes", "slow_modes_plain", "bonds", "knn")

@@ -7,8 +7,15 @@ from typing import ClassVar, List, Optional
 
 from omegaconf import MISSING
 
-from nrep.configs.schema.checks import check_choice, require
-from nrep.configs.schema.choices import LOOP_ENERGIES, NORMALISATIONS
+from nrep.configs.schema.checks import check_choice, openmm_platform_name, require
+from nrep.configs.schema.choices import (
+    ENGINES,
+    FORCEFIELDS,
+    IMPLICIT_SOLVENTS,
+    LOOP_ENERGIES,
+    NORMALISATIONS,
+    SOLVENTS,
+)
 
 
 @dataclass
@@ -102,19 +109,49 @@ class AmberWeightsConfig:
 
 @dataclass
 class AmberEnergyConfig(EnergyConfig):
-    """AMBER14 (amber14-all.xml) in vacuum without cutoff, in kJ/mol, equal to OpenMM's.
+    """An OpenMM force field (default AMBER14) of a protein, in kJ/mol, in vacuum or an implicit solvent.
 
-    Bonds, angles, periodic torsions (proper and improper), Lennard-Jones and Coulomb with
-    OpenMM's exclusions and scaled 1-4 exceptions; ``weights`` scales each term.
-    ``compile``: evaluate the non-bonded pair blocks through torch.compile (needs a C++
-    compiler; the first run compiles for about a minute, later runs reuse the on-disk
-    cache); it pays for chains of a few thousand atoms, not for small proteins.
+    ``engine``: who evaluates it. ``openmm`` (the default: 3-10x faster per step on a CPU,
+    ``make bench``): OpenMM computes the energy and forces of ``forcefield`` in ``solvent``
+    on ``platform`` (auto: CUDA with device=cuda when OpenMM has it, else the CPU with the
+    run's threads), and torch differentiates through it; any method and optimiser runs on
+    it, one structure at a time. ``torch``: nrep's own amber14 terms in vacuum (equal to
+    OpenMM's to 1e-13): what batches of replicas, ``compile`` and ``weights`` need.
+    ``solvent``: vacuum, an implicit model (gbn2, obc2, obc1, hct, gbn; OpenMM's
+    implicit/<name>.xml, for AMBER force fields), or explicit water (method=openmm_md only:
+    the run's energy is then the solute's in vacuum). ``weights`` scales each torch term
+    (bond, angle, torsion, lj, coulomb; 0 switches one off). ``compile``: evaluate the
+    torch engine's non-bonded pair blocks through torch.compile (needs a C++ compiler; pays
+    for chains of a few thousand atoms, not for small proteins).
     """
 
     systems: ClassVar[tuple[str, ...]] = ("protein",)
     name: str = "amber"
+    engine: str = "openmm"
+    forcefield: str = "amber14-all.xml"
+    solvent: str = "vacuum"
+    platform: str = "auto"
     weights: AmberWeightsConfig = field(default_factory=AmberWeightsConfig)
     compile: bool = False
+
+    def __post_init__(self) -> None:
+        check_choice("energy.engine", self.engine, ENGINES)
+        check_choice("energy.forcefield", self.forcefield, FORCEFIELDS)
+        check_choice("energy.solvent", self.solvent, SOLVENTS)
+        self.platform = openmm_platform_name("energy.platform", self.platform)
+        require(not (self.forcefield.startswith("charmm") and self.solvent in IMPLICIT_SOLVENTS),
+                f"energy.solvent={self.solvent} is parametrised for AMBER force fields, not {self.forcefield}; "
+                "use energy.solvent=vacuum or an amber force field")
+        if self.engine == "torch":
+            require(self.solvent in ("vacuum", "explicit"),
+                    f"energy.solvent={self.solvent} needs energy.engine=openmm (the torch engine is amber14 in vacuum)")
+            require(self.forcefield == FORCEFIELDS[0],
+                    f"energy.forcefield={self.forcefield} needs energy.engine=openmm (the torch engine has "
+                    f"{FORCEFIELDS[0]}'s terms only)")
+        else:
+            require(not self.compile, "energy.compile compiles the torch engine; add energy.engine=torch")
+            require(all(w == 1.0 for w in vars(self.weights).values()),
+                    "energy.weights scale the torch engine's terms; add energy.engine=torch")
 
 
 @dataclass

@@ -77,10 +77,12 @@ class UnfoldMDInitConfig(CachedStartConfig):
     """Proteins: the structure unfolded by OpenMM Langevin dynamics (the authors' code).
 
     temperature_K, steps, timestep_fs, friction_per_ps: the dynamics (20,000 steps of
-    2 fs at 1000 K, as theirs); solvent: ``implicit`` (GBn2), ``explicit`` (TIP3P-FB box
-    with padding_nm, PME, their setup) or ``vacuum``; platform: OpenMM's (``auto`` =
-    CUDA if present, else the CPU on one thread, which is bit-reproducible; CUDA is
-    not). Cached per protein, settings and seed.
+    2 fs at 1000 K, as theirs); solvent: gbn2 (or another implicit model), ``explicit``
+    (TIP3P-FB box with padding_nm, PME, their setup) or ``vacuum``; platform: OpenMM's
+    (``auto`` = CUDA if present, else the CPU on one thread, which is bit-reproducible;
+    CUDA is not). Its own keys, not the run's energy: the start is made once and cached,
+    and every method and energy of a comparison starts from the same one. amber14 always.
+    Cached per protein, settings and seed.
     """
 
     name: str = "unfold_md"
@@ -88,7 +90,7 @@ class UnfoldMDInitConfig(CachedStartConfig):
     steps: int = 20000
     timestep_fs: float = 2.0
     friction_per_ps: float = 1.0
-    solvent: str = "implicit"
+    solvent: str = "gbn2"
     padding_nm: float = 1.0
     platform: str = "auto"
 

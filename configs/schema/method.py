@@ -14,7 +14,7 @@ from nrep.configs.schema.choices import (
     CG_STARTS,
     EIGENSOLVERS,
     GNN_GRAPHS,
-    OPENMM_PLATFORMS,
+    HESSIAN_SOURCES,
     OUTPUT_INITS,
     SAMPLE_KINDS,
 )
@@ -60,17 +60,18 @@ class OpenMMMethodConfig(MethodConfig):
 class OpenMMMinMethodConfig(OpenMMMethodConfig):
     """OpenMM's LocalEnergyMinimizer (L-BFGS) on the same system and start (proteins, energy=amber).
 
-    tolerance_kJ_mol_nm: stop when the RMS force is below it (OpenMM's default 10);
-    max_iterations: 0 = until converged; platform: OpenMM's ``auto`` (CUDA with
-    device=cuda when present, else CPU), reference, cpu or cuda; the CPU platform uses
-    ``threads`` (null: one, where OpenMM is bit-reproducible). It has no optimiser,
-    learning rate or slow modes.
+    It minimises the run's energy (``energy.forcefield``, ``energy.solvent``) on
+    ``energy.platform``. tolerance_kJ_mol_nm: OpenMM's own rule, stop once the RMS of
+    all 3n force components is below it (its default 10; ``stop.frms`` is the same
+    measure, ``stop.fmax`` the largest force on one atom, both checked every
+    ``stop.check_every`` iterations); max_iterations: 0 = until converged. The CPU
+    platform uses ``threads`` (null: one, where OpenMM is bit-reproducible). It has no
+    optimiser, learning rate or slow modes.
     """
 
     name: str = "openmm_min"
     tolerance_kJ_mol_nm: float = 10.0
     max_iterations: int = 0
-    platform: str = "auto"
 
     def __post_init__(self) -> None:
         require(
@@ -78,19 +79,18 @@ class OpenMMMinMethodConfig(OpenMMMethodConfig):
             f"method.tolerance_kJ_mol_nm must be > 0 (got {self.tolerance_kJ_mol_nm})",
         )
         require(self.max_iterations >= 0, f"method.max_iterations must be >= 0 (got {self.max_iterations})")
-        check_choice("method.platform", self.platform, OPENMM_PLATFORMS)
 
 
 @dataclass
 class OpenMMMDMethodConfig(OpenMMMethodConfig):
     """OpenMM Langevin MD (the paper's comparison): steps of timestep_fs at temperature_K.
 
-    friction_per_ps; bonds to hydrogen constrained; solvent: ``implicit`` (GBn2),
-    ``explicit`` (TIP3P-FB box with padding_nm, PME, 1 nm cutoff: the authors') or
-    ``vacuum``; report_every: steps between snapshots (a trace row with nrep's amber
-    energy of the solute, OpenMM's energy, the temperature and the RMSD); platform: as
-    method=openmm_min's; minimise_before: start from OpenMM's minimum (the authors did
-    not); minimise_after: finish with OpenMM's minimiser.
+    friction_per_ps; bonds to hydrogen constrained; the run's ``energy.forcefield`` in
+    ``energy.solvent`` (vacuum, an implicit model, or ``explicit``: a TIP3P-FB box with
+    padding_nm, PME, 1 nm cutoff, the authors'), on ``energy.platform``; report_every:
+    steps between snapshots (a trace row with the run's energy of the solute, OpenMM's
+    energy, the temperature and the RMSD); minimise_before: start from OpenMM's minimum
+    (the authors did not); minimise_after: finish with OpenMM's minimiser.
     """
 
     name: str = "openmm_md"
@@ -99,9 +99,7 @@ class OpenMMMDMethodConfig(OpenMMMethodConfig):
     temperature_K: float = 298.0
     timestep_fs: float = 2.0
     friction_per_ps: float = 1.0
-    solvent: str = "implicit"
     padding_nm: float = 1.0
-    platform: str = "auto"
     minimise_before: bool = False
     minimise_after: bool = False
 
@@ -128,6 +126,11 @@ class ModesConfig:
         |H_ij|_F^2, the paper's eq. 7).
     solver: ``dense`` (LAPACK), ``sparse`` (shift-invert Lanczos) or ``auto`` (dense up to
         dense_max_n particles or when k > n/4).
+    hessian: where the Hessian blocks come from. ``terms``: the energy's own pair and
+        local terms, analytic (with energy.engine=openmm: nrep's torch amber14 of the
+        structure in vacuum, which ignores the solvent); ``differences``: central finite
+        differences of the energy's forces, 6n evaluations per sample (exact for any force
+        field and solvent); ``auto``: terms when the energy has them.
     cache: keep computed modes on disk (cache_dir, null = ~/.cache/nrep/modes) keyed by
         system, energy, these settings and the seed; the compute time is stored with
         them and reported on a hit too.
@@ -140,6 +143,7 @@ class ModesConfig:
     n_samples: Optional[int] = None
     backbone: str = "fro"
     solver: str = "auto"
+    hessian: str = "auto"
     dense_max_n: int = 5000
     cache: bool = False
     cache_dir: Optional[str] = None
@@ -157,6 +161,7 @@ class ModesConfig:
         check_choice("method.modes.sample_kind", self.sample_kind, SAMPLE_KINDS)
         check_choice("method.modes.backbone", self.backbone, BACKBONE_NORMS)
         check_choice("method.modes.solver", self.solver, EIGENSOLVERS)
+        check_choice("method.modes.hessian", self.hessian, HESSIAN_SOURCES)
         require(
             self.sample_scales is None or (len(self.sample_scales) == 2 and min(self.sample_scales) > 0),
             f"method.modes.sample_scales must be [first, last] with both > 0, or null (got {self.sample_scales})",

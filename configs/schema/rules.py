@@ -60,12 +60,30 @@ def check_run(cfg: NrepConfig) -> None:
     if cfg.method.in_openmm:
         require(
             isinstance(cfg.energy, AmberEnergyConfig),
-            f"method={cfg.method.name} runs OpenMM's amber14 on proteins; use nrep fold with energy=amber",
+            f"method={cfg.method.name} runs OpenMM's force fields on proteins; use nrep fold with energy=amber",
         )
         require(
             all(w == 1.0 for w in vars(cfg.energy.weights).values()),
-            f"method={cfg.method.name} evaluates the full amber14 energy; energy.weights do not apply",
+            f"method={cfg.method.name} evaluates the full force field; energy.weights do not apply",
         )
+    if isinstance(cfg.energy, AmberEnergyConfig):
+        _check_amber(cfg)
+
+
+def _check_amber(cfg: NrepConfig) -> None:
+    """What the engine, solvent and platform of energy=amber allow with the method."""
+    energy, method = cfg.energy, cfg.method
+    dynamics = method.name == "openmm_md"
+    require(energy.solvent != "explicit" or dynamics,
+            f"energy.solvent=explicit is water for dynamics (method=openmm_md); method={method.name} minimises in "
+            "vacuum or an implicit solvent (energy.solvent=gbn2, ...)")
+    require(energy.engine == "openmm" or energy.platform == "auto" or method.in_openmm,
+            f"energy.platform={energy.platform} picks OpenMM's platform; it needs energy.engine=openmm "
+            f"(or an OpenMM method), not the torch engine")
+    if dynamics:
+        for stop in ("fmax", "frms"):
+            require(getattr(cfg.stop, stop) is None,
+                    f"stop.{stop} stops a minimisation; method=openmm_md runs dynamics (drop stop.{stop})")
 
 
 def _check_applies(cfg: NrepConfig, group: str) -> None:
@@ -88,6 +106,11 @@ def _check_replicas(cfg: NrepConfig) -> None:
     require(
         not cfg.method.in_openmm,
         f"method={cfg.method.name} runs inside OpenMM, one structure at a time; drop replicas",
+    )
+    require(
+        not (isinstance(cfg.energy, AmberEnergyConfig) and cfg.energy.engine == "openmm"),
+        f"replicas={cfg.replicas} batches the seeds through nrep's torch terms; add energy.engine=torch "
+        "(the OpenMM engine evaluates one structure at a time)",
     )
     elementwise = " or ".join(name for name, node in OPTIM_OPTIONS.items() if node.elementwise)
     require(

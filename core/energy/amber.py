@@ -237,6 +237,10 @@ class AmberEnergy(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return sum(self.terms(x).values())
 
+    def describe(self) -> dict[str, str]:
+        """Summary columns: nrep's torch terms of amber14, in vacuum."""
+        return {"energy_engine": "torch", "energy_forcefield": "amber14-all.xml", "energy_solvent": "vacuum"}
+
     # ----------------------------------------------------------------- for the Hessian
 
     def pair_interactions(self) -> list[PairInteraction]:

@@ -12,16 +12,24 @@ nrep), and a config dataclass (``configs/schema/``) with its YAML.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 import torch
 
 from nrep.configs.schema import AmberEnergyConfig, LoopEnergyConfig, NrepConfig, SimpleEnergyConfig
+from nrep.configs.schema.choices import FORCEFIELDS
 from nrep.core.energy.amber import AmberEnergy, AmberParameters
 from nrep.core.energy.loop import LoopEnergy, build_loop_energy
+from nrep.core.energy.openmm_engine import OpenMMEnergy
 from nrep.core.energy.simple import SimpleEnergy, SimpleParameters
 from nrep.core.runtime import derive_seed
+from nrep.core.systems.openmm_contexts import openmm_platform_for
+from nrep.core.systems.openmm_contexts import openmm_system as build_openmm_system
+
+if TYPE_CHECKING:
+    import openmm
 
 
 class Energy(Protocol):
@@ -55,11 +63,38 @@ def loop_energy(cfg: NrepConfig, system: object) -> LoopEnergy:
     )
 
 
-def amber_energy(cfg: NrepConfig, system: object) -> AmberEnergy:
+def amber_energy(cfg: NrepConfig, system: object) -> AmberEnergy | OpenMMEnergy:
+    """energy=amber: nrep's torch terms (vacuum amber14), or OpenMM's force field and solvent (engine=openmm)."""
     e: AmberEnergyConfig = cfg.energy
+    if e.engine == "openmm":
+        return openmm_engine(cfg, system)
     energy = AmberEnergy(AmberParameters.from_openmm(system.prepared.system), asdict(e.weights))
     energy.compiled = e.compile
     return energy
+
+
+def openmm_engine(cfg: NrepConfig, system: object) -> OpenMMEnergy:
+    """The prepared protein in ``energy.forcefield`` and ``energy.solvent``, evaluated by OpenMM.
+
+    Vacuum amber14 is the prepared system itself. The explicit solvent is water for
+    dynamics (method=openmm_md): the run's energy is then the solute's in vacuum. OpenMM's
+    CPU platform takes ``threads`` when set, else one thread (where it is bit-reproducible).
+    """
+    e: AmberEnergyConfig = cfg.energy
+    terms = AmberEnergy(AmberParameters.from_openmm(system.prepared.system)) if e.forcefield == FORCEFIELDS[0] else None
+    describe = {"energy_engine": "openmm", "energy_forcefield": e.forcefield, "energy_solvent": e.solvent}
+    return OpenMMEnergy(openmm_system_of(cfg, system), openmm_platform_for(e.platform, cfg.device.name), cfg.threads,
+                        terms, describe)
+
+
+def openmm_system_of(cfg: NrepConfig, system: object) -> openmm.System:
+    """A fresh OpenMM System of the protein in the run's force field and solvent, nothing constrained
+    (``explicit``: the solute in vacuum, the water is for dynamics)."""
+    e: AmberEnergyConfig = cfg.energy
+    solvent = "vacuum" if e.solvent == "explicit" else e.solvent
+    if e.forcefield == FORCEFIELDS[0] and solvent == "vacuum":
+        return copy.deepcopy(system.prepared.system)  # a copy: force groups are set on it, not on the shared one
+    return build_openmm_system(system.topology, e.forcefield, solvent)[0]
 
 
 def simple_energy(cfg: NrepConfig, system: object) -> SimpleEnergy:

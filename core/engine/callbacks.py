@@ -45,6 +45,27 @@ class EarlyStopping(Callback):
         self.best, self.bad_checks = state["best"], state["bad_checks"]
 
 
+class ForceTolerance(Callback):
+    """Stops a stage at the first check (every ``check_every`` steps) where the largest force on one
+    atom is below ``fmax`` (reason "fmax") or the RMS force below ``frms`` ("frms"); None: that rule is off.
+
+    The forces are read only at checks, so a GPU run syncs no more often than early stopping does.
+    """
+
+    def __init__(self, check_every: int, fmax: float | None = None, frms: float | None = None) -> None:
+        self.check_every, self.fmax, self.frms = check_every, fmax, frms
+
+    def on_step(self, state: StepState) -> str | None:
+        if state.stage_step % self.check_every:
+            return None
+        rms, largest = state.forces
+        if self.fmax is not None and largest < self.fmax:
+            return "fmax"
+        if self.frms is not None and rms < self.frms:
+            return "frms"
+        return None
+
+
 class NonFiniteGuard(Callback):
     """Ends the run with "diverged" when the energy becomes NaN or infinite.
 
@@ -102,10 +123,11 @@ class BestState(Callback):
 
 
 class TraceRecorder(Callback):
-    """Rows of (step, stage, stage_step, time_s, energy, metrics...) every ``every`` steps.
+    """Rows of (step, stage, stage_step, time_s, energy, forces, metrics...) every ``every`` steps.
 
     The first step of each stage and the end of each stage are always recorded. The
-    energy column is named after the energy's unit (``energy_reduced``, ``energy_kJ_mol``).
+    energy column is named after the energy's unit (``energy_reduced``, ``energy_kJ_mol``),
+    the two force columns (RMS, max) after the force's (``force_columns``; None: none).
     ``time_offset_s`` is added to the times: the method's set-up (slow modes) comes first.
     ``metrics(x)`` adds columns computed from the coordinates (e.g. RMSD) to each row.
     """
@@ -116,14 +138,17 @@ class TraceRecorder(Callback):
         energy_column: str,
         time_offset_s: float = 0.0,
         metrics: Callable[[torch.Tensor], dict[str, float]] | None = None,
+        force_columns: tuple[str, str] | None = None,
     ) -> None:
         self.every = every
         self.energy_column = energy_column
+        self.force_columns = force_columns
         self.time_offset_s = time_offset_s
         self.metrics = metrics
         self.rows: list[dict[str, Any]] = []
 
-    def _record(self, step: int, stage: str, stage_step: int, time_s: float, energy: float, x: torch.Tensor) -> None:
+    def _record(self, step: int, stage: str, stage_step: int, time_s: float, energy: float, x: torch.Tensor,
+                forces: tuple[float, float]) -> None:
         if self.rows and (self.rows[-1]["stage"], self.rows[-1]["stage_step"]) == (stage, stage_step):
             self.rows.pop()  # the end of a stage re-states its last step
         row = {
@@ -133,17 +158,21 @@ class TraceRecorder(Callback):
             "time_s": self.time_offset_s + time_s,
             self.energy_column: energy,
         }
+        if self.force_columns is not None:
+            row.update(zip(self.force_columns, forces))
         if self.metrics is not None:
             row.update(self.metrics(x))
         self.rows.append(row)
 
     def on_step(self, state: StepState) -> str | None:
         if state.stage_step == 0 or state.stage_step % self.every == 0:
-            self._record(state.step, state.stage, state.stage_step, state.elapsed_s, state.energy_value, state.x)
+            forces = state.forces if self.force_columns is not None else None
+            self._record(state.step, state.stage, state.stage_step, state.elapsed_s, state.energy_value, state.x, forces)
         return None
 
     def on_stage_end(self, result: StageResult, step: int, elapsed_s: float) -> None:
-        self._record(step, result.name, result.steps, elapsed_s, result.energy, result.x)
+        forces = result.forces if self.force_columns is not None else None
+        self._record(step, result.name, result.steps, elapsed_s, result.energy, result.x, forces)
 
     def state_dict(self) -> dict:
         return {"rows": [dict(row) for row in self.rows]}
@@ -214,7 +243,7 @@ class ProgressBar(Callback):
 
     stateful = False  # a run stopped in a terminal resumes outside one, and the reverse
 
-    def __init__(self, unit: str, refresh_every: int = 10) -> None:
+    def __init__(self, unit: str, force_unit: str = "", refresh_every: int = 10) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.unit = unit
@@ -224,6 +253,7 @@ class ProgressBar(Callback):
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("E = {task.fields[energy]} " + unit),
+            TextColumn("F_rms = {task.fields[rms_force]} " + force_unit),
             TimeElapsedColumn(),
         )
         self.task = None
@@ -231,15 +261,17 @@ class ProgressBar(Callback):
     def on_stage_start(self, stage: Stage, step: int) -> None:
         if self.task is None:
             self.progress.start()
-        self.task = self.progress.add_task(f"stage {stage.name}", total=stage.max_steps, energy="-")
+        self.task = self.progress.add_task(f"stage {stage.name}", total=stage.max_steps, energy="-", rms_force="-")
 
     def on_step(self, state: StepState) -> str | None:
         if state.stage_step % self.refresh_every == 0:
-            self.progress.update(self.task, completed=state.stage_step, energy=f"{state.energy_value:.6g}")
+            self.progress.update(self.task, completed=state.stage_step, energy=f"{state.energy_value:.6g}",
+                                 rms_force=f"{state.forces[0]:.4g}")
         return None
 
     def on_stage_end(self, result: StageResult, step: int, elapsed_s: float) -> None:
-        self.progress.update(self.task, completed=result.steps, total=result.steps, energy=f"{result.energy:.6g}")
+        self.progress.update(self.task, completed=result.steps, total=result.steps, energy=f"{result.energy:.6g}",
+                             rms_force=f"{result.forces[0]:.4g}")
 
     def close(self) -> None:
         if self.task is not None:

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from nrep.core.engine.faults import FaultBudget, FaultPolicy, LastGood, shrink_step_
+from nrep.core.engine.forces import force_stats, value_and_gradient
 from nrep.core.optim.capabilities import LoopOwner
 
 log = logging.getLogger("nrep")
@@ -70,10 +71,16 @@ class StepState:
     energy: torch.Tensor  # detached scalar
     x: torch.Tensor  # detached, the X at which ``energy`` was evaluated
     elapsed_s: float  # since the minimisation started
+    gradient: torch.Tensor | None = None  # dE/dX at x (detached), when the method has it
 
     @functools.cached_property
     def energy_value(self) -> float:
         return float(self.energy)
+
+    @functools.cached_property
+    def forces(self) -> tuple[float, float]:
+        """(RMS force, max force on one atom) at x (NaN without a gradient); a host read, so only when asked."""
+        return force_stats(self.gradient)
 
 
 @dataclass
@@ -88,6 +95,18 @@ class StageResult:
     evaluations: int  # energy + gradient evaluations (line searches take several per step)
     rollbacks: int = 0  # failed steps rolled back and retried with a smaller step
     checkpoint: dict | None = None  # set when the stage was interrupted: what resume needs
+    gradient_start: torch.Tensor | None = None  # dE/dX at the stage's first X
+    gradient: torch.Tensor | None = None  # dE/dX at ``x``
+
+    @property
+    def forces_start(self) -> tuple[float, float]:
+        """(RMS, max) force at the stage's first X."""
+        return force_stats(self.gradient_start)
+
+    @property
+    def forces(self) -> tuple[float, float]:
+        """(RMS, max) force at the final X."""
+        return force_stats(self.gradient)
 
 
 class Callback:
@@ -165,6 +184,7 @@ class _StageRun:
         self.last_good = LastGood(self.parameters, self.optimizer)
         self.step, self.stage_step, self.evaluations = step, 0, 0
         self.energy_start = math.nan
+        self.gradient_start: torch.Tensor | None = None
         self.rollbacks = 0
         self.checkpointed = -1  # the step of the last periodic checkpoint
 
@@ -176,6 +196,7 @@ class _StageRun:
             "stage_step": self.stage_step,
             "evaluations": self.evaluations,
             "energy_start": self.energy_start,
+            "gradient_start": self.gradient_start,
             "rollbacks": self.rollbacks,
         }
 
@@ -184,22 +205,27 @@ class _StageRun:
         self.optimizer.load_state_dict(state["optimizer"])
         for key in ("step", "stage_step", "evaluations", "energy_start", "rollbacks"):
             setattr(self, key, state[key])
+        self.gradient_start = state.get("gradient_start")  # absent from checkpoints written before forces
 
     def evaluate(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Energy at the model's X, with the gradients of the parameters filled in."""
         for p in self.parameters:
             p.grad = None
         x_now = self.model()
+        if x_now.requires_grad and not x_now.is_leaf:
+            x_now.retain_grad()  # dE/dX, the forces, also when X = f(Z)
         e = self.energy(x_now)
         e.backward()
         self.evaluations += 1
         return e, x_now
 
-    def watch(self, e: torch.Tensor, x_now: torch.Tensor) -> str | None:
+    def watch(self, e: torch.Tensor, x_now: torch.Tensor, gradient: torch.Tensor | None = None) -> str | None:
         """Show the state to the callbacks; count the step that follows unless one stops."""
-        state = StepState(self.stage.name, self.step, self.stage_step, e, x_now, time.perf_counter() - self.started)
+        state = StepState(self.stage.name, self.step, self.stage_step, e, x_now, time.perf_counter() - self.started,
+                          gradient)
         if self.stage_step == 0:
             self.energy_start = state.energy_value
+            self.gradient_start = gradient.clone() if gradient is not None else None
         reasons = [cb.on_step(state) for cb in self.watchers]
         reason = next((r for r in reasons if r is not None), None)
         if reason is None:
@@ -239,8 +265,10 @@ class _StageRun:
     def run(self) -> str:
         """Step until a callback stops the stage, max_steps, an interrupt or an unrecoverable fault."""
         if isinstance(self.optimizer, LoopOwner):
-            def watch(e: torch.Tensor, x_now: torch.Tensor) -> str | None:
-                return "interrupted" if self.interrupt is not None and self.interrupt() else self.watch(e, x_now)
+            def watch(e: torch.Tensor, x_now: torch.Tensor, gradient: torch.Tensor | None = None) -> str | None:
+                if self.interrupt is not None and self.interrupt():
+                    return "interrupted"
+                return self.watch(e, x_now, gradient)
 
             reason = self.optimizer.run(self.evaluate, watch, self.stage.max_steps, self.model)
             self.evaluations = self.optimizer.evaluations
@@ -267,7 +295,7 @@ class _StageRun:
                 retrying = True
                 continue  # the callbacks have seen the restored state already
             if not retrying:
-                reason = self.watch(e.detach(), x_now.detach())
+                reason = self.watch(e.detach(), x_now.detach(), _gradient_of(x_now))
                 if reason is not None:
                     return reason
                 self.last_good.take(value, self.rollbacks)
@@ -276,6 +304,11 @@ class _StageRun:
                 clamp_gradients_(self.parameters, self.stage.clamp_grad)
             self.optimizer.step(_reuse_first(e, lambda: self.evaluate()[0]))
         return "max_steps"
+
+
+def _gradient_of(x_now: torch.Tensor) -> torch.Tensor | None:
+    """dE/dX after a backward pass through X (the parameter itself for GD)."""
+    return x_now.grad.detach() if x_now.grad is not None else None
 
 
 class Checkpoints:
@@ -376,15 +409,16 @@ def minimise(
         checkpoint = state_now() if stop_reason == "interrupted" else None
         with torch.no_grad():
             x = run.model().detach()
-            final_energy = float(energy(x))
-            if not math.isfinite(final_energy) and run.last_good.taken:  # the last step failed
-                run.last_good.restore()
+        final_energy, gradient = value_and_gradient(energy, x)
+        if not math.isfinite(final_energy) and run.last_good.taken:  # the last step failed
+            run.last_good.restore()
+            with torch.no_grad():
                 x = run.model().detach()
-                final_energy, stop_reason = float(energy(x)), "diverged"
+            (final_energy, gradient), stop_reason = value_and_gradient(energy, x), "diverged"
         _synchronize(x.device)
         result = StageResult(
             stage.name, run.stage_step, stop_reason, time.perf_counter() - stage_started, x, final_energy,
-            run.energy_start, run.evaluations, run.rollbacks, checkpoint,
+            run.energy_start, run.evaluations, run.rollbacks, checkpoint, run.gradient_start, gradient,
         )
         results.append(result)
         for cb in watchers:

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from nrep.configs.schema import LoopSystemConfig, NrepConfig, ReparamMethodConfig
+from nrep.core.errors import NrepError
 from nrep.core.io.paths import cache_dir
 from nrep.core.modes import slow_modes as slow
 from nrep.core.runtime import derive_seed
@@ -97,21 +98,39 @@ def compute_slow_modes(cfg: NrepConfig, energy: Energy, system: System) -> slow.
                 return modes
             log.warning("ignoring the cached slow modes %s (they are for %d particles, not %d); computing them again",
                         path, modes.psi.shape[0], system.n)
+    source = hessian_source(settings.hessian, energy)
+    terms = source == "terms"
     modes = slow.slow_modes(
         hessian_samples(cfg, system.x0),
-        energy.pair_interactions(),
+        energy.pair_interactions() if terms else [],
         k=mode_count(cfg.method, system),
         norm=settings.backbone,
         solver=settings.solver,
         dense_max_n=settings.dense_max_n,
         seed=derive_seed(cfg.seed, "eigensolver"),
-        local=energy.local_interactions(),
-        other=energy.autograd_hessian_part() if hasattr(energy, "autograd_hessian_part") else None,
+        local=energy.local_interactions() if terms else (),
+        other=energy.autograd_hessian_part() if terms and hasattr(energy, "autograd_hessian_part") else None,
+        differences=None if terms else energy,
     )
-    log.info("%d slow modes (%s solver) in %.2f s", modes.k, modes.solver, modes.compute_time_s)
+    log.info("%d slow modes (%s solver, Hessian from %s) in %.2f s", modes.k, modes.solver, source, modes.compute_time_s)
     if path is not None:
         slow.save_modes(path, modes)
     return modes
+
+
+def has_terms(energy: Energy) -> bool:
+    """Whether the energy offers analytic Hessian terms (pair and local interactions)."""
+    return getattr(energy, "has_terms", hasattr(energy, "pair_interactions"))
+
+
+def hessian_source(wanted: str, energy: Energy) -> str:
+    """``method.modes.hessian`` resolved: terms or differences (auto: terms when the energy has them)."""
+    if wanted == "auto":
+        return "terms" if has_terms(energy) else "differences"
+    if wanted == "terms" and not has_terms(energy):
+        raise NrepError("method.modes.hessian=terms needs an energy with analytic terms (nrep's amber14 has them, "
+                        "other force fields do not); use method.modes.hessian=differences")
+    return wanted
 
 
 def slow_mode_columns(modes: slow.SlowModes) -> dict[str, object]:

@@ -1,12 +1,13 @@
 """The OpenMM baseline of dynamics: Langevin MD of the protein, as the paper's comparison ran it.
 
-298 K, 2 fs, friction 1/ps, bonds to hydrogen constrained, GBn2 implicit solvent by
-default (vacuum, or explicit TIP3P-FB water with PME: the authors' setup). Every
-``report_every`` steps the solute snapshot goes to nrep's callbacks (trace with energy and
-RMSD, best state, progress, time budget) as one stage named ``md``; its energy is nrep's
-``amber`` model (vacuum) evaluated on the solute, so MD shares the axis of the other
-methods, and OpenMM's own potential energy (solvent included) and the instantaneous
-temperature are added to those trace rows. ``minimise_before`` starts from OpenMM's
+298 K, 2 fs, friction 1/ps, bonds to hydrogen constrained, in the run's force field and
+solvent (``energy.solvent``: vacuum, an implicit model such as GBn2, or explicit TIP3P-FB
+water with PME, the authors' setup). Every ``report_every`` steps the solute snapshot goes
+to nrep's callbacks (trace with energy and RMSD, best state, progress, time budget) as one
+stage named ``md``; its energy is the run's energy of the solute (in explicit water: the
+solute's in vacuum), so MD is scored on the axis of the other methods, and OpenMM's own
+potential energy (water included) and the instantaneous temperature are added to those
+trace rows. ``minimise_before`` starts from OpenMM's
 minimum (the authors did not), ``minimise_after`` ends with OpenMM's minimiser in the
 same solvent. The summary's mean temperature is over the second half of the snapshots.
 """
@@ -21,11 +22,11 @@ import numpy as np
 import torch
 
 from nrep.configs.schema import NrepConfig, OpenMMMDMethodConfig
+from nrep.core.engine.forces import value_and_gradient
 from nrep.core.engine.stages import Callback, Stage, StageResult, StepState
-from nrep.core.methods.openmm_min import platform_for
 from nrep.core.methods.plans import MethodPlan
 from nrep.core.runtime import Runtime, derive_seed
-from nrep.core.systems.openmm_contexts import degrees_of_freedom, langevin_context, openmm_seed
+from nrep.core.systems.openmm_contexts import degrees_of_freedom, langevin_context, openmm_platform_for, openmm_seed
 
 if TYPE_CHECKING:
     import openmm
@@ -40,7 +41,7 @@ BOLTZMANN_KJ_MOL_K = 0.00831446261815324
 def run_md(
     topology: openmm.app.Topology,
     x0_nm: torch.Tensor,
-    energy: Energy,  # nrep's amber energy of the protein
+    energy: Energy,  # the run's energy of the protein
     callbacks: Sequence[Callback],
     steps: int,
     report_every: int,
@@ -72,6 +73,7 @@ def run_md(
     started = time.perf_counter()
     openmm_rows: list[dict[str, Any]] = []
     temperatures: list[float] = []
+    observed: list[torch.Tensor] = []  # dE/dX of the first and the latest snapshot
 
     def observe(step: int) -> tuple[torch.Tensor, float, str | None]:
         state = context.getState(getPositions=True, getEnergy=True)
@@ -85,13 +87,14 @@ def run_md(
             "energy_openmm_kJ_mol": state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole),
             "temperature_K": temperature,
         })
-        with torch.no_grad():
-            ours = energy(x.to(device))
+        ours, gradient = value_and_gradient(energy, x.to(device))
+        observed[min(len(observed), 1):] = [gradient]  # keep the first and the latest
         reason = None
         for cb in callbacks:
-            found = cb.on_step(StepState(STAGE, step, step, ours.detach(), x.to(device), time.perf_counter() - started))
+            found = cb.on_step(StepState(STAGE, step, step, torch.tensor(ours), x.to(device),
+                                         time.perf_counter() - started, gradient))
             reason = reason or found
-        return x, float(ours), reason
+        return x, ours, reason
 
     step, reason = 0, None
     x, value, reason = observe(0)
@@ -105,7 +108,8 @@ def run_md(
         openmm.LocalEnergyMinimizer.minimize(context)
         x, value, _ = observe(step)
     elapsed = time.perf_counter() - started
-    result = StageResult(STAGE, step, reason or "max_steps", elapsed, x.to(device), value, energy_start, step)
+    result = StageResult(STAGE, step, reason or "max_steps", elapsed, x.to(device), value, energy_start, step,
+                         gradient_start=observed[0], gradient=observed[-1])
     for cb in callbacks:
         cb.on_stage_end(result, step, elapsed)
     settled = temperatures[len(temperatures) // 2:]  # the first half is equilibration
@@ -121,12 +125,13 @@ def plan(cfg: NrepConfig, system: ProteinSystem, energy: Energy, runtime: Runtim
     """Langevin MD of the protein; one trace row per snapshot (every ``report_every`` steps)."""
     method: OpenMMMDMethodConfig = cfg.method
     found = MethodPlan([], trace_every=method.report_every)
-    settings = {k: v for k, v in asdict(method).items() if k not in ("name", "steps", "report_every", "platform")}
+    settings = {k: v for k, v in asdict(method).items() if k not in ("name", "steps", "report_every")}
 
     def run(callbacks: Sequence[Callback]) -> tuple[list[StageResult], list[dict]]:
         result, rows, columns = run_md(
             system.topology, system.x0, energy, list(callbacks), method.steps, method.report_every,
-            derive_seed(cfg.seed, "md"), platform=platform_for(cfg, method.platform), threads=cfg.threads, **settings,
+            derive_seed(cfg.seed, "md"), platform=openmm_platform_for(cfg.energy.platform, cfg.device.name),
+            threads=cfg.threads, solvent=cfg.energy.solvent, forcefield=cfg.energy.forcefield, **settings,
         )
         found.info.update(columns)
         return [result], rows

@@ -1,8 +1,8 @@
 """The OpenMM baseline of local minimisation: ``LocalEnergyMinimizer`` (L-BFGS) on the same system.
 
-The prepared protein's own OpenMM ``System`` (amber14 in vacuum, no cutoff, no
-constraints: the system nrep's ``amber`` energy equals) starts from the same X0 as the
-torch methods. A ``MinimizationReporter`` feeds every iteration to nrep's callbacks as
+The run's own energy as an OpenMM ``System`` (``energy.forcefield`` in ``energy.solvent``,
+no cutoff, no constraints: the energy every other method minimises) starts from the
+same X0 as nrep's methods, on ``energy.platform``. A ``MinimizationReporter`` feeds every iteration to nrep's callbacks as
 one stage named ``openmm``, so the trace (energy, RMSD), the best state, the progress bar
 and the time budget work as for any other method.
 """
@@ -16,10 +16,12 @@ import numpy as np
 import torch
 
 from nrep.configs.schema import NrepConfig, OpenMMMinMethodConfig
+from nrep.core.energy.registry import openmm_system_of
+from nrep.core.engine.forces import value_and_gradient
 from nrep.core.engine.stages import Callback, Stage, StageResult, StepState
-from nrep.core.methods.plans import MethodPlan
+from nrep.core.methods.plans import MethodPlan, force_tolerance
 from nrep.core.runtime import Runtime
-from nrep.core.systems.openmm_contexts import evaluation_context
+from nrep.core.systems.openmm_contexts import evaluation_context, openmm_platform_for
 
 if TYPE_CHECKING:
     import openmm
@@ -51,18 +53,18 @@ def minimise_with_openmm(
         cb.on_stage_start(stage, 0)
     started = time.perf_counter()
     device = next(iter(energy.buffers())).device
-    with torch.no_grad():
-        energy_start = float(energy(x0_nm.to(device=device, dtype=torch.float64)))
+    energy_start, gradient_start = value_and_gradient(energy, x0_nm.to(device=device, dtype=torch.float64))
     seen = {"iterations": 0, "stop": None}
     n = x0_nm.shape[0]
 
     class Reporter(openmm.MinimizationReporter):
         def report(self, iteration: int, x: list[float], grad: list[float], args: dict[str, float]) -> bool:
             coordinates = torch.from_numpy(np.array(x, dtype=np.float64).reshape(n, 3))
+            gradient = torch.from_numpy(np.array(grad, dtype=np.float64).reshape(n, 3))  # -F (nothing is constrained)
             value = float(args["system energy"])
             seen["iterations"] = iteration + 1
             state = StepState(STAGE, iteration, iteration, torch.tensor(value, dtype=torch.float64), coordinates,
-                              time.perf_counter() - started)
+                              time.perf_counter() - started, gradient)
             for cb in callbacks:
                 reason = cb.on_step(state)
                 if reason is not None and seen["stop"] is None:
@@ -75,32 +77,25 @@ def minimise_with_openmm(
         context.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(unit.nanometer), dtype=np.float64
     ))
     x = x.to(device)
-    with torch.no_grad():
-        final = float(energy(x))
+    final, gradient = value_and_gradient(energy, x)
     reached_cap = max_iterations > 0 and seen["iterations"] >= max_iterations
     reason = seen["stop"] or ("max_steps" if reached_cap else "converged")
-    result = StageResult(STAGE, seen["iterations"], reason, elapsed, x, final, energy_start, seen["iterations"])
+    result = StageResult(STAGE, seen["iterations"], reason, elapsed, x, final, energy_start, seen["iterations"],
+                         gradient_start=gradient_start, gradient=gradient)
     for cb in callbacks:
         cb.on_stage_end(result, seen["iterations"], elapsed)
     return result, platform_name
 
 
-def platform_for(cfg: NrepConfig, platform: str) -> str:
-    """``auto`` follows the run's device: OpenMM's CUDA with device=cuda (when present), else the CPU."""
-    if platform != "auto":
-        return platform
-    return "auto" if cfg.device.name.startswith("cuda") else "cpu"
-
-
 def plan(cfg: NrepConfig, system: ProteinSystem, energy: Energy, runtime: Runtime) -> MethodPlan:
-    """OpenMM's minimiser on the protein's own OpenMM system, from the same X0."""
+    """OpenMM's minimiser on the run's energy as an OpenMM system, from the same X0."""
     method: OpenMMMinMethodConfig = cfg.method
     found = MethodPlan([])
 
     def run(callbacks: Sequence[Callback]) -> tuple[list[StageResult], list[dict]]:
         result, platform = minimise_with_openmm(
-            system.prepared.system, system.x0, energy, list(callbacks), method.tolerance_kJ_mol_nm,
-            method.max_iterations, platform_for(cfg, method.platform), cfg.threads,
+            openmm_system_of(cfg, system), system.x0, energy, [*callbacks, *force_tolerance(cfg.stop)], method.tolerance_kJ_mol_nm,
+            method.max_iterations, openmm_platform_for(cfg.energy.platform, cfg.device.name), cfg.threads,
         )
         found.info["openmm_platform"] = platform
         return [result], []

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from nrep.configs.schema import NrepConfig, ReparamMethodConfig, StopConfig, stage1_optim
-from nrep.core.engine.callbacks import EarlyStopping
+from nrep.core.engine.callbacks import EarlyStopping, ForceTolerance
 from nrep.core.engine.stages import Callback, Stage, StageResult
 from nrep.core.optim.by_name import optimizer_factory
 from nrep.core.reparam.coordinates import Coordinates
@@ -42,8 +42,16 @@ class MethodPlan:
         return sum(self.times.values())
 
 
-def early_stopping(stop: StopConfig) -> EarlyStopping:
-    return EarlyStopping(stop.check_every, stop.patience, stop.min_delta)
+def force_tolerance(stop: StopConfig) -> list[ForceTolerance]:
+    """``stop.fmax`` / ``stop.frms`` as a callback, or none when both are off."""
+    if stop.fmax is None and stop.frms is None:
+        return []
+    return [ForceTolerance(stop.check_every, stop.fmax, stop.frms)]
+
+
+def stopping(stop: StopConfig) -> list[Callback]:
+    """A stage's stopping rules: the authors' early stopping and the force tolerances."""
+    return [EarlyStopping(stop.check_every, stop.patience, stop.min_delta), *force_tolerance(stop)]
 
 
 def coordinate_stage(cfg: NrepConfig) -> Stage:
@@ -54,7 +62,7 @@ def coordinate_stage(cfg: NrepConfig) -> Stage:
         make_optimizer=optimizer_factory(cfg.optim),
         max_steps=cfg.stop.max_steps,
         clamp_grad=getattr(cfg.optim, "clamp_grad", None),
-        callbacks=[early_stopping(cfg.stop)],
+        callbacks=stopping(cfg.stop),
     )
 
 
@@ -66,5 +74,5 @@ def reparam_stage(cfg: NrepConfig, method: ReparamMethodConfig, model_from: Call
         make_optimizer=optimizer_factory(optim, lr=method.lr),
         max_steps=method.stop.max_steps,
         clamp_grad=getattr(optim, "clamp_grad", None),
-        callbacks=[early_stopping(method.stop)],
+        callbacks=stopping(method.stop),
     )

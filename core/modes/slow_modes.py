@@ -158,18 +158,54 @@ def autograd_hessian_blocks(
         yield i + first, j, blocks[i, j]
 
 
+# central differences of the forces: the step in the energy's length unit (nm for proteins);
+# OpenMM's CPU forces are single precision, so a smaller step mostly adds their rounding
+DIFFERENCE_STEP = 1e-3
+
+
+def difference_hessian_blocks(
+    f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, step: float = DIFFERENCE_STEP
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """All n² blocks H_ij of the Hessian of ``f`` by central differences of its gradient.
+
+    6n evaluations of E and dE/dX (one OpenMM call each with the OpenMM engine), the
+    Hessian symmetrised; for any energy whose gradient torch can take, in any solvent.
+    """
+    n = x.shape[0]
+    x = x.detach().to(torch.float64)
+    columns = torch.empty(3 * n, 3 * n, dtype=torch.float64)
+
+    def gradient(y: torch.Tensor) -> torch.Tensor:
+        y = y.requires_grad_(True)
+        with torch.enable_grad():
+            (g,) = torch.autograd.grad(f(y), y)
+        return g.detach().to(torch.float64).reshape(-1)
+
+    for c in range(3 * n):
+        shift = torch.zeros(3 * n, dtype=torch.float64)
+        shift[c] = step
+        shift = shift.reshape(n, 3)
+        columns[c] = (gradient(x + shift) - gradient(x - shift)) / (2 * step)
+    hessian = 0.5 * (columns + columns.T)
+    blocks = hessian.reshape(n, 3, n, 3).permute(0, 2, 1, 3).reshape(n * n, 3, 3)
+    i, j = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
+    yield i.reshape(-1), j.reshape(-1), blocks
+
+
 def hessian_block_norms(
     x: torch.Tensor,
     interactions: Sequence[PairInteraction],
     other: Callable[[torch.Tensor], torch.Tensor] | None = None,
     local: Sequence[LocalInteraction] = (),
+    differences: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> scipy.sparse.csr_matrix:
     """The matrix of ‖H_ij‖_F (n × n, sparse, diagonal included) at one configuration.
 
     Pair terms use their analytic blocks; ``local`` terms (angles, torsions) the Hessian
     of each small group of atoms. ``other`` is any remaining energy: its blocks come from
-    autograd (:func:`autograd_hessian_blocks`). Blocks of the same pair are added before
-    the norms are taken.
+    autograd (:func:`autograd_hessian_blocks`); ``differences`` an energy whose whole
+    Hessian comes from finite differences of its gradient (:func:`difference_hessian_blocks`).
+    Blocks of the same pair are added before the norms are taken.
     """
     n = x.shape[0]
     rows, cols, blocks = [], [], []
@@ -186,11 +222,16 @@ def hessian_block_norms(
         rows.append(i)
         cols.append(j)
         blocks.append(b)
+    sources = []
     if other is not None:
-        for i, j, b in autograd_hessian_blocks(other, x.detach()):
+        sources.append(autograd_hessian_blocks(other, x.detach()))
+    if differences is not None:
+        sources.append(difference_hessian_blocks(differences, x))
+    for source in sources:
+        for i, j, b in source:
             rows.append(i)
             cols.append(j)
-            blocks.append(b)
+            blocks.append(b.to(x.dtype))
     keys = torch.cat(rows) * n + torch.cat(cols)
     unique, inverse = torch.unique(keys, return_inverse=True)
     summed = torch.zeros(len(unique), 3, 3, dtype=x.dtype).index_add_(0, inverse, torch.cat(blocks))
@@ -204,6 +245,7 @@ def backbone(
     norm: str = "fro",
     other: Callable[[torch.Tensor], torch.Tensor] | None = None,
     local: Sequence[LocalInteraction] = (),
+    differences: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> scipy.sparse.csr_matrix:
     """The backbone K (n × n, symmetric, sparse) over sample configurations.
 
@@ -216,16 +258,17 @@ def backbone(
     samples = list(samples)
     for x in samples:
         started = time.perf_counter()
-        norms = hessian_block_norms(x, interactions, other, local)
-        if other is not None:  # the slow path: say how long it takes, and warn when it is long
+        norms = hessian_block_norms(x, interactions, other, local, differences)
+        if other is not None or differences is not None:  # the slow paths: say how long they take, warn when long
             spent = time.perf_counter() - started
-            log.info("slow modes: Hessian of sample %d/%d by autograd in %.1f s (n=%d)", count + 1, len(samples), spent,
+            how = "autograd" if differences is None else "finite differences"
+            log.info("slow modes: Hessian of sample %d/%d by %s in %.1f s (n=%d)", count + 1, len(samples), how, spent,
                      x.shape[0])
             if count == 0 and spent * len(samples) > SLOW_AUTOGRAD_WARNING_S:
-                log.warning("slow modes: the Hessian of the energy by autograd takes %.0f s per sample, about %.0f s for "
-                            "all %d; faster: fewer samples (method.modes.n_samples), pair_interactions() on the energy "
-                            "(analytic blocks), or method=gnn with method.graph=knn (no modes)",
-                            spent, spent * len(samples), len(samples))
+                log.warning("slow modes: the Hessian of the energy by %s takes %.0f s per sample, about %.0f s for "
+                            "all %d; faster: fewer samples (method.modes.n_samples), analytic blocks "
+                            "(method.modes.hessian=terms, pair_interactions() on the energy), or method=gnn with "
+                            "method.graph=knn (no modes)", how, spent, spent * len(samples), len(samples))
         if norm == "fro2":
             norms = norms.multiply(norms)
         total = norms if total is None else total + norms
@@ -282,10 +325,11 @@ def slow_modes(
     seed: int = 0,
     other: Callable[[torch.Tensor], torch.Tensor] | None = None,
     local: Sequence[LocalInteraction] = (),
+    differences: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> SlowModes:
-    """Backbone, Laplacian and its k slowest modes, timed (``local``/``other``: non-pair terms)."""
+    """Backbone, Laplacian and its k slowest modes, timed (``local``/``other``/``differences``: see :func:`backbone`)."""
     started = time.perf_counter()
-    k_matrix = backbone(samples, interactions, norm, other, local)
+    k_matrix = backbone(samples, interactions, norm, other, local, differences)
     lap = laplacian(k_matrix)
     chosen = choose_solver(solver, lap.shape[0], k, dense_max_n)
     values, vectors = lowest_eigenpairs(lap, k, chosen, seed)

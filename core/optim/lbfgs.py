@@ -22,7 +22,11 @@ from scipy.optimize import OptimizeResult, minimize
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 Evaluate = Callable[[], tuple[torch.Tensor, torch.Tensor]]  # energy (with .grad filled), X
-OnIteration = Callable[[torch.Tensor, torch.Tensor], "str | None"]  # (energy, X) -> stop reason
+OnIteration = Callable[[torch.Tensor, torch.Tensor, "torch.Tensor | None"], "str | None"]  # (energy, X, dE/dX) -> stop
+
+
+def _gradient_of(x: torch.Tensor) -> torch.Tensor | None:
+    return x.grad.detach().clone() if x.grad is not None else None
 
 
 class ScipyLBFGS:
@@ -53,15 +57,17 @@ class ScipyLBFGS:
         if max_steps == 0:
             return "max_steps"
         energy0, x0 = evaluate()
-        first_reason = on_iteration(energy0.detach(), x0.detach())
+        first_reason = on_iteration(energy0.detach(), x0.detach(), _gradient_of(x0))
         if first_reason is not None:
             return first_reason
 
         state = {"iterations": 0, "reason": None}
+        last: dict = {}  # the last evaluation: its point and dE/dX (the forces the callbacks see)
 
         def fun(vector: np.ndarray) -> tuple[float, np.ndarray]:
             self._load(vector)
-            energy, _ = evaluate()
+            energy, x = evaluate()
+            last.update(vector=vector.copy(), gradient=_gradient_of(x))
             grad = torch.cat([p.grad.reshape(-1) for p in self.params])
             return float(energy.detach()), grad.detach().to(torch.float64).cpu().numpy()
 
@@ -73,7 +79,9 @@ class ScipyLBFGS:
                 self._load(intermediate_result.x)
                 with torch.no_grad():
                     x = model().detach()
-                reason = on_iteration(torch.as_tensor(intermediate_result.fun), x)
+                # scipy reports the point it evaluated last (the accepted step of the line search)
+                same = "vector" in last and np.array_equal(last["vector"], intermediate_result.x)
+                reason = on_iteration(torch.as_tensor(intermediate_result.fun), x, last["gradient"] if same else None)
             if reason is not None:
                 state["reason"] = reason
                 raise StopIteration

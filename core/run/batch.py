@@ -71,7 +71,8 @@ class ReplicaFanout(Callback):
         if self.starts is None:
             self.starts = energies.clone()
         for b, callbacks in enumerate(self.per_replica):
-            own = StepState(state.stage, state.step, state.stage_step, energies[b], state.x[b], state.elapsed_s)
+            gradient = state.gradient[b] if state.gradient is not None else None
+            own = StepState(state.stage, state.step, state.stage_step, energies[b], state.x[b], state.elapsed_s, gradient)
             for cb in callbacks:
                 cb.on_step(own)
         return None
@@ -81,10 +82,15 @@ class ReplicaFanout(Callback):
         for b, callbacks in enumerate(self.per_replica):
             start = float(self.starts[b]) if self.starts is not None else float("nan")
             own = StageResult(result.name, result.steps, result.stop_reason, result.time_s, result.x[b],
-                              float(energies[b]), start, result.evaluations, result.rollbacks)
+                              float(energies[b]), start, result.evaluations, result.rollbacks,
+                              gradient_start=_replica(result.gradient_start, b), gradient=_replica(result.gradient, b))
             self.results[b].append(own)
             for cb in callbacks:
                 cb.on_stage_end(own, step, elapsed_s)
+
+
+def _replica(gradient: torch.Tensor | None, b: int) -> torch.Tensor | None:
+    return gradient[b] if gradient is not None else None
 
 
 def replica_dir(run_dir: Path, seed: int) -> Path:

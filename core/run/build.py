@@ -25,7 +25,7 @@ from nrep.core.engine.callbacks import (
 )
 from nrep.core.engine.stages import Callback
 from nrep.core.methods.plans import MethodPlan
-from nrep.core.run.record import energy_column
+from nrep.core.run.record import energy_column, force_columns, force_unit
 from nrep.core.runtime import derive_seed
 from nrep.core.systems.base import System
 from nrep.core.systems.loop import cloud_std, gaussian_cloud, make_loop
@@ -106,7 +106,8 @@ def watchers(cfg: NrepConfig, system: System, energy: object, plan: MethodPlan, 
     found: dict[str, Callback] = {
         "guard": NonFiniteGuard(),
         "best": BestState(),
-        "trace": TraceRecorder(every, energy_column(energy.unit), plan.setup_s, system.trace_metrics),
+        "trace": TraceRecorder(every, energy_column(energy.unit), plan.setup_s, system.trace_metrics,
+                               force_columns(energy.unit, system.length_unit)),
     }
     sampled = isinstance(cfg.energy, LoopEnergyConfig) and cfg.energy.repulsion.enabled
     if sampled and not uses_line_search(cfg):
@@ -116,5 +117,5 @@ def watchers(cfg: NrepConfig, system: System, energy: object, plan: MethodPlan, 
     if cfg.output.trajectory_every:
         found["trajectory"] = TrajectoryRecorder(cfg.output.trajectory_every)
     if show_progress:
-        found["progress"] = ProgressBar(energy.unit)
+        found["progress"] = ProgressBar(energy.unit, force_unit(energy.unit, system.length_unit))
     return found

@@ -108,9 +108,11 @@ class ProteinOutputs(PlainOutputs):
             log.warning("final.pdb not written (%s): the coordinates left the PDB format's range; final.npy holds them",
                         error)
             return {"energy_final_pdb": None, "energy_final_pdb_openmm": None}
-        with torch.no_grad():
-            ours = float(energy.to("cpu", torch.float64)(torch.from_numpy(x_written)))
-        return {"energy_final_pdb": ours, "energy_final_pdb_openmm": openmm_energy(system.prepared.system, x_written)[0]}
+        with torch.no_grad():  # the exact terms: float64 (the OpenMM engine's Reference platform)
+            ours = float(sum(energy.to("cpu", torch.float64).exact_terms(torch.from_numpy(x_written)).values()))
+        # OpenMM's Reference platform on the run's own model (the OpenMM engine's force field and solvent)
+        model = getattr(energy, "system", None) or system.prepared.system
+        return {"energy_final_pdb": ours, "energy_final_pdb_openmm": openmm_energy(model, x_written)[0]}
 
     def write_trajectory(self, system: ProteinSystem, run_dir: Path, recorder: TrajectoryRecorder) -> None:
         results.write_pdb_models(run_dir / "trajectory.pdb", system.topology, [x.numpy() for _, _, x in recorder.frames])

@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import logging
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,17 @@ log = logging.getLogger("nrep")
 def energy_column(unit: str) -> str:
     """The trace column for an energy in ``unit``: energy_reduced, energy_kJ_mol, ..."""
     return "energy_" + unit.replace("/", "_")
+
+
+def force_unit(energy_unit: str, length_unit: str) -> str:
+    """The unit of a force: kJ/mol/nm for proteins, reduced for the loops."""
+    return "reduced" if energy_unit == "reduced" else f"{energy_unit}/{length_unit}"
+
+
+def force_columns(energy_unit: str, length_unit: str) -> tuple[str, str]:
+    """The (RMS, max) force columns: rms_force_kJ_mol_nm, max_force_kJ_mol_nm (loops: ..._reduced)."""
+    slug = re.sub(r"[^0-9A-Za-z]+", "_", force_unit(energy_unit, length_unit)).strip("_")
+    return f"rms_force_{slug}", f"max_force_{slug}"
 
 
 def exact_terms(energy: torch.nn.Module, x: torch.Tensor) -> dict[str, float]:
@@ -71,8 +83,12 @@ def system_columns(system: System) -> dict[str, Any]:
     return {"system": system.name, "n_particles": system.n, **system.describe()}
 
 
-def stage_columns(stage_results: list[StageResult]) -> dict[str, Any]:
+def stage_columns(stage_results: list[StageResult], forces: tuple[str, str]) -> dict[str, Any]:
+    """Steps, stop reason, evaluations, time and the forces at the start and end of each stage;
+    ``forces``: the (RMS, max) column names, whose plain form is the run's final forces."""
+    rms, largest = forces
     columns: dict[str, Any] = {"steps_total": sum(r.steps for r in stage_results)}
+    columns[rms], columns[largest] = stage_results[-1].forces
     for r in stage_results:
         columns.update({
             f"steps_{r.name}": r.steps,
@@ -80,6 +96,9 @@ def stage_columns(stage_results: list[StageResult]) -> dict[str, Any]:
             f"evaluations_{r.name}": r.evaluations,
             f"time_{r.name}_s": r.time_s,
         })
+        for name, values in ((rms, (r.forces_start[0], r.forces[0])), (largest, (r.forces_start[1], r.forces[1]))):
+            kind, unit = name.split("_force_")
+            columns[f"{kind}_force_{r.name}_start_{unit}"], columns[f"{kind}_force_{r.name}_end_{unit}"] = values
     return columns
 
 
@@ -119,6 +138,7 @@ def summarise(run_dir: Path | None, done: Minimised) -> dict[str, Any]:
         **system_columns(system),
         "energy_model": cfg.energy.name,
         "energy_unit": energy.unit,
+        **(energy.describe() if hasattr(energy, "describe") else {}),
         "method": cfg.method.name,
         "optim": plan.optimiser,
         "seed": cfg.seed,
@@ -130,7 +150,7 @@ def summarise(run_dir: Path | None, done: Minimised) -> dict[str, Any]:
         "energy_best": best.energy,
         **{f"energy_final_{name}": value for name, value in final_terms.items()},
         **outputs_for(system).metrics(cfg, system, final.x),
-        **stage_columns(stage_results),
+        **stage_columns(stage_results, force_columns(energy.unit, system.length_unit)),
         "rollbacks": sum(r.rollbacks for r in stage_results),
         "overlapping_atoms_moved": context.overlaps_moved,
         "checkpoints_saved": 0,  # periodic checkpoints (plan.info has them when the run saved any)

@@ -13,5 +13,5 @@ def test_protein_costs_reports_every_comparison(peptide_file):
         capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    for expected in ("energy + gradient (float32): dense", "Hessian blocks of one sample", "implicit, CPU", "vacuum, CPU"):
+    for expected in ("energy + gradient (float32): dense", "Hessian blocks of one sample", "gbn2, CPU", "vacuum, CPU"):
         assert expected in done.stdout, done.stdout

@@ -149,7 +149,7 @@ def test_a_result_reads_back_from_any_run(tmp_path):
 
 
 def test_run_of_a_batch_of_replicas_returns_one_result_per_seed(tmp_path, peptide_file):
-    results = nrep.run("fold", pdb=peptide_file, method="gd", replicas=2, seed=5, init={"name": "extended",
+    results = nrep.run("fold", pdb=peptide_file, method="gd", replicas=2, energy={"engine": "torch"}, seed=5, init={"name": "extended",
                        "cache_dir": str(tmp_path / "starts")}, stop={"max_steps": 8}, threads=1, out=tmp_path / "batch")
     assert [r.summary["seed"] for r in results] == [5, 6] and [r.run_dir.name for r in results] == ["seed5", "seed6"]
     assert all(r.status == "ok" and r.x.shape == r.x_best.shape and r.unit == "kJ/mol" for r in results)

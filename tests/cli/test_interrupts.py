@@ -171,7 +171,7 @@ def test_kill_9_after_a_periodic_checkpoint_resumes_as_if_never_stopped(tmp_path
 
 
 def test_sigterm_during_openmm_md_keeps_its_summary_trace_and_structures(tmp_path, peptide_file):
-    md = ["method=openmm_md", "method.solvent=vacuum", "method.platform=cpu", "method.steps=10000000",
+    md = ["method=openmm_md", "energy.solvent=vacuum", "energy.platform=CPU", "method.steps=10000000",
           "method.report_every=100", f"init.cache_dir={tmp_path / 'starts'}", "threads=1", "output.progress=off"]
     code, output = signal_once_running(start(tmp_path, "fold", "--pdb", str(peptide_file), "--out", "md", *md),
                                        signal.SIGTERM, when=", optim=")

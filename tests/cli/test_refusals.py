@@ -372,8 +372,10 @@ def test_a_run_that_does_not_end_ok_says_so_on_stderr(workdir, capsys):
         (["--pdb", "2JOF", "system.ph=15"], "system.ph must lie in [0, 14]"),
         (["--pdb", "2JOF", "system.max_atoms=0"], "system.max_atoms must be >= 1 or null"),
         (["--pdb", "2JOF", "system.n=40"], "unknown config key 'system.n'"),
-        (["--pdb", "2JOF", "replicas=2", "optim=lbfgs"], "replicas=2 needs optim=adam or sgd"),
-        (["--pdb", "2JOF", "replicas=2", "method=cg", "method.optim=fire"], "replicas=2 needs optim=adam or sgd"),
+        (["--pdb", "2JOF", "replicas=2", "energy.engine=torch", "optim=lbfgs"], "replicas=2 needs optim=adam or sgd"),
+        (["--pdb", "2JOF", "replicas=2", "energy.engine=torch", "method=cg", "method.optim=fire"],
+         "replicas=2 needs optim=adam or sgd"),
+        (["--pdb", "2JOF", "replicas=2"], "replicas=2 batches the seeds through nrep's torch terms; add energy.engine=torch"),
         (["--pdb", "2JOF", "replicas=2", "method=openmm_min"], "runs inside OpenMM, one structure at a time; drop replicas"),
     ],
 )

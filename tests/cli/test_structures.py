@@ -186,7 +186,7 @@ def test_one_preparation_per_process_and_gzip_gives_the_same_run(tmp_path, monke
     assert summary["pdb"] == "AKWD" and summary["structure_file"].endswith("AKWD.pdb.gz")
     # a batch of replicas: the front-end and every seed share one preparation
     protein.clear_prepared()
-    code = main(["fold", "--pdb", str(peptide_file), "method=gd", "stop.max_steps=5", "replicas=3", "--threads", "1",
+    code = main(["fold", "--pdb", str(peptide_file), "method=gd", "stop.max_steps=5", "replicas=3", "energy.engine=torch", "--threads", "1",
                  "--out", "batch", f"init.cache_dir={tmp_path / 'starts'}"])
     assert code == 0 and len(list((tmp_path / "batch").glob("seed*/summary.json"))) == 3
     assert len(calls) == 2

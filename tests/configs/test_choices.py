@@ -14,11 +14,14 @@ from nrep.core.optim.capabilities import LoopOwner, is_elementwise
 def test_the_code_serves_exactly_the_listed_choices():
     from nrep.core.reparam.gnn import ACTIVATIONS
     from nrep.core.runtime import _DTYPES
-    from nrep.core.systems.openmm_contexts import FORCEFIELDS
+    from nrep.core.systems.openmm_contexts import WATER, forcefield_files
 
     assert tuple(ACTIVATIONS) == choices.ACTIVATIONS
     assert tuple(_DTYPES) == choices.DTYPES
-    assert tuple(FORCEFIELDS) == choices.SOLVENTS
+    assert tuple(WATER) == choices.FORCEFIELDS
+    for forcefield in choices.FORCEFIELDS:
+        for solvent in choices.SOLVENTS:
+            assert forcefield_files(forcefield, solvent)[0] == forcefield
 
 
 def test_each_optimiser_does_what_its_config_declares():

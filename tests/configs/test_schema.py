@@ -56,12 +56,26 @@ def test_protein_defaults_come_from_the_tuning_configs():
         (["init=native"], "init=native does not apply to a loop"),
         (["method=cg", "method.start=middle"], "method.start='middle' is not one of"),
         (["method=cg", "method.modes.fraction=0"], "method.modes.fraction must lie in (0, 1]"),
-        (["method=openmm_min"], "method=openmm_min runs OpenMM's amber14 on proteins"),
-        ([*PROTEIN, "method=openmm_min", "energy=simple"], "method=openmm_min runs OpenMM's amber14 on proteins"),
-        ([*PROTEIN, "method=openmm_min", "energy.weights.lj=0.5"], "energy.weights do not apply"),
-        ([*PROTEIN, "method=openmm_min", "method.platform=gpu"], "method.platform='gpu' is not one of"),
-        (["method=openmm_md"], "method=openmm_md runs OpenMM's amber14 on proteins"),
-        ([*PROTEIN, "method=openmm_md", "method.solvent=water"], "method.solvent='water' is not one of"),
+        (["method=openmm_min"], "method=openmm_min runs OpenMM's force fields on proteins"),
+        ([*PROTEIN, "method=openmm_min", "energy=simple"], "method=openmm_min runs OpenMM's force fields on proteins"),
+        ([*PROTEIN, "method=openmm_min", "energy.engine=torch", "energy.weights.lj=0.5"], "energy.weights do not apply"),
+        ([*PROTEIN, "energy.weights.lj=0.5"], "energy.weights scale the torch engine's terms; add energy.engine=torch"),
+        ([*PROTEIN, "energy.compile=true"], "energy.compile compiles the torch engine; add energy.engine=torch"),
+        ([*PROTEIN, "method=openmm_min", "energy.platform=gpu"], "energy.platform='gpu' is not one of"),
+        (["method=openmm_md"], "method=openmm_md runs OpenMM's force fields on proteins"),
+        ([*PROTEIN, "method=openmm_md", "energy.solvent=water"], "energy.solvent='water' is not one of"),
+        ([*PROTEIN, "energy.engine=torch", "energy.solvent=gbn2"], "energy.solvent=gbn2 needs energy.engine=openmm"),
+        ([*PROTEIN, "energy.engine=torch", "energy.forcefield=charmm36_2024.xml"],
+         "energy.forcefield=charmm36_2024.xml needs energy.engine=openmm"),
+        ([*PROTEIN, "energy.forcefield=charmm36_2024.xml", "energy.solvent=obc2"],
+         "energy.solvent=obc2 is parametrised for AMBER force fields"),
+        ([*PROTEIN, "energy.forcefield=amber99.xml"], "energy.forcefield='amber99.xml' is not one of"),
+        ([*PROTEIN, "method=gnn", "energy.solvent=explicit"], "energy.solvent=explicit is water for dynamics"),
+        ([*PROTEIN, "energy.engine=torch", "energy.platform=CUDA"], "it needs energy.engine=openmm"),
+        ([*PROTEIN, "replicas=2"], "replicas=2 batches the seeds through nrep's torch terms; add energy.engine=torch"),
+        ([*PROTEIN, "method=openmm_md", "stop.fmax=10"], "stop.fmax stops a minimisation; method=openmm_md"),
+        ([*PROTEIN, "stop.frms=0"], "stop.frms must be > 0 or null"),
+        ([*PROTEIN, "method=cg", "method.modes.hessian=exact"], "method.modes.hessian='exact' is not one of"),
         ([*PROTEIN, "method=openmm_md", "method.report_every=0"], "method.report_every must be >= 1"),
         (["method=cg", "method.modes.k=5", "method.modes.fraction=0.5"], "both set; keep one of them"),
     ],
@@ -115,6 +129,8 @@ def test_impossible_values_are_refused(override, message):
         ("method=gdd", "unknown method 'gdd'"),
         ("system.n=abc", "bad value in 'system.n=abc'"),
         ("seed=0,1", "add -m"),
+        ("method.solvent=implicit", "config key 'method.solvent' is now 'energy.solvent'"),
+        ("method.platform=cpu", "config key 'method.platform' is now 'energy.platform'"),
     ],
 )
 def test_bad_overrides_get_one_line(override, message):
@@ -126,3 +142,17 @@ def test_bad_overrides_get_one_line(override, message):
 def test_the_groups_users_choose_from_are_the_yaml_folders():
     # configs/schema/ is the Python schema package, not a group (its modules hold no YAML options)
     assert user_groups() == ["device", "energy", "experiment", "init", "method", "optim", "system"]
+
+
+def test_each_figure_preset_states_its_solvent_and_fig5_md_stays_in_gbn2():
+    """One energy per comparison: the fig5 MD baseline and its minimisers in GBn2, figs 4 and 6 in vacuum."""
+    for preset in ("fig5/md", "fig5/gd", "fig5/gnn", "fig5/md_quick"):
+        cfg = validate(compose([*PROTEIN, f"experiment={preset}"], command="fold"))
+        assert (cfg.energy.solvent, cfg.energy.engine) == ("gbn2", "openmm"), preset
+    for preset in ("fig4/gd", "fig4/gnn", "fig4/openmm", "fig6/gd", "fig6/openmm", "fig6/inits_quick"):
+        assert validate(compose([*PROTEIN, f"experiment={preset}"], command="fold")).energy.solvent == "vacuum", preset
+
+
+def test_platform_names_are_openmms_in_any_case():
+    cfg = validate(compose([*PROTEIN, "energy.platform=reference"], command="fold"))
+    assert cfg.energy.platform == "Reference"

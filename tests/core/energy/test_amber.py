@@ -164,5 +164,6 @@ def test_energy_compile_reaches_the_energy(peptide, compose_cfg):
 
     system = SimpleNamespace(prepared=SimpleNamespace(system=peptide[0]))
     for flag in (False, True):
-        cfg = compose_cfg("system=protein", "system.pdb=1ABC", "init=extended", "energy=amber", f"energy.compile={flag}")
+        cfg = compose_cfg("system=protein", "system.pdb=1ABC", "init=extended", "energy=amber", "energy.engine=torch",
+                          f"energy.compile={flag}")
         assert build_energy(cfg, system).compiled is flag

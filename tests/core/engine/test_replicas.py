@@ -60,7 +60,7 @@ def test_reparametrised_replicas_equal_separate_runs(method, peptide_file, compo
     steps = ["method.stop.max_steps=25", "stop.max_steps=15"]
     cfgs = [
         compose_cfg("system=protein", f"system.pdb={peptide_file}", "init=extended", f"init.cache_dir={tmp_path}",
-                    "energy=amber", f"method={method}", f"method.modes.cache_dir={tmp_path}", "device.dtype=float64",
+                    "energy=amber", "energy.engine=torch", f"method={method}", f"method.modes.cache_dir={tmp_path}", "device.dtype=float64",
                     f"seed={seed}", *steps)
         for seed in (0, 1)
     ]

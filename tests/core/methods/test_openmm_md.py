@@ -12,7 +12,7 @@ def md_cfg(compose_cfg, peptide_file, tmp_path, *overrides):
     start = [] if "init=native" in overrides else [f"init.cache_dir={tmp_path / 'starts'}"]
     return compose_cfg(
         "system=protein", f"system.pdb={peptide_file}", *start, "threads=1",
-        "method=openmm_md", "method.solvent=vacuum", "method.platform=cpu", *overrides,
+        "method=openmm_md", "energy.solvent=vacuum", "energy.platform=CPU", *overrides,
     )
 
 
@@ -63,9 +63,9 @@ def test_an_interrupted_openmm_baseline_keeps_its_summary_trace_and_structures(t
         yield request
 
     monkeypatch.setattr(single, "interrupts_requested", signalled_at_once)
-    md = ["method.solvent=vacuum", "method.steps=500", "method.report_every=50", "method.minimise_after=true"]
+    md = ["energy.solvent=vacuum", "method.steps=500", "method.report_every=50", "method.minimise_after=true"]
     cfg = compose_cfg("system=protein", f"system.pdb={peptide_file}", f"init.cache_dir={tmp_path / 'starts'}",
-                      "threads=1", f"method={method}", "method.platform=cpu", *(md if method == "openmm_md" else []))
+                      "threads=1", f"method={method}", "energy.platform=CPU", *(md if method == "openmm_md" else []))
     summary = execute(cfg, tmp_path / "run")
     assert summary["status"] == "interrupted" and summary["stop_reason"] == "interrupted"
     assert summary["steps_total"] <= 1 and "checkpoint" not in summary  # stopped at its first report; not resumable

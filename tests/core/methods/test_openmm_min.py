@@ -37,7 +37,7 @@ def test_a_run_writes_the_columns_of_the_other_methods(tmp_path, compose_cfg, pe
     gd = execute(compose_cfg(*base, "method=gd", "stop.max_steps=20"), tmp_path / "gd")
     omm = execute(compose_cfg(*base, "method=openmm_min"), tmp_path / "omm")
     assert omm["status"] == "ok" and omm["energy_final"] < gd["energy_final"]
-    per_stage = {k for k in gd if k.endswith("_coords") or k.startswith("time_coords")}
+    per_stage = {k for k in gd if k.endswith("_coords") or k.startswith("time_coords") or "_coords_" in k}
     missing = set(gd) - set(omm) - per_stage - {k for k in gd if k.startswith("cfg.")}
     assert not missing, missing
     assert omm["steps_openmm"] == omm["steps_total"] > 0 and omm["openmm_platform"] == "CPU"
@@ -45,9 +45,8 @@ def test_a_run_writes_the_columns_of_the_other_methods(tmp_path, compose_cfg, pe
 
 
 def test_auto_platform_follows_the_device(compose_cfg):
-    from nrep.core.methods.openmm_min import platform_for
+    from nrep.core.systems.openmm_contexts import openmm_platform_for
 
-    protein = ("system=protein", "system.pdb=2JOF", "method=openmm_min")
-    assert platform_for(compose_cfg(*protein), "auto") == "cpu"
-    assert platform_for(compose_cfg(*protein, "device=cuda"), "auto") == "auto"  # CUDA when OpenMM has it
-    assert platform_for(compose_cfg(*protein), "reference") == "reference"
+    assert openmm_platform_for("auto", "cpu") == "CPU"
+    assert openmm_platform_for("auto", "cuda:1") == "auto"  # CUDA when OpenMM has it
+    assert openmm_platform_for("Reference", "cuda") == "Reference"

@@ -16,7 +16,7 @@ STAGE1 = "method.stop.max_steps=12"
 def batch_cfg(compose_cfg, peptide_file, tmp_path):
     def build(*overrides):
         cfg = compose_cfg("system=protein", f"system.pdb={peptide_file}", "init=extended", f"init.cache_dir={tmp_path / 'starts'}",
-                          "energy=amber", "device.dtype=float64", *STEPS, *overrides)
+                          "energy=amber", "energy.engine=torch", "device.dtype=float64", *STEPS, *overrides)
         cfg.threads = 1
         return cfg
 
@@ -52,7 +52,7 @@ def test_a_report_reads_a_batch_as_runs(batch_cfg, tmp_path):
 
 def test_replicas_from_the_command_line(tmp_path, nrep_cli, peptide_file):
     done = nrep_cli("fold", "--pdb", str(peptide_file), "--out", "batch", "method=gd", "replicas=3", "init=random",
-                    f"init.cache_dir={tmp_path / 'starts'}", *STEPS, "threads=1", cwd=tmp_path)
+                    "energy.engine=torch", f"init.cache_dir={tmp_path / 'starts'}", *STEPS, "threads=1", cwd=tmp_path)
     assert done.returncode == 0, done.stderr + done.stdout
     seeds = sorted(json.loads(p.read_text())["seed"] for p in (tmp_path / "batch").glob("seed*/summary.json"))
     assert seeds == [0, 1, 2] and "seeds 0-2 as one batch" in done.stdout
