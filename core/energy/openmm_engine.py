@@ -92,18 +92,18 @@ class OpenMMEnergy(nn.Module):
         self.register_buffer("anchor", torch.zeros(0, dtype=torch.float64))
 
     def evaluate(self, x_nm: np.ndarray) -> tuple[float, np.ndarray]:
-        """(energy kJ/mol, forces kJ/mol/nm) at x; an OpenMM error gives NaN for both."""
-        from openmm import unit
+        """(energy kJ/mol, forces kJ/mol/nm) at x; an OpenMM error gives NaN for both.
 
+        OpenMM's own units are nm, kJ/mol and kJ/mol/nm, so plain arrays go in and the
+        values come out without openmm.unit's conversions (a tenth of a small protein's call).
+        """
         self.evaluations += 1
         try:
-            self.context.setPositions(x_nm * unit.nanometer)
+            self.context.setPositions(x_nm)
             state = self.context.getState(getEnergy=True, getForces=True)
         except Exception:  # noqa: BLE001 - OpenMMException ("Particle coordinate is NaN"): a failed step, not a crash
             return float("nan"), np.full((self.n, 3), np.nan)
-        energy = state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
-        forces = np.asarray(state.getForces(asNumpy=True).value_in_unit(unit.kilojoule_per_mole / unit.nanometer))
-        return float(energy), forces
+        return float(state.getPotentialEnergy()._value), state.getForces(asNumpy=True)._value
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape != (self.n, 3):

@@ -41,6 +41,11 @@ KEY_PRIORITY = ("cfg.system.pdb", "cfg.system.name", "cfg.system.n", "cfg.energy
 METRICS = {
     "energy_final_exact": "energy",
     "rmsd_ca_A": "rmsd_ca_A",
+    # the final forces, named after their unit (core/run/record.py): proteins, loops
+    "rms_force_kJ_mol_nm": "rms_force_kJ_mol_nm",
+    "max_force_kJ_mol_nm": "max_force_kJ_mol_nm",
+    "rms_force_reduced": "rms_force_reduced",
+    "max_force_reduced": "max_force_reduced",
     "loop_closure": "closure",
     "time_method_s": "time_s",
     "steps_total": "steps",

@@ -36,9 +36,13 @@ def energy_column(unit: str) -> str:
     return "energy_" + unit.replace("/", "_")
 
 
+PHYSICAL_LENGTHS = ("nm", "Å", "angstrom", "pm")
+
+
 def force_unit(energy_unit: str, length_unit: str) -> str:
-    """The unit of a force: kJ/mol/nm for proteins, reduced for the loops."""
-    return "reduced" if energy_unit == "reduced" else f"{energy_unit}/{length_unit}"
+    """The unit of a force: kJ/mol/nm for proteins; the energy's own name (reduced, arbitrary) where
+    lengths are reduced too (the loops' bond lengths, a given system's length units)."""
+    return f"{energy_unit}/{length_unit}" if length_unit in PHYSICAL_LENGTHS else energy_unit
 
 
 def force_columns(energy_unit: str, length_unit: str) -> tuple[str, str]:

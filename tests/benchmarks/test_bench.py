@@ -51,3 +51,25 @@ def test_replicas_are_timed_batched_and_one_by_one(bench, peptide_file):
     assert ["gnn" in r["system"] for r in rows] == [False] * 3 + [True] * 3
     assert all(r["runs_per_hour"] > 0 for r in rows)
     assert rows[2]["seconds"] > rows[1]["seconds"] and rows[5]["seconds"] > rows[4]["seconds"]  # start-up only adds
+
+
+def test_the_engine_rows_time_raw_openmm_the_bridge_a_gd_step_and_the_torch_terms(bench, peptide_file, tmp_path,
+                                                                                  monkeypatch):
+    monkeypatch.setattr(bench, "per_call_ms", lambda fn, **kw: (fn(), 1.0)[1])
+    rows = bench.engine_rows([str(peptide_file)], 1, tmp_path)
+    assert [r["how"].split(",")[0] for r in rows] == ["OpenMM Context (raw)", "engine=openmm bridge (E + grad)",
+                                                      "engine=openmm", "engine=openmm", "engine=torch (E + grad)"]
+    assert all(r["ms"] > 0 and r["ratio_to_raw"] == r["ms"] for r in rows)
+
+
+def test_the_hessian_rows_compare_terms_with_differences(bench, peptide_file, monkeypatch):
+    monkeypatch.setattr(bench, "HESSIAN_CASES", ((str(peptide_file), "vacuum", 1),))
+    (row,) = bench.hessian_rows(1)
+    assert row["overlap"] > 0.99  # in vacuum both are the same Hessian
+    assert row["terms_s"] > 0 and row["differences_s"] > 0 and row["random_overlap"] < 1
+
+
+def test_the_openmm_target_rows_race_nrep_against_openmms_minimiser(bench, peptide_file, tmp_path):
+    rows = bench.openmm_target_rows(str(peptide_file), 1, tmp_path, cap_s=2.0)
+    assert [r["variant"].split(" ")[0] for r in rows] == ["openmm_min", "gd-lbfgs", "gd-adam"]
+    assert rows[0]["time_to_target_s"] is not None and all(r["rms_force"] > 0 for r in rows)
