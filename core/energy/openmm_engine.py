@@ -61,7 +61,9 @@ def term_groups(system: openmm.System) -> dict[str, int]:
         name = TERM_NAMES.get(kind, kind.removesuffix("Force").lower())
         if name in groups:
             name = f"{name}_{sum(1 for k in groups if k.split('_')[0] == name) + 1}"
-        group = min(index, 31)  # OpenMM has 32 groups; more forces than that share the last
+        if index >= 31:  # OpenMM has 32 groups: the forces beyond the 31st share the last, as one term
+            name = "other"
+        group = min(index, 31)
         force.setForceGroup(group)
         groups[name] = group
     return groups

@@ -85,6 +85,7 @@ def cache_path(cfg: NrepConfig, system: System) -> Path:
 def compute_slow_modes(cfg: NrepConfig, energy: Energy, system: System) -> slow.SlowModes:
     """The method's slow modes, from the cache when allowed and present (float64, CPU)."""
     settings = cfg.method.modes
+    source = hessian_source(settings.hessian, energy)
     path = cache_path(cfg, system) if settings.cache else None
     if path is not None and path.exists():
         try:
@@ -95,10 +96,10 @@ def compute_slow_modes(cfg: NrepConfig, energy: Energy, system: System) -> slow.
         else:
             if modes.psi.shape[0] == system.n:  # (n, k)
                 log.info("slow modes from the cache %s (computed in %.2f s)", path, modes.compute_time_s)
+                modes.hessian = source  # the cache key holds the setting, and it resolves the same way
                 return modes
             log.warning("ignoring the cached slow modes %s (they are for %d particles, not %d); computing them again",
                         path, modes.psi.shape[0], system.n)
-    source = hessian_source(settings.hessian, energy)
     terms = source == "terms"
     modes = slow.slow_modes(
         hessian_samples(cfg, system.x0),
@@ -112,6 +113,7 @@ def compute_slow_modes(cfg: NrepConfig, energy: Energy, system: System) -> slow.
         other=energy.autograd_hessian_part() if terms and hasattr(energy, "autograd_hessian_part") else None,
         differences=None if terms else energy,
     )
+    modes.hessian = source
     log.info("%d slow modes (%s solver, Hessian from %s) in %.2f s", modes.k, modes.solver, source, modes.compute_time_s)
     if path is not None:
         slow.save_modes(path, modes)
@@ -138,6 +140,7 @@ def slow_mode_columns(modes: slow.SlowModes) -> dict[str, object]:
     return {
         "modes_k": modes.k,
         "modes_solver": modes.solver,
+        "modes_hessian": modes.hessian,
         "modes_cache_hit": modes.cache_hit,
         "modes_eigenvalue_max": float(modes.eigenvalues[-1]),
     }

@@ -52,6 +52,7 @@ class SlowModes:
     compute_time_s: float  # what computing them cost, also when they came from the cache
     solver: str
     cache_hit: bool = False
+    hessian: str = "terms"  # where the Hessian blocks came from: terms (analytic, autograd) or differences
 
     @property
     def k(self) -> int:

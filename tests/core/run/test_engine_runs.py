@@ -132,3 +132,14 @@ def test_replicas_and_the_torch_engine_agree_with_the_openmm_engine(tmp_path, co
     assert ours["energy_final"] == pytest.approx(theirs["energy_final"], rel=1e-4)
     summary = json.loads((tmp_path / "openmm" / "summary.json").read_text())
     assert summary["energy_forcefield"] == "amber14-all.xml"
+
+
+def test_another_force_field_runs_with_its_own_terms_and_finite_difference_modes(tmp_path, compose_cfg, peptide_file):
+    cfg = fold(compose_cfg, peptide_file, tmp_path, "energy.forcefield=amber19-all.xml", "method=cg",
+               "method.modes.n_samples=1", "method.stop.max_steps=10", "stop.max_steps=10")
+    summary = execute(cfg, tmp_path / "run")
+    assert summary["status"] == "ok" and summary["energy_forcefield"] == "amber19-all.xml"
+    assert "energy_final_cmap" in summary  # ff19SB's CMAP: not amber14's terms
+    reference, _ = openmm_energy(model_system(cfg, summary), np.load(tmp_path / "run" / "final.npy"))
+    assert summary["energy_final_exact"] == pytest.approx(reference, rel=1e-9)
+    assert summary["modes_hessian"] == "differences"
