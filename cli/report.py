@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
-USAGE = """usage: nrep report DIR... [--out DIR] [--baseline METHOD] [--no-figures] [--html]
+USAGE = """usage: nrep report DIR... [--out DIR] [--baseline METHOD] [--no-figures] [--html] [--format table|md]
 
 Collect the summary.json of every run below the directories into one table, average
 over seeds (grouping by every config key that differs, except the seed), and draw the
@@ -34,6 +34,8 @@ options:
   --no-figures       tables only
   --html             also report.html: one self-contained page (tables, figures, and a
                      3-D view of final vs reference structures) that works offline
+  --format FORMAT    how the table is printed: table (a drawn table, at full width even
+                     in a pipe or file) or md (the Markdown of summary.md)
   --debug            show tracebacks
 
 writes: runs.csv (a row per run), summary.csv and summary.md (a row per group),
@@ -52,6 +54,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--baseline", default="gd")
     parser.add_argument("--no-figures", action="store_true")
     parser.add_argument("--html", action="store_true")
+    parser.add_argument("--format", choices=["table", "md"], default="table")
     parser.add_argument("--debug", action="store_true")
     return parser.parse_args(list(argv))
 
@@ -95,7 +98,8 @@ def print_table(groups: pd.DataFrame, shown: list[str], failures: Sequence[tuple
         cells += [_cell(row.get(f"{name}_mean"), row.get(f"{name}_std"), 3) for name in optional]
         cells += [_cell(row.get("time_s_mean"), row.get("time_s_std"), 3), _cell(row.get("steps_mean"), None, 5), row["not_ok"]]
         table.add_row(*cells)
-    console = Console()
+    # in a pipe or a file there is no terminal to fit: the table keeps its natural width
+    console = Console() if sys.stdout.isatty() else Console(width=100_000)
     console.print(table)
     for run_dir, status, error in failures:
         console.print(f"[yellow]{status}[/]: {run_dir}" + (f": {error}" if error else ""), highlight=False, markup=True)
@@ -153,7 +157,10 @@ def run_report(argv: Sequence[str]) -> int:
     failures = [(d, s, e if isinstance(e, str) else "") for d, s, e in zip(not_ok["run_dir"], not_ok["status"], errors)]
     if args.html:
         written.append(write_html(table, groups, shown, failures, [p for p in written if p.suffix == ".png"], out))
-    print_table(groups, shown, failures)
+    if args.format == "md":
+        print((out / "summary.md").read_text(), end="")
+    else:
+        print_table(groups, shown, failures)
     if not len(failures) < len(table):
         print(f"nothing to plot: none of the {len(table)} runs ended ok ({report.status_counts(table['status'])})")
     print(f"{len(table)} runs in {len(groups)} groups; report in {out} ({len(written)} files)")

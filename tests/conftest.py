@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import io
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -162,3 +163,12 @@ def only_term():
 def peptide_text():
     """peptide_text(sequence, helix=True) -> PDB text of a peptide built in code."""
     return peptide_pdb_text
+
+
+LOG_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
+
+
+def problems(stderr: str) -> list[str]:
+    """The lines of stderr that are not log records (which go there too, outside a terminal): nrep's own
+    one-line messages, and anything else (a traceback) that should not be there."""
+    return [line for line in stderr.strip().splitlines() if not LOG_RECORD.match(line)]

@@ -5,6 +5,7 @@ What nrep refuses (bad input, bad structures, unsafe downloads) is tested in tes
 
 import json
 import math
+import re
 import subprocess
 import sys
 
@@ -29,7 +30,7 @@ def test_small_loop_writes_a_summary(small_run):
     assert math.isfinite(summary["energy_final"]) and summary["energy_final"] < summary["energy_initial"]
     assert summary["cfg.system.n"] == 50 and summary["threads"] == 1
     assert (cwd / "run1" / ".hydra" / "config.yaml").exists()
-    assert "final energy" in done.stdout
+    assert "final energy" in done.stderr and "final energy" not in done.stdout  # log records go to stderr
 
 
 def test_multirun_writes_one_directory_per_job(tmp_path, nrep_cli):
@@ -72,3 +73,20 @@ def test_no_generic_top_level_modules_are_installed(tmp_path):
     code = "import importlib.util as u; print(u.find_spec('core'), u.find_spec('cli'), u.find_spec('configs'))"
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
     assert done.stdout.split() == ["None", "None", "None"]
+
+
+def test_piped_output_has_whole_lines_on_stderr(tmp_path):
+    """Outside a terminal (CI, SLURM, | tee) no record is wrapped at 80 columns or coloured."""
+    import os
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"} | {"OMP_NUM_THREADS": "1"}
+    exe = Path(sys.executable).with_name("nrep")
+    done = subprocess.run([str(exe), "loop", "system.n=40", "stop.max_steps=30", "method=gd", "threads=1", "--out", "r"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    final = [line for line in lines if "final energy" in line]
+    assert len(final) == 1 and "(exact: " in final[0] and final[0].rstrip().endswith(tuple("0123456789"))
+    assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (INFO|WARNING|ERROR) ", line) for line in lines), lines
+    assert "\x1b[" not in done.stderr and done.stdout == ""

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from nrep.core.run.single import execute
+from tests.conftest import problems
 
 
 @pytest.fixture(scope="module")
@@ -95,4 +96,4 @@ def test_bad_input_is_one_line(sweep, args, message):
     root, _ = sweep
     done = nrep(*args, cwd=root.parent)
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [done.stderr.strip()] and message in done.stderr
+    assert problems(done.stderr) == [problems(done.stderr)[0]] and message in done.stderr

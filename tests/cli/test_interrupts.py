@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import problems
+
 # GNN on the pure-LJ loop: two stages, early stopping and resampled repulsion pairs,
 # all of which a checkpoint must carry for the resumed numbers to be the same.
 ARGS = ["method=gnn", "system.n=40", "method.stop.max_steps=400", "stop.max_steps=800", "threads=1",
@@ -91,7 +93,7 @@ def test_a_second_signal_stops_at_once(tmp_path):
 def test_resume_refuses_what_it_cannot_resume(tmp_path, nrep_cli, target, message):
     (tmp_path / "empty").mkdir()
     done = nrep_cli("resume", *target.split(), cwd=tmp_path)
-    lines = done.stderr.strip().splitlines()
+    lines = problems(done.stderr)
     assert done.returncode == 2 and len(lines) == 1 and message in lines[0], done.stderr
 
 
@@ -111,7 +113,7 @@ def one_line_error(capsys, argv):
     from nrep.cli.main import main
 
     code = main(argv)
-    lines = capsys.readouterr().err.strip().splitlines()
+    lines = problems(capsys.readouterr().err)
     assert code == 2 and len(lines) == 1, lines
     return lines[0]
 

@@ -25,6 +25,7 @@ from nrep.cli.main import main
 from nrep.core.errors import NrepError
 from nrep.core.systems import sources
 from nrep.core.systems.sources import check_pdb_id, download, locate_structure
+from tests.conftest import problems
 
 PDB_DIR = os.environ.get("NREP_PDB_DIR")
 needs_pdb_dir = pytest.mark.skipif(not PDB_DIR, reason="set NREP_PDB_DIR to the folder of real PDB files")
@@ -75,7 +76,7 @@ def refused(workdir, capsys):
         before = snapshot(workdir / "results")
         code = main(argv)
         out, err = capsys.readouterr()
-        lines = err.strip().splitlines()
+        lines = problems(err)
         assert code == 2, out + err
         assert len(lines) == 1 and lines[0].startswith("nrep: error: "), err
         for message in messages:
@@ -88,7 +89,7 @@ def refused(workdir, capsys):
 
 
 def assert_refused_in_subprocess(done, workdir: Path, before: dict, *messages: str) -> None:
-    lines = done.stderr.strip().splitlines()
+    lines = problems(done.stderr)
     assert done.returncode == 2, done.stderr + done.stdout
     assert len(lines) == 1 and all(m in lines[0] for m in messages), done.stderr
     assert "Traceback" not in done.stderr + done.stdout
@@ -353,10 +354,10 @@ def test_more_threads_than_cores_is_a_warning_on_stderr(workdir, capsys):
 
 
 def test_a_run_that_does_not_end_ok_says_so_on_stderr(workdir, capsys):
-    """A diverged run: its log line is on stdout, and one line on stderr names the run and its status."""
+    """A diverged run: besides its log records, one line on stderr names the run and its status."""
     assert main(["loop", "method=gd", "system.n=30", "optim=sgd", "optim.lr=1e12", "optim.clamp_grad=null",
                  "faults.retries=0", "output.snapshot=false", "threads=1", "--out", str(workdir / "bad")]) == 1
-    lines = capsys.readouterr().err.strip().splitlines()
+    lines = problems(capsys.readouterr().err)
     assert lines == [f"nrep: the run in {workdir / 'bad'} did not end with status ok: diverged"]
 
 
@@ -700,7 +701,7 @@ def test_a_full_disk_is_one_line_naming_the_directory_and_the_space(workdir, cap
     monkeypatch.setattr(files, "_write", write)
     code = main(["loop", *TINY_RUN, "--out", "full"])
     out, err = capsys.readouterr()
-    lines = err.strip().splitlines()
+    lines = problems(err)
     assert code == 1 and len(lines) == 1 and "Traceback" not in out + err, err
     assert f"no space left in {workdir / 'full'}" in lines[0] and "MB free); free at least that much there" in lines[0]
     summary = workdir / "full" / "summary.json"

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from nrep.cli.main import main
+from tests.conftest import problems
 
 
 def write_summary(directory, method, seed, energy, status="ok"):
@@ -60,7 +61,7 @@ def test_a_report_out_that_is_a_file_or_under_one_is_one_line(tmp_path, capsys, 
     write_summary(tmp_path / "runs" / "a", "gd", 0, 1.0)
     (tmp_path / "afile").write_text("keep")
     assert main(["report", str(tmp_path / "runs"), "--out", str(tmp_path / out)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    err = problems(capsys.readouterr().err)
     assert len(err) == 1 and "give a directory for the report" in err[0] and "Traceback" not in err[0]
     assert (tmp_path / "afile").read_text() == "keep"
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from nrep.cli.main import main
+from tests.conftest import problems
 
 SMALL = ["method=gd", "system.n=100", "stop.max_steps=300", "threads=1", "output.snapshot=false"]
 
@@ -55,6 +56,6 @@ def test_an_out_that_is_a_file_or_under_one_is_one_line(tmp_path, capsys):
     (tmp_path / "a_file").write_text("mine")
     for out in (tmp_path / "a_file", tmp_path / "a_file" / "run"):
         assert main(["loop", *SMALL, "--out", str(out)]) == 2
-        err = capsys.readouterr().err.strip().splitlines()
+        err = problems(capsys.readouterr().err)
         assert len(err) == 1 and f"cannot make the run directory {out}" in err[0], err
     assert (tmp_path / "a_file").read_text() == "mine"

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from nrep.cli.main import main
+from tests.conftest import problems
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = Path(os.environ.get("NREP_PDB_CORPUS", ROOT.parent / "shared" / "pdb-corpus"))
@@ -81,7 +82,7 @@ def check_outcome(nrep_cli, cwd: Path, path: Path, extra: list[str], outcome) ->
     assert "Traceback" not in text, text
     kind, expected = outcome
     if kind == "refused":
-        lines = done.stderr.strip().splitlines()
+        lines = problems(done.stderr)
         assert done.returncode == 2, text
         assert len(lines) == 1 and lines[0].startswith("nrep: error: "), text
         for part in expected:

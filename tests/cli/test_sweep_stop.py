@@ -7,6 +7,7 @@ import pytest
 
 from nrep.cli.main import main
 from tests.cli.test_interrupts import rows, signal_once_running, start
+from tests.conftest import problems
 
 # A job long enough to be signalled mid-run (about two seconds), short enough to rerun.
 JOB = ["method=gd", "system.n=100", "stop.max_steps=2000", "threads=1", "output.progress=off", "output.snapshot=false"]
@@ -32,14 +33,14 @@ def test_sigterm_stops_a_sweep_and_resume_finishes_it_as_if_never_stopped(tmp_pa
     done = nrep_cli("resume", "sweep", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert set(statuses(sweep).values()) == {"ok"} and not (sweep / ".nrep.stop").exists()
-    assert "sweep: 3 runs, 3 ok" in done.stdout
+    assert "sweep: 3 runs, 3 ok" in done.stdout  # what the command returns: stdout
     assert "not started" not in (sweep / "sweep_summary.csv").read_text()
 
     assert main(["loop", *JOB, "seed=0", "--out", str(tmp_path / "whole")]) == 0
     assert rows(sweep / "0_gd_seed0" / "trace.csv") == rows(tmp_path / "whole" / "trace.csv")
 
     again = nrep_cli("resume", "sweep", cwd=tmp_path)
-    assert again.returncode == 2 and "nothing to resume" in again.stderr and len(again.stderr.splitlines()) == 1
+    assert again.returncode == 2 and "nothing to resume" in again.stderr and len(problems(again.stderr)) == 1
 
 
 def test_joblib_starts_no_job_after_the_signal(tmp_path):
@@ -69,6 +70,6 @@ def test_a_sweep_with_nothing_left_to_resume_is_one_line(tmp_path, capsys):
     fake_job(tmp_path / "sweep", "1_gd_seed1", "diverged")
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     assert main(["resume", str(tmp_path / "sweep")]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    err = problems(capsys.readouterr().err)
     assert len(err) == 1 and "every job of the sweep" in err[0] and "nothing to resume" in err[0]
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before

@@ -55,4 +55,4 @@ def test_replicas_from_the_command_line(tmp_path, nrep_cli, peptide_file):
                     "energy.engine=torch", f"init.cache_dir={tmp_path / 'starts'}", *STEPS, "threads=1", cwd=tmp_path)
     assert done.returncode == 0, done.stderr + done.stdout
     seeds = sorted(json.loads(p.read_text())["seed"] for p in (tmp_path / "batch").glob("seed*/summary.json"))
-    assert seeds == [0, 1, 2] and "seeds 0-2 as one batch" in done.stdout
+    assert seeds == [0, 1, 2] and "seeds 0-2 as one batch" in done.stderr
