@@ -97,9 +97,10 @@ def _unknown_key(key: str, known: list[str], command: str) -> str:
                 f"uses the run's energy (e.g. {MOVED_KEYS[key]}={'gbn2' if 'solvent' in key else 'CPU'})")
     group = key.split(".", 1)[0]
     if key in known and group != key:  # e.g. optim.lr with optim=lbfgs, which has no learning rate
+        across = "; one step cap for every method: stop.max_total_steps" if key.startswith("method.stop.") else ""
         return (
             f"config key '{key}' does not apply to the chosen {group} option; drop it, or pick another {group} "
-            f"option that has it (nrep {command} --help lists each option's keys)"
+            f"option that has it (nrep {command} --help lists each option's keys){across}"
         )
     return f"unknown config key '{key}'{_suggest(key, known)} (nrep {command} --help lists the keys)"
 

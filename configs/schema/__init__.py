@@ -63,7 +63,7 @@ from nrep.configs.schema.optim import (
 )
 from nrep.configs.schema.rules import stage1_optim, stage_optims, uses_line_search
 from nrep.configs.schema.run import DeviceConfig, FaultConfig, NrepConfig, OutputConfig
-from nrep.configs.schema.stop import StopConfig
+from nrep.configs.schema.stop import RunStopConfig, StopConfig
 from nrep.configs.schema.system import SYSTEM_SCHEMAS, LoopSystemConfig, ProteinSystemConfig, SystemConfig
 from nrep.configs.schema.tuning import TUNING, register_tuning
 
@@ -74,7 +74,7 @@ __all__ = [
     "GNNMethodConfig", "InitConfig", "LBFGSConfig", "LoopEnergyConfig", "LoopSystemConfig", "MethodConfig",
     "ModesConfig", "NativeInitConfig", "NrepConfig", "OpenMMMDMethodConfig", "OpenMMMethodConfig",
     "OpenMMMinMethodConfig", "OptimConfig", "OutputConfig", "ProteinSystemConfig", "RandomInitConfig",
-    "ReparamMethodConfig", "RepulsionConfig", "SGDConfig", "SimpleEnergyConfig", "StepOptimConfig", "StopConfig",
+    "ReparamMethodConfig", "RepulsionConfig", "RunStopConfig", "SGDConfig", "SimpleEnergyConfig", "StepOptimConfig", "StopConfig",
     "SystemConfig", "UnfoldMDInitConfig",
     "check_choice", "options_for", "register_option", "register_schemas", "require", "run_label", "stage1_optim",
     "stage_optims", "to_config", "uses_line_search",

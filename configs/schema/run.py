@@ -13,7 +13,7 @@ from nrep.configs.schema.energy import EnergyConfig
 from nrep.configs.schema.init import InitConfig
 from nrep.configs.schema.method import MethodConfig
 from nrep.configs.schema.optim import OptimConfig
-from nrep.configs.schema.stop import StopConfig
+from nrep.configs.schema.stop import RunStopConfig
 from nrep.configs.schema.system import SystemConfig
 
 
@@ -104,7 +104,7 @@ class NrepConfig:
     method: MethodConfig = MISSING
     optim: OptimConfig = MISSING
     device: DeviceConfig = MISSING
-    stop: StopConfig = field(default_factory=StopConfig)
+    stop: RunStopConfig = field(default_factory=RunStopConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     faults: FaultConfig = field(default_factory=FaultConfig)
     seed: int = 0

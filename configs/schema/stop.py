@@ -37,3 +37,21 @@ class StopConfig:
             value = getattr(self, name)
             require(value is None or value > 0, f"{key}.{name} must be > 0 or null (got {value})")
 
+
+@dataclass
+class RunStopConfig(StopConfig):
+    """The top-level ``stop``: stage 2's rule (as :class:`StopConfig`), and a cap on the whole run.
+
+    ``max_total_steps``: the most steps of all stages together, whatever the method (GD's
+    one stage, CG's and GNN's two, OpenMM's minimiser iterations, MD steps); the run ends
+    with stop_reason=max_total_steps. null: no cap. ``max_steps`` and ``method.stop.max_steps``
+    cap their own stage only.
+    """
+
+    max_total_steps: Optional[int] = None
+
+    def check(self, key: str) -> None:
+        super().check(key)
+        require(self.max_total_steps is None or self.max_total_steps >= 1,
+                f"{key}.max_total_steps must be >= 1 or null (got {self.max_total_steps})")
+

@@ -88,6 +88,16 @@ class StopOnInterrupt(Callback):
         return "interrupted" if self.asked() else None
 
 
+class TotalStepCap(Callback):
+    """Ends the run with "max_total_steps" once ``steps`` steps of all its stages together are taken."""
+
+    def __init__(self, steps: int) -> None:
+        self.steps = steps
+
+    def on_step(self, state: StepState) -> str | None:
+        return "max_total_steps" if state.step >= self.steps else None
+
+
 class TimeBudget(Callback):
     """Ends the run with "time_budget" once ``seconds`` of wall time have passed."""
 

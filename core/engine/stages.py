@@ -38,7 +38,7 @@ OptimizerFactory = Callable[[list[nn.Parameter]], torch.optim.Optimizer]
 # What _StageRun.run returns when a periodic checkpoint is due (never a stage's stop reason).
 CHECKPOINT_DUE = "checkpoint_due"
 # Stop reasons that end the whole run rather than handing over to the next stage.
-RUN_ENDING_REASONS = frozenset({"diverged", "interrupted", "time_budget"})
+RUN_ENDING_REASONS = frozenset({"diverged", "interrupted", "time_budget", "max_total_steps"})
 
 
 @dataclass

@@ -127,9 +127,12 @@ def plan(cfg: NrepConfig, system: ProteinSystem, energy: Energy, runtime: Runtim
     found = MethodPlan([], trace_every=method.report_every)
     settings = {k: v for k, v in asdict(method).items() if k not in ("name", "steps", "report_every")}
 
+    cap = cfg.stop.max_total_steps
+    steps = method.steps if cap is None else min(method.steps, cap)  # MD is one stage: the cap is its length
+
     def run(callbacks: Sequence[Callback]) -> tuple[list[StageResult], list[dict]]:
         result, rows, columns = run_md(
-            system.topology, system.x0, energy, list(callbacks), method.steps, method.report_every,
+            system.topology, system.x0, energy, list(callbacks), steps, method.report_every,
             derive_seed(cfg.seed, "md"), platform=openmm_platform_for(cfg.energy.platform, cfg.device.name),
             threads=cfg.threads, solvent=cfg.energy.solvent, forcefield=cfg.energy.forcefield, **settings,
         )

@@ -57,21 +57,25 @@ def minimise_with_openmm(
     seen = {"iterations": 0, "stop": None}
     n = x0_nm.shape[0]
 
+    def watch(step: int, value: float, coordinates: torch.Tensor, gradient: torch.Tensor) -> bool:
+        """Show the callbacks the state after ``step`` iterations (0: the start, as every method's trace has it)."""
+        state = StepState(STAGE, step, step, torch.tensor(value, dtype=torch.float64), coordinates,
+                          time.perf_counter() - started, gradient)
+        for cb in callbacks:
+            reason = cb.on_step(state)
+            if reason is not None and seen["stop"] is None:
+                seen["stop"] = reason
+        return seen["stop"] is not None
+
     class Reporter(openmm.MinimizationReporter):
         def report(self, iteration: int, x: list[float], grad: list[float], args: dict[str, float]) -> bool:
             coordinates = torch.from_numpy(np.array(x, dtype=np.float64).reshape(n, 3))
             gradient = torch.from_numpy(np.array(grad, dtype=np.float64).reshape(n, 3))  # -F (nothing is constrained)
-            value = float(args["system energy"])
-            seen["iterations"] = iteration + 1
-            state = StepState(STAGE, iteration, iteration, torch.tensor(value, dtype=torch.float64), coordinates,
-                              time.perf_counter() - started, gradient)
-            for cb in callbacks:
-                reason = cb.on_step(state)
-                if reason is not None and seen["stop"] is None:
-                    seen["stop"] = reason
-            return seen["stop"] is not None
+            seen["iterations"] = iteration + 1  # OpenMM reports after each iteration, counting from 0
+            return watch(iteration + 1, float(args["system energy"]), coordinates, gradient)
 
-    openmm.LocalEnergyMinimizer.minimize(context, tolerance, max_iterations, Reporter())
+    if not watch(0, energy_start, x0_nm.detach().to("cpu", torch.float64), gradient_start.cpu()):
+        openmm.LocalEnergyMinimizer.minimize(context, tolerance, max_iterations, Reporter())
     elapsed = time.perf_counter() - started
     x = torch.from_numpy(np.asarray(
         context.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(unit.nanometer), dtype=np.float64

@@ -154,7 +154,7 @@ def minimise_replicas(
         own = ("best", "trace", "trajectory")  # what each replica keeps of its own
         fanout = ReplicaFanout(batch_energy, [[r[name] for name in own if name in r] for r in recorders])
         batch_level = [cb for name, cb in watchers(cfg, systems[0], energy, plans[0], show_progress).items()
-                       if name in ("budget", "progress")]
+                       if name in ("budget", "cap", "progress")]
         with torch.no_grad():
             starts = energy(x0)
         contexts = [

@@ -20,6 +20,7 @@ from nrep.core.engine.callbacks import (
     ProgressBar,
     Resampler,
     TimeBudget,
+    TotalStepCap,
     TraceRecorder,
     TrajectoryRecorder,
 )
@@ -112,6 +113,8 @@ def watchers(cfg: NrepConfig, system: System, energy: object, plan: MethodPlan, 
     sampled = isinstance(cfg.energy, LoopEnergyConfig) and cfg.energy.repulsion.enabled
     if sampled and not uses_line_search(cfg):
         found["resampler"] = Resampler(energy, cfg.energy.repulsion.resample_every)
+    if cfg.stop.max_total_steps is not None:
+        found["cap"] = TotalStepCap(cfg.stop.max_total_steps)
     if cfg.time_budget_s is not None:
         found["budget"] = TimeBudget(cfg.time_budget_s - plan.setup_s)
     if cfg.output.trajectory_every:

@@ -90,3 +90,20 @@ def test_piped_output_has_whole_lines_on_stderr(tmp_path):
     assert len(final) == 1 and "(exact: " in final[0] and final[0].rstrip().endswith(tuple("0123456789"))
     assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (INFO|WARNING|ERROR) ", line) for line in lines), lines
     assert "\x1b[" not in done.stderr and done.stdout == ""
+
+
+def test_one_step_cap_sweeps_across_methods(tmp_path, monkeypatch, capsys):
+    """stop.max_total_steps caps every method's whole run (GNN's two stages together)."""
+    from nrep.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    code = main(["loop", "-m", "method=gd,gnn", "stop.max_total_steps=300", "system.n=40", "threads=1",
+                 "output.snapshot=false", "output.progress=off", "--out", "sweep"])
+    assert code == 0
+    found = {json.loads(p.read_text())["method"]: json.loads(p.read_text()) for p in (tmp_path / "sweep").glob("*/summary.json")}
+    assert set(found) == {"gd", "gnn"}
+    assert all(s["steps_total"] <= 300 and s["status"] == "ok" for s in found.values()), found
+    assert found["gnn"]["stop_reason"] == "max_total_steps" and found["gnn"]["steps_total"] == 300
+    # the per-stage key of a reparametrisation is refused for GD, with the run-wide one named
+    assert main(["loop", "method=gd", "method.stop.max_steps=300"]) == 2
+    assert "stop.max_total_steps" in capsys.readouterr().err

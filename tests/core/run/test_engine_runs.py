@@ -143,3 +143,12 @@ def test_another_force_field_runs_with_its_own_terms_and_finite_difference_modes
     reference, _ = openmm_energy(model_system(cfg, summary), np.load(tmp_path / "run" / "final.npy"))
     assert summary["energy_final_exact"] == pytest.approx(reference, rel=1e-9)
     assert summary["modes_hessian"] == "differences"
+
+
+def test_the_run_wide_step_cap_holds_for_the_openmm_methods(tmp_path, compose_cfg, peptide_file):
+    minimised = execute(fold(compose_cfg, peptide_file, tmp_path, "method=openmm_min", "stop.max_total_steps=5"),
+                        tmp_path / "min")
+    assert minimised["stop_reason"] == "max_total_steps" and minimised["steps_total"] == 5
+    md = execute(fold(compose_cfg, peptide_file, tmp_path, "method=openmm_md", "method.steps=100",
+                      "method.report_every=20", "stop.max_total_steps=40"), tmp_path / "md")
+    assert md["steps_md"] == 40 and md["status"] == "ok"
