@@ -25,8 +25,9 @@ from pathlib import Path
 
 REFERENCE = Path(__file__).with_name("fixed_seeds.json")
 LOOP = ["system.n=120", "stop.max_steps=300", "threads=1", "output.snapshot=false"]
-# the torch engine: these numbers were recorded on it (the OpenMM engine has its own test)
-PEPTIDE = ["system=protein", "stop.max_steps=80", "threads=1", "energy.engine=torch"]
+PEPTIDE = ["system=protein", "stop.max_steps=80", "threads=1"]
+# AMBER on the torch engine: these numbers were recorded on it (the OpenMM engine has its own tests)
+AMBER = [*PEPTIDE, "energy.engine=torch"]
 REPARAM_STAGE = ["method.stop.max_steps=80"]
 # name -> (overrides; "{peptide}" is replaced by the built peptide's path, "{pdb_dir}" by $NREP_PDB_DIR)
 CASES: dict[str, list[str]] = {
@@ -37,13 +38,13 @@ CASES: dict[str, list[str]] = {
     "loop-gd-fire": [*LOOP, "method=gd", "optim=fire"],
     "loop-gd-sgd-float64": [*LOOP, "method=gd", "optim=sgd", "device.dtype=float64"],
     "loop-gnn-adam-float64": [*LOOP, "method=gnn", "method.stop.max_steps=60", "device.dtype=float64"],
-    "protein-gd-adam": [*PEPTIDE, "system.pdb={peptide}", "method=gd"],
-    "protein-cg-adam": [*PEPTIDE, "system.pdb={peptide}", "method=cg", *REPARAM_STAGE],
-    "protein-gnn-adam": [*PEPTIDE, "system.pdb={peptide}", "method=gnn", *REPARAM_STAGE],
-    "protein-gd-lbfgs": [*PEPTIDE, "system.pdb={peptide}", "method=gd", "optim=lbfgs"],
-    "protein-gd-fire-float64": [*PEPTIDE, "system.pdb={peptide}", "method=gd", "optim=fire", "device.dtype=float64"],
+    "protein-gd-adam": [*AMBER, "system.pdb={peptide}", "method=gd"],
+    "protein-cg-adam": [*AMBER, "system.pdb={peptide}", "method=cg", *REPARAM_STAGE],
+    "protein-gnn-adam": [*AMBER, "system.pdb={peptide}", "method=gnn", *REPARAM_STAGE],
+    "protein-gd-lbfgs": [*AMBER, "system.pdb={peptide}", "method=gd", "optim=lbfgs"],
+    "protein-gd-fire-float64": [*AMBER, "system.pdb={peptide}", "method=gd", "optim=fire", "device.dtype=float64"],
     "protein-simple-cg": [*PEPTIDE, "system.pdb={peptide}", "energy=simple", "method=cg", *REPARAM_STAGE],
-    "2JOF-gnn-adam": [*PEPTIDE, "system.pdb={pdb_dir}/2JOF.pdb", "method=gnn", *REPARAM_STAGE],
+    "2JOF-gnn-adam": [*AMBER, "system.pdb={pdb_dir}/2JOF.pdb", "method=gnn", *REPARAM_STAGE],
 }
 RECORDED = ("energy_final_exact", "steps_total", "stop_reason", "status")
 

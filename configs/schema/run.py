@@ -38,7 +38,12 @@ class OutputConfig:
 
     root: results directory (relative to the working directory); each run gets its own
     directory below it. trace_every: steps between rows of trace.csv (the first and last
-    step of each stage are always recorded). progress: a rich progress bar (auto: only
+    step of each stage are always recorded). trace_terms_every: every that many trace
+    rows (and at the end of each stage) the energy's terms as columns ``energy_<term>_<unit>``
+    (AMBER: bond, angle, torsion, lj, coulomb, or OpenMM's forces with the solvent;
+    loops: bond, loop, repulsion; model A: its terms); they add up to the row's energy;
+    0 = none. Each costs one evaluation per term with the OpenMM engine (14 ms per GBn2
+    term on 2JOF), hence every 10th row by default. progress: a rich progress bar (auto: only
     when the terminal is interactive and the run is single). overwrite: allow a run to
     replace an earlier run's files in the same directory. snapshot: draw the final
     structure as final.png. trajectory_every: keep X every that many steps (and at the
@@ -51,6 +56,7 @@ class OutputConfig:
 
     root: str = "results"
     trace_every: int = 20
+    trace_terms_every: int = 10
     trajectory_every: int = 0
     progress: str = "auto"
     overwrite: bool = False
@@ -59,6 +65,7 @@ class OutputConfig:
 
     def __post_init__(self) -> None:
         require(self.trace_every >= 1, f"output.trace_every must be >= 1 (got {self.trace_every})")
+        require(self.trace_terms_every >= 0, f"output.trace_terms_every must be >= 0 rows (got {self.trace_terms_every})")
         require(self.trajectory_every >= 0, f"output.trajectory_every must be >= 0 (got {self.trajectory_every})")
         check_choice("output.progress", self.progress, PROGRESS_MODES)
         require(self.checkpoint_every_s >= 0 and self.checkpoint_every_s != float("inf"),

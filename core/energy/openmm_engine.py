@@ -88,7 +88,7 @@ class OpenMMEnergy(nn.Module):
         self.reference: openmm.Context | None = None  # float64, for exact_terms (built when first asked)
         self.n = system.getNumParticles()
         self.evaluations = 0
-        self.terms = [terms]  # a list: the torch terms are a tool of the modes, not a submodule to move
+        self.vacuum_terms = [terms]  # a list: the torch terms are a tool of the modes, not a submodule to move
         self.description = {**(describe or {}), "energy_platform": self.platform_name}
         # a buffer, so that code asking an energy for its device finds one (always the CPU: OpenMM holds the rest)
         self.register_buffer("anchor", torch.zeros(0, dtype=torch.float64))
@@ -113,6 +113,17 @@ class OpenMMEnergy(nn.Module):
                              f"got {tuple(x.shape)} (batches of replicas need energy.engine=torch)")
         return _Evaluation.apply(x, self)
 
+    def terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """OpenMM's energy of each force (kJ/mol) on the run's platform: one evaluation per term,
+        adding up to the energy as minimised (to the platform's precision)."""
+        try:
+            self.context.setPositions(x.detach().to("cpu", torch.float64).numpy())
+            values = {name: self.context.getState(getEnergy=True, groups={group}).getPotentialEnergy()._value
+                      for name, group in self.groups.items()}
+        except Exception:  # noqa: BLE001 - OpenMMException: the terms of a broken structure are not numbers
+            values = dict.fromkeys(self.groups, float("nan"))
+        return {name: torch.tensor(value, dtype=torch.float64) for name, value in values.items()}
+
     def exact_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """OpenMM's energy of each force (kJ/mol) in float64 (its Reference platform), by name; they add up
         to the energy. The CPU platform's single-precision sums differ by ~1e-7 of the largest term."""
@@ -133,9 +144,9 @@ class OpenMMEnergy(nn.Module):
         return dict(self.description)
 
     def _torch_terms(self) -> nn.Module:
-        if self.terms[0] is None:
+        if self.vacuum_terms[0] is None:
             raise ValueError("this OpenMM energy has no torch terms; its slow modes take finite differences")
-        return self.terms[0]
+        return self.vacuum_terms[0]
 
     def pair_interactions(self) -> list:
         """The torch amber14 terms' pairs (vacuum), for analytic Hessian blocks of the slow modes."""
@@ -146,4 +157,4 @@ class OpenMMEnergy(nn.Module):
 
     @property
     def has_terms(self) -> bool:
-        return self.terms[0] is not None
+        return self.vacuum_terms[0] is not None

@@ -149,18 +149,23 @@ class TraceRecorder(Callback):
         time_offset_s: float = 0.0,
         metrics: Callable[[torch.Tensor], dict[str, float]] | None = None,
         force_columns: tuple[str, str] | None = None,
+        terms: Callable[[torch.Tensor], dict[str, float]] | None = None,
+        terms_every: int = 0,
     ) -> None:
         self.every = every
         self.energy_column = energy_column
         self.force_columns = force_columns
+        self.terms, self.terms_every = terms, terms_every
+        self.recorded = 0  # rows recorded so far (a row re-stated at a stage's end counts once)
         self.time_offset_s = time_offset_s
         self.metrics = metrics
         self.rows: list[dict[str, Any]] = []
 
     def _record(self, step: int, stage: str, stage_step: int, time_s: float, energy: float, x: torch.Tensor,
-                forces: tuple[float, float]) -> None:
+                forces: tuple[float, float], stage_end: bool = False) -> None:
         if self.rows and (self.rows[-1]["stage"], self.rows[-1]["stage_step"]) == (stage, stage_step):
             self.rows.pop()  # the end of a stage re-states its last step
+            self.recorded -= 1
         row = {
             "step": step,
             "stage": stage,
@@ -170,9 +175,12 @@ class TraceRecorder(Callback):
         }
         if self.force_columns is not None:
             row.update(zip(self.force_columns, forces))
+        if self.terms is not None and self.terms_every and (stage_end or self.recorded % self.terms_every == 0):
+            row.update(self.terms(x))
         if self.metrics is not None:
             row.update(self.metrics(x))
         self.rows.append(row)
+        self.recorded += 1
 
     def on_step(self, state: StepState) -> str | None:
         if state.stage_step == 0 or state.stage_step % self.every == 0:
@@ -182,13 +190,14 @@ class TraceRecorder(Callback):
 
     def on_stage_end(self, result: StageResult, step: int, elapsed_s: float) -> None:
         forces = result.forces if self.force_columns is not None else None
-        self._record(step, result.name, result.steps, elapsed_s, result.energy, result.x, forces)
+        self._record(step, result.name, result.steps, elapsed_s, result.energy, result.x, forces, stage_end=True)
 
     def state_dict(self) -> dict:
-        return {"rows": [dict(row) for row in self.rows]}
+        return {"rows": [dict(row) for row in self.rows], "recorded": self.recorded}
 
     def load_state_dict(self, state: dict) -> None:
         self.rows = [dict(row) for row in state["rows"]]
+        self.recorded = state.get("recorded", len(self.rows))
 
 
 class TrajectoryRecorder(Callback):

@@ -13,6 +13,8 @@ import sys
 from dataclasses import asdict
 from typing import Callable
 
+import torch
+
 from nrep.configs.schema import LoopEnergyConfig, NrepConfig, uses_line_search
 from nrep.core.engine.callbacks import (
     BestState,
@@ -93,6 +95,19 @@ def move_overlapping_atoms(cfg: NrepConfig, system: System) -> tuple[System, int
     return dataclasses.replace(system, x0=x0), moved
 
 
+def term_columns(energy: object) -> Callable[[torch.Tensor], dict[str, float]] | None:
+    """The energy's terms as it is minimised (they add up to it), as trace columns; None without ``terms``."""
+    if not hasattr(energy, "terms"):
+        return None
+    unit = energy_column(energy.unit).removeprefix("energy_")
+
+    def columns(x: torch.Tensor) -> dict[str, float]:
+        with torch.no_grad():
+            return {f"energy_{name}_{unit}": float(value) for name, value in energy.terms(x).items()}
+
+    return columns
+
+
 def show_progress(mode: str, multirun: bool) -> bool:
     """Whether a run shows its progress bar: ``output.progress`` on, or auto in a terminal for a single run."""
     if mode == "on":
@@ -108,7 +123,8 @@ def watchers(cfg: NrepConfig, system: System, energy: object, plan: MethodPlan, 
         "guard": NonFiniteGuard(),
         "best": BestState(),
         "trace": TraceRecorder(every, energy_column(energy.unit), plan.setup_s, system.trace_metrics,
-                               force_columns(energy.unit, system.length_unit)),
+                               force_columns(energy.unit, system.length_unit), term_columns(energy),
+                               cfg.output.trace_terms_every),
     }
     sampled = isinstance(cfg.energy, LoopEnergyConfig) and cfg.energy.repulsion.enabled
     if sampled and not uses_line_search(cfg):

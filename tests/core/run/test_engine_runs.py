@@ -152,3 +152,19 @@ def test_the_run_wide_step_cap_holds_for_the_openmm_methods(tmp_path, compose_cf
     md = execute(fold(compose_cfg, peptide_file, tmp_path, "method=openmm_md", "method.steps=100",
                       "method.report_every=20", "stop.max_total_steps=40"), tmp_path / "md")
     assert md["steps_md"] == 40 and md["status"] == "ok"
+
+
+@pytest.mark.parametrize("engine", ["openmm", "torch"])
+def test_the_trace_terms_add_up_to_its_energy(tmp_path, compose_cfg, peptide_file, engine):
+    solvent = ["energy.solvent=gbn2"] if engine == "openmm" else []
+    execute(fold(compose_cfg, peptide_file, tmp_path, "method=gd", "stop.max_steps=60", "output.trace_terms_every=2",
+                 f"energy.engine={engine}", *solvent), tmp_path / "run")
+    trace = pd.read_csv(tmp_path / "run" / "trace.csv")
+    terms = [c for c in trace if c.startswith("energy_") and c != "energy_kJ_mol"]
+    expected = {"openmm": {"bond", "angle", "torsion", "nonbonded", "solvation"},
+                "torch": {"bond", "angle", "torsion", "lj", "coulomb"}}[engine]
+    assert {c.removeprefix("energy_").removesuffix("_kJ_mol") for c in terms} == expected
+    with_terms = trace.dropna(subset=terms)
+    assert list(with_terms.index[:-1]) == list(range(0, len(trace) - 1, 2))  # every 2nd row, and the stage's end
+    assert with_terms.index[-1] == len(trace) - 1
+    np.testing.assert_allclose(with_terms[terms].sum(axis=1), with_terms["energy_kJ_mol"], rtol=1e-6)
