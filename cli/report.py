@@ -91,12 +91,14 @@ def print_table(groups: pd.DataFrame, shown: list[str], failures: Sequence[tuple
         table.add_column(title, justify="right")
     table.add_column("time (s)", justify="right")
     table.add_column("steps", justify="right")
+    table.add_column("stopped by")
     table.add_column("not ok")
     for _, row in groups.iterrows():
         cells = ["–" if row[k] is None or (isinstance(row[k], float) and math.isnan(row[k])) else str(row[k]) for k in shown]
         cells += [f"{row['ok']}/{row['runs']}", _cell(row.get("energy_mean"), row.get("energy_std")), _cell(row.get("energy_best"), None)]
         cells += [_cell(row.get(f"{name}_mean"), row.get(f"{name}_std"), 3) for name in optional]
-        cells += [_cell(row.get("time_s_mean"), row.get("time_s_std"), 3), _cell(row.get("steps_mean"), None, 5), row["not_ok"]]
+        cells += [_cell(row.get("time_s_mean"), row.get("time_s_std"), 3), _cell(row.get("steps_mean"), None, 5),
+                  row.get("stop_reasons") or "", row["not_ok"]]
         table.add_row(*cells)
     # in a pipe or a file there is no terminal to fit: the table keeps its natural width
     console = Console() if sys.stdout.isatty() else Console(width=100_000)

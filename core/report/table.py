@@ -121,6 +121,12 @@ def status_counts(statuses: pd.Series) -> str:
     return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
 
 
+def stop_reason_counts(reasons: pd.Series) -> str:
+    """e.g. "converged 2, max_steps 1": why the runs that ended ok stopped."""
+    counts = reasons.dropna().value_counts()
+    return ", ".join(f"{reason} {n}" for reason, n in sorted(counts.items()))
+
+
 def summarise(table: pd.DataFrame, keys: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per group of runs: counts, and mean, std and best over the runs that ended ok."""
     keys = group_keys(table) if keys is None else list(keys)
@@ -130,6 +136,8 @@ def summarise(table: pd.DataFrame, keys: Sequence[str] | None = None) -> pd.Data
         ok = runs[runs["status"] == "ok"]
         row = {key: runs[key].iloc[0] for key in keys}
         row.update({"runs": len(runs), "ok": len(ok), "not_ok": status_counts(runs["status"])})
+        if "stop_reason" in runs:  # converged, or capped (max_steps, max_total_steps, time_budget), ...
+            row["stop_reasons"] = stop_reason_counts(ok["stop_reason"])
         for column, name in METRICS.items():
             if column in table:
                 row.update(_statistics(ok[column], name))

@@ -210,7 +210,9 @@ def record_run(run_dir: Path, done: Minimised) -> dict[str, Any]:
 
 
 def log_outcome(summary: dict[str, Any], final: StageResult, unit: str, best_energy: float, run_dir: Path) -> None:
-    log.info("%s: %s after %d steps, %.2f s", summary["status"], final.stop_reason, summary["steps_total"], summary["time_total_s"])
+    log.info("%s: %s after %d steps; time_method_s %.2f s (slow modes, set-up and steps: the time nrep report "
+             "shows), time_total_s %.2f s", summary["status"], final.stop_reason, summary["steps_total"],
+             summary["time_method_s"], summary["time_total_s"])
     log.info("final energy %.8g %s (exact: %.8g), best %.8g", final.energy, unit, summary["energy_final_exact"], best_energy)
     if "rmsd_ca_A" in summary:
         log.info("RMSD to %s: CA %.2f Å, backbone %.2f Å, heavy %.2f Å, all %.2f Å", summary["system"],

@@ -88,6 +88,7 @@ def test_piped_output_has_whole_lines_on_stderr(tmp_path):
     lines = done.stderr.splitlines()
     final = [line for line in lines if "final energy" in line]
     assert len(final) == 1 and "(exact: " in final[0] and final[0].rstrip().endswith(tuple("0123456789"))
+    assert any("time_method_s" in line and "time_total_s" in line for line in lines)  # one name per time
     assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (INFO|WARNING|ERROR) ", line) for line in lines), lines
     assert "\x1b[" not in done.stderr and done.stdout == ""
 

@@ -128,3 +128,11 @@ def test_loop_closure_is_averaged_like_the_energy(tmp_path):
     write_run(tmp_path / "b", loop_closure=1.0, **{"cfg.seed": 1})
     groups = report.summarise(report.load_runs([tmp_path]))
     assert groups["closure_mean"].item() == pytest.approx(0.75)
+
+
+def test_each_group_says_why_its_runs_stopped(tmp_path):
+    write_run(tmp_path / "a", stop_reason="converged")
+    write_run(tmp_path / "b", stop_reason="max_steps", **{"cfg.seed": 1})
+    write_run(tmp_path / "c", stop_reason="converged", **{"cfg.seed": 2})
+    groups = report.summarise(report.load_runs([tmp_path]))
+    assert groups["stop_reasons"].item() == "converged 2, max_steps 1"
