@@ -41,7 +41,7 @@ class OutputConfig:
     step of each stage are always recorded). trace_terms_every: every that many trace
     rows (and at the end of each stage) the energy's terms as columns ``energy_<term>_<unit>``
     (AMBER: bond, angle, torsion, lj, coulomb, or OpenMM's forces with the solvent;
-    loops: bond, loop, repulsion; model A: its terms); they add up to the row's energy;
+    loops: lj_bond or bond, lj_loop, repulsion; model A: its terms); they add up to the row's energy;
     0 = none. Each costs one evaluation per term with the OpenMM engine (14 ms per GBn2
     term on 2JOF), hence every 10th row by default. progress: a rich progress bar (auto: only
     when the terminal is interactive and the run is single). overwrite: allow a run to

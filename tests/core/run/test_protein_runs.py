@@ -32,6 +32,7 @@ def test_every_method_folds_a_peptide_and_reports_rmsd(tmp_path, compose_cfg, pe
         assert 0 < summary[f"rmsd_{atoms}_A"] < 30 and summary[f"start_rmsd_{atoms}_A"] > 0
     trace = (run / "trace.csv").read_text().splitlines()
     assert trace[0] == ("step,stage,stage_step,time_s,energy_kJ_mol,rms_force_kJ_mol_nm,max_force_kJ_mol_nm,"
+                        "energy_bond_kJ_mol,energy_torsion_kJ_mol,energy_nonbonded_kJ_mol,energy_angle_kJ_mol,"
                         "rmsd_ca_A,rmsd_backbone_A,rmsd_heavy_A,rmsd_all_A")
     assert {"final.pdb", "final.npy", "reference.pdb", "start.pdb", "best.pdb", "summary.json"} <= {p.name for p in run.iterdir()}
 

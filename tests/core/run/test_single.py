@@ -28,7 +28,8 @@ def test_run_writes_its_results(tmp_path, compose_cfg):
     assert summary["version_torch"] and summary["seed"] == 0
     assert 0 <= summary["loop_closure"] <= 1 and summary["stuck_pairs"] >= 0
     trace = (tmp_path / "run" / "trace.csv").read_text().splitlines()
-    assert trace[0] == "step,stage,stage_step,time_s,energy_reduced,rms_force_reduced,max_force_reduced"
+    assert trace[0] == ("step,stage,stage_step,time_s,energy_reduced,rms_force_reduced,max_force_reduced,"
+                        "energy_lj_bond_reduced,energy_lj_loop_reduced,energy_repulsion_reduced")
     assert np.load(tmp_path / "run" / "final.npy").shape == (60, 3)
 
 
