@@ -165,6 +165,7 @@ def engine_rows(pdbs: list[str], threads: int, out: Path) -> list[dict]:
     """
     from nrep.core.energy.amber import AmberEnergy, AmberParameters
     from nrep.core.energy.openmm_engine import OpenMMEnergy
+    from nrep.core.systems.openmm_contexts import openmm_system
     from nrep.core.systems.protein import locate_and_prepare
 
     rows = []
@@ -181,12 +182,21 @@ def engine_rows(pdbs: list[str], threads: int, out: Path) -> list[dict]:
         base = per_call_ms(raw)
         x = torch.tensor(protein.positions_nm, dtype=torch.float32, requires_grad=True)
         bridge = per_call_ms(lambda: torch.autograd.grad(engine(x), x))  # noqa: B023 - timed in this pass
+        answer = engine.evaluate(protein.positions_nm)
+        stubbed = OpenMMEnergy(protein.system, "CPU", threads)
+        stubbed.evaluate = lambda x_nm, answer=answer: answer  # the bridge's own cost: no OpenMM call
+        alone = per_call_ms(lambda: torch.autograd.grad(stubbed(x), x))  # noqa: B023
+        solvated, _, _ = openmm_system(protein.topology, solvent="gbn2")
+        implicit = OpenMMEnergy(solvated, "CPU", threads)
+        gbn2 = per_call_ms(lambda: implicit.evaluate(protein.positions_nm))  # noqa: B023
         amber = AmberEnergy(AmberParameters.from_openmm(protein.system))
         torch_ms = per_call_ms(lambda: torch.autograd.grad(amber(x), x))  # noqa: B023
         label = f"{pdb} ({n} atoms, vacuum)"
         rows += [
             {"system": label, "how": "OpenMM Context (raw)", "ms": base, "ratio_to_raw": 1.0},
             {"system": label, "how": "engine=openmm bridge (E + grad)", "ms": bridge, "ratio_to_raw": bridge / base},
+            {"system": label, "how": "the bridge alone (OpenMM call stubbed)", "ms": alone, "ratio_to_raw": alone / base},
+            {"system": label, "how": "OpenMM call in GBn2", "ms": gbn2, "ratio_to_raw": gbn2 / base},
         ]
         for every in (20, 1000):
             s = run_summary(["system=protein", f"system.pdb={pdb}", "method=gd", "stop.max_steps=1000",

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from nrep.configs.schema.checks import require
+from nrep.configs.schema.choices import FORCEFIELDS
 from nrep.configs.schema.energy import AmberEnergyConfig
 from nrep.configs.schema.optim import OPTIM_OPTIONS, OptimConfig
 from nrep.configs.schema.system import LoopSystemConfig
@@ -80,6 +81,10 @@ def _check_amber(cfg: NrepConfig) -> None:
     require(energy.engine == "openmm" or energy.platform == "auto" or method.in_openmm,
             f"energy.platform={energy.platform} picks OpenMM's platform; it needs energy.engine=openmm "
             f"(or an OpenMM method), not the torch engine")
+    hessian = getattr(getattr(method, "modes", None), "hessian", "auto")
+    require(hessian != "terms" or energy.forcefield == FORCEFIELDS[0],
+            f"method.modes.hessian=terms takes nrep's {FORCEFIELDS[0]} terms, not {energy.forcefield}'s; "
+            "use method.modes.hessian=differences (or auto)")
     if dynamics:
         for stop in ("fmax", "frms"):
             require(getattr(cfg.stop, stop) is None,

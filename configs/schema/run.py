@@ -42,7 +42,7 @@ class OutputConfig:
     rows (and at the end of each stage) the energy's terms as columns ``energy_<term>_<unit>``
     (AMBER: bond, angle, torsion, lj, coulomb, or OpenMM's forces with the solvent;
     loops: lj_bond or bond, lj_loop, repulsion; model A: its terms); they add up to the row's energy;
-    0 = none. Each costs one evaluation per term with the OpenMM engine (14 ms per GBn2
+    0 = none. Each costs one evaluation per term with the OpenMM engine (13–14 ms per GBn2
     term on 2JOF), hence every 10th row by default. progress: a rich progress bar (auto: only
     when the terminal is interactive and the run is single). overwrite: allow a run to
     replace an earlier run's files in the same directory. snapshot: draw the final

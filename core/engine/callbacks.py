@@ -156,7 +156,6 @@ class TraceRecorder(Callback):
         self.energy_column = energy_column
         self.force_columns = force_columns
         self.terms, self.terms_every = terms, terms_every
-        self.recorded = 0  # rows recorded so far (a row re-stated at a stage's end counts once)
         self.time_offset_s = time_offset_s
         self.metrics = metrics
         self.rows: list[dict[str, Any]] = []
@@ -165,7 +164,6 @@ class TraceRecorder(Callback):
                 forces: tuple[float, float], stage_end: bool = False) -> None:
         if self.rows and (self.rows[-1]["stage"], self.rows[-1]["stage_step"]) == (stage, stage_step):
             self.rows.pop()  # the end of a stage re-states its last step
-            self.recorded -= 1
         row = {
             "step": step,
             "stage": stage,
@@ -175,12 +173,11 @@ class TraceRecorder(Callback):
         }
         if self.force_columns is not None:
             row.update(zip(self.force_columns, forces))
-        if self.terms is not None and self.terms_every and (stage_end or self.recorded % self.terms_every == 0):
+        if self.terms is not None and self.terms_every and (stage_end or len(self.rows) % self.terms_every == 0):
             row.update(self.terms(x))
         if self.metrics is not None:
             row.update(self.metrics(x))
         self.rows.append(row)
-        self.recorded += 1
 
     def on_step(self, state: StepState) -> str | None:
         if state.stage_step == 0 or state.stage_step % self.every == 0:
@@ -193,11 +190,10 @@ class TraceRecorder(Callback):
         self._record(step, result.name, result.steps, elapsed_s, result.energy, result.x, forces, stage_end=True)
 
     def state_dict(self) -> dict:
-        return {"rows": [dict(row) for row in self.rows], "recorded": self.recorded}
+        return {"rows": [dict(row) for row in self.rows]}
 
     def load_state_dict(self, state: dict) -> None:
         self.rows = [dict(row) for row in state["rows"]]
-        self.recorded = state.get("recorded", len(self.rows))
 
 
 class TrajectoryRecorder(Callback):

@@ -57,8 +57,9 @@ def test_the_engine_rows_time_raw_openmm_the_bridge_a_gd_step_and_the_torch_term
                                                                                   monkeypatch):
     monkeypatch.setattr(bench, "per_call_ms", lambda fn, **kw: (fn(), 1.0)[1])
     rows = bench.engine_rows([str(peptide_file)], 1, tmp_path)
-    assert [r["how"].split(",")[0] for r in rows] == ["OpenMM Context (raw)", "engine=openmm bridge (E + grad)",
-                                                      "engine=openmm", "engine=openmm", "engine=torch (E + grad)"]
+    assert [r["how"].split(",")[0] for r in rows] == [
+        "OpenMM Context (raw)", "engine=openmm bridge (E + grad)", "the bridge alone (OpenMM call stubbed)",
+        "OpenMM call in GBn2", "engine=openmm", "engine=openmm", "engine=torch (E + grad)"]
     assert all(r["ms"] > 0 and r["ratio_to_raw"] == r["ms"] for r in rows)
 
 

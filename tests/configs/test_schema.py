@@ -76,6 +76,8 @@ def test_protein_defaults_come_from_the_tuning_configs():
         ([*PROTEIN, "method=openmm_md", "stop.fmax=10"], "stop.fmax stops a minimisation; method=openmm_md"),
         ([*PROTEIN, "stop.frms=0"], "stop.frms must be > 0 or null"),
         ([*PROTEIN, "method=cg", "method.modes.hessian=exact"], "method.modes.hessian='exact' is not one of"),
+        ([*PROTEIN, "method=cg", "energy.forcefield=amber19-all.xml", "method.modes.hessian=terms"],
+         "method.modes.hessian=terms takes nrep's amber14-all.xml terms, not amber19-all.xml's"),
         ([*PROTEIN, "method=openmm_md", "method.report_every=0"], "method.report_every must be >= 1"),
         (["method=cg", "method.modes.k=5", "method.modes.fraction=0.5"], "both set; keep one of them"),
     ],
