@@ -6,6 +6,8 @@ choice is added here once. Option lists of the config groups (``method=...``) ar
 here: they are the registered dataclasses (:data:`nrep.configs.schema.SCHEMAS`).
 """
 
+from nrep.core.io.files import TRAJECTORY_FILES
+
 # proteins: what to do with residues missing inside a chain (system.gaps)
 GAP_CHOICES = ("fill", "refuse")
 # energy=amber: who evaluates it (nrep's torch terms or OpenMM), with which force field
@@ -32,6 +34,8 @@ CG_STARTS = ("projection", "anchored")
 GNN_GRAPHS = ("slow_modes", "slow_modes_plain", "bonds", "knn")
 OUTPUT_INITS = ("rescale", "fit", "anchored")
 ACTIVATIONS = ("tanh", "relu", "identity")
-# the run: tensor precision and the progress bar
+# the run: tensor precision, the progress bar, and the trajectory's file format (auto:
+# xtc for proteins, extxyz for loops; the formats are the trajectory writer's, core/io/files.py)
 DTYPES = ("float32", "float64")
 PROGRESS_MODES = ("auto", "on", "off")
+TRAJECTORY_FORMATS = ("auto", *TRAJECTORY_FILES)

@@ -8,7 +8,7 @@ from typing import Optional
 from omegaconf import MISSING
 
 from nrep.configs.schema.checks import check_choice, require
-from nrep.configs.schema.choices import DTYPES, PROGRESS_MODES
+from nrep.configs.schema.choices import DTYPES, PROGRESS_MODES, TRAJECTORY_FORMATS
 from nrep.configs.schema.energy import EnergyConfig
 from nrep.configs.schema.init import InitConfig
 from nrep.configs.schema.method import MethodConfig
@@ -47,8 +47,12 @@ class OutputConfig:
     when the terminal is interactive and the run is single). overwrite: allow a run to
     replace an earlier run's files in the same directory. snapshot: draw the final
     structure as final.png. trajectory_every: keep X every that many steps (and at the
-    end of each stage) as trajectory.pdb (proteins, one MODEL per frame) or
-    trajectory.xyz (loops); 0 = no trajectory. checkpoint_every_s: write checkpoint.pt
+    end of each stage) as a trajectory, with trajectory.csv saying each frame's step,
+    stage, time, energy and RMS force; 0 = no trajectory. trajectory_format: auto (xtc
+    for proteins, extxyz for loops), xtc or dcd (OpenMM's writers, next to topology.pdb),
+    pdb (one MODEL per frame) or extxyz (ASE's extended XYZ, trajectory.xyz); loops in
+    xtc, dcd or pdb are beads bonded along the chain and the loops, one reduced length
+    to 1 nm. checkpoint_every_s: write checkpoint.pt
     (atomically) every that many seconds of a run in nrep's engine (GD, CG, GNN with Adam,
     SGD or FIRE), so a run killed outright (kill -9, out of memory, a lost node) loses at
     most that much work and ``nrep resume`` continues it; 0 = only when stopped by a signal.
@@ -58,6 +62,7 @@ class OutputConfig:
     trace_every: int = 20
     trace_terms_every: int = 10
     trajectory_every: int = 0
+    trajectory_format: str = "auto"
     progress: str = "auto"
     overwrite: bool = False
     snapshot: bool = True
@@ -68,6 +73,7 @@ class OutputConfig:
         require(self.trace_terms_every >= 0, f"output.trace_terms_every must be >= 0 rows (got {self.trace_terms_every})")
         require(self.trajectory_every >= 0, f"output.trajectory_every must be >= 0 (got {self.trajectory_every})")
         check_choice("output.progress", self.progress, PROGRESS_MODES)
+        check_choice("output.trajectory_format", self.trajectory_format, TRAJECTORY_FORMATS)
         require(self.checkpoint_every_s >= 0 and self.checkpoint_every_s != float("inf"),
                 f"output.checkpoint_every_s must be >= 0 seconds, 0 = only on signals (got {self.checkpoint_every_s})")
 

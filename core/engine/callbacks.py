@@ -197,30 +197,44 @@ class TraceRecorder(Callback):
 
 
 class TrajectoryRecorder(Callback):
-    """Snapshots (step, stage, X on the CPU in float64) every ``every`` steps and at each stage's end."""
+    """Snapshots every ``every`` steps and at each stage's end: X (CPU, float64) and a row saying what it is.
 
-    def __init__(self, every: int) -> None:
+    Each row holds frame, step, stage, time_s (plus ``time_offset_s``, as in the trace),
+    the energy (``energy_column``) and, when ``force_column`` is given, the RMS force.
+    """
+
+    def __init__(self, every: int, energy_column: str = "energy", force_column: str | None = None,
+                 time_offset_s: float = 0.0) -> None:
         self.every = every
-        self.frames: list[tuple[int, str, torch.Tensor]] = []
+        self.energy_column, self.force_column = energy_column, force_column
+        self.time_offset_s = time_offset_s
+        self.frames: list[torch.Tensor] = []
+        self.rows: list[dict[str, Any]] = []
 
-    def _keep(self, step: int, stage: str, x: torch.Tensor) -> None:
-        if self.frames and self.frames[-1][:2] == (step, stage):
+    def _keep(self, step: int, stage: str, elapsed_s: float, energy: float, x: torch.Tensor, at: object) -> None:
+        """``at``: the StepState or StageResult, whose ``forces`` are read only when the row has a force column."""
+        if self.rows and (self.rows[-1]["step"], self.rows[-1]["stage"]) == (step, stage):
             return
-        self.frames.append((step, stage, x.detach().to("cpu", torch.float64).clone()))
+        row = {"frame": len(self.rows), "step": step, "stage": stage, "time_s": self.time_offset_s + elapsed_s,
+               self.energy_column: energy}
+        if self.force_column is not None:
+            row[self.force_column] = at.forces[0]
+        self.rows.append(row)
+        self.frames.append(x.detach().to("cpu", torch.float64).clone())
 
     def on_step(self, state: StepState) -> str | None:
         if state.stage_step % self.every == 0:
-            self._keep(state.step, state.stage, state.x)
+            self._keep(state.step, state.stage, state.elapsed_s, state.energy_value, state.x, state)
         return None
 
     def on_stage_end(self, result: StageResult, step: int, elapsed_s: float) -> None:
-        self._keep(step, result.name, result.x)
+        self._keep(step, result.name, elapsed_s, result.energy, result.x, result)
 
     def state_dict(self) -> dict:
-        return {"steps": [f[0] for f in self.frames], "stages": [f[1] for f in self.frames], "x": [f[2] for f in self.frames]}
+        return {"rows": [dict(row) for row in self.rows], "x": list(self.frames)}
 
     def load_state_dict(self, state: dict) -> None:
-        self.frames = list(zip(state["steps"], state["stages"], state["x"]))
+        self.rows, self.frames = [dict(row) for row in state["rows"]], list(state["x"])
 
 
 class Resampler(Callback):

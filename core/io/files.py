@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -30,6 +30,13 @@ SUMMARY = "summary.json"
 TRACE = "trace.csv"
 CHECKPOINT = "checkpoint.pt"  # its format: core/run/checkpoint.py
 
+# A trajectory's files (core/io/trajectory.py): one per output.trajectory_format, the table
+# of its frames, and the topology the xtc and dcd frames are loaded onto
+TRAJECTORY_FILES = {"xtc": "trajectory.xtc", "dcd": "trajectory.dcd", "pdb": "trajectory.pdb",
+                    "extxyz": "trajectory.xyz"}
+TRAJECTORY_TABLE = "trajectory.csv"
+TOPOLOGY = "topology.pdb"
+
 # What makes a directory a run's directory: if one of these is there, the run has
 # written results and a new run must not write over them.
 RUN_MARKERS = (SUMMARY, TRACE)
@@ -37,7 +44,8 @@ RUN_MARKERS = (SUMMARY, TRACE)
 # the checkpoint, Hydra's log and config); ``--overwrite`` removes these and nothing else.
 # tests/core/run/test_single.py checks that a run writes no file outside this list.
 RUN_FILES = (SUMMARY, TRACE, CHECKPOINT, "nrep.log", "final.npy", "best.npy", "final.xyz", "final.png",
-             "trajectory.xyz", "reference.pdb", "start.pdb", "final.pdb", "best.pdb", "trajectory.pdb")
+             "reference.pdb", "start.pdb", "final.pdb", "best.pdb", *TRAJECTORY_FILES.values(), TRAJECTORY_TABLE,
+             TOPOLOGY)
 RUN_FOLDERS = (".hydra",)  # Hydra's record of the config: config.yaml, hydra.yaml, overrides.yaml
 # What a sweep adds above its jobs' directories (cli/sweep.py); the stop file says a signal stopped it
 SWEEP_STOP = ".nrep.stop"
@@ -129,19 +137,23 @@ def write_npy(path: Path, array: np.ndarray) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def _xyz_frame(coordinates: np.ndarray, comment: str, symbol: str) -> list[str]:
-    lines = [str(len(coordinates)), comment.replace("\n", " ")]
-    return lines + [f"{symbol} {x:.8f} {y:.8f} {z:.8f}" for x, y, z in coordinates]
+def _extxyz_value(value: Any) -> str:
+    if isinstance(value, float):
+        return repr(float(value))  # the shortest text that reads back as the same float
+    text = str(value)
+    return f'"{text}"' if any(c.isspace() or c in '="' for c in text) else text
 
 
-def write_xyz(path: Path, coordinates: np.ndarray, comment: str = "", symbol: str = "C") -> None:
-    """An XYZ file (one element symbol for every bead), readable by VMD, OVITO or ASE."""
-    atomic_write_text(path, "\n".join(_xyz_frame(coordinates, comment, symbol)) + "\n")
-
-
-def write_xyz_frames(path: Path, frames: list[tuple[str, np.ndarray]], symbol: str = "C") -> None:
-    """A multi-frame XYZ file of (comment, coordinates) frames."""
-    lines = [line for comment, x in frames for line in _xyz_frame(x, comment, symbol)]
+def write_extxyz(path: Path, symbols: Sequence[str], frames: Sequence[np.ndarray],
+                 info: Sequence[Mapping[str, Any]]) -> None:
+    """Extended XYZ (ASE's format; VMD and OVITO read it as XYZ): per frame the atom count, a
+    comment line of ``key=value`` pairs (``info``, e.g. step, energy, units) and ``symbol x y z``
+    lines; non-periodic (``pbc="F F F"``)."""
+    lines = []
+    for x, keys in zip(frames, info):
+        comment = " ".join(f"{key}={_extxyz_value(value)}" for key, value in keys.items())
+        lines += [str(len(x)), f'Properties=species:S:1:pos:R:3 {comment} pbc="F F F"']
+        lines += [f"{s} {a:.8f} {b:.8f} {c:.8f}" for s, (a, b, c) in zip(symbols, x)]
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 

@@ -119,12 +119,12 @@ def watchers(cfg: NrepConfig, system: System, energy: object, plan: MethodPlan, 
     """The callbacks of a run by role: guard, best, trace, and the optional ones."""
     # MD reports a snapshot every report_every steps: one trace row per snapshot
     every = plan.trace_every or cfg.output.trace_every
+    forces = force_columns(energy.unit, system.length_unit)
     found: dict[str, Callback] = {
         "guard": NonFiniteGuard(),
         "best": BestState(),
-        "trace": TraceRecorder(every, energy_column(energy.unit), plan.setup_s, system.trace_metrics,
-                               force_columns(energy.unit, system.length_unit), term_columns(energy),
-                               cfg.output.trace_terms_every),
+        "trace": TraceRecorder(every, energy_column(energy.unit), plan.setup_s, system.trace_metrics, forces,
+                               term_columns(energy), cfg.output.trace_terms_every),
     }
     sampled = isinstance(cfg.energy, LoopEnergyConfig) and cfg.energy.repulsion.enabled
     if sampled and not uses_line_search(cfg):
@@ -134,7 +134,8 @@ def watchers(cfg: NrepConfig, system: System, energy: object, plan: MethodPlan, 
     if cfg.time_budget_s is not None:
         found["budget"] = TimeBudget(cfg.time_budget_s - plan.setup_s)
     if cfg.output.trajectory_every:
-        found["trajectory"] = TrajectoryRecorder(cfg.output.trajectory_every)
+        found["trajectory"] = TrajectoryRecorder(cfg.output.trajectory_every, energy_column(energy.unit), forces[0],
+                                                 plan.setup_s)
     if show_progress:
         found["progress"] = ProgressBar(energy.unit, force_unit(energy.unit, system.length_unit))
     return found

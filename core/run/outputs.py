@@ -1,16 +1,19 @@
 """How a run writes a system's structures, and what it measures of the final one: one writer per system type.
 
 A writer owns its files: ``final.npy`` and ``best.npy`` for any system; loops add
-``final.xyz``, ``final.png`` and ``trajectory.xyz``; proteins ``reference.pdb``,
-``start.pdb``, ``final.pdb``, ``best.pdb`` and ``trajectory.pdb``. A new system type
-registers its writer with :func:`register_outputs`; one without gets :class:`PlainOutputs`.
+``final.xyz`` and ``final.png``; proteins ``reference.pdb``, ``start.pdb``, ``final.pdb``
+and ``best.pdb``. With ``output.trajectory_every`` every system writes its trajectory
+(``nrep.core.io.trajectory``: xtc, dcd, pdb or extxyz, with ``trajectory.csv``) on its
+topology: a protein's own, or a chain of beads bonded along ``coupled_pairs`` (a loop's
+chain and loop bonds). A new system type registers its writer with :func:`register_outputs`;
+one without gets :class:`PlainOutputs`.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -19,11 +22,15 @@ from nrep.configs.schema import LoopEnergyConfig, NrepConfig
 from nrep.core.energy.loop import lj_minimum_distance
 from nrep.core.engine.callbacks import BestState, TrajectoryRecorder
 from nrep.core.io import files as results
+from nrep.core.io.trajectory import bead_topology, write_trajectory
 from nrep.core.metrics import loop_closure, stuck_pairs
 from nrep.core.systems.base import System
 from nrep.core.systems.loop import LoopSystem
 from nrep.core.systems.openmm_contexts import openmm_energy
 from nrep.core.systems.protein import ProteinSystem
+
+if TYPE_CHECKING:
+    import openmm.app
 
 log = logging.getLogger("nrep")
 
@@ -34,7 +41,9 @@ def as_numpy(x: torch.Tensor) -> np.ndarray:
 
 
 class PlainOutputs:
-    """final.npy and best.npy, and trajectory.xyz; no structure metrics."""
+    """final.npy and best.npy, and the trajectory on a chain of beads; no structure metrics."""
+
+    trajectory_format = "extxyz"  # what output.trajectory_format=auto writes
 
     def metrics(self, cfg: NrepConfig, system: System, x: torch.Tensor) -> dict[str, Any]:
         """Summary columns on how good the final structure is."""
@@ -48,9 +57,23 @@ class PlainOutputs:
             results.write_npy(run_dir / "best.npy", as_numpy(best.x))
         return {}
 
-    def write_trajectory(self, system: System, run_dir: Path, recorder: TrajectoryRecorder) -> None:
-        frames = [(f"step {step} stage {stage}", x.numpy()) for step, stage, x in recorder.frames]
-        results.write_xyz_frames(run_dir / "trajectory.xyz", frames)
+    def topology(self, system: System) -> openmm.app.Topology:
+        """The atoms and bonds trajectory frames are written on: beads bonded along ``coupled_pairs``.
+
+        Coordinates in reduced lengths go into nm-based files (xtc, dcd, pdb) one unit to 1 nm.
+        """
+        return bead_topology(system.n, system.coupled_pairs.numpy())
+
+    def write_trajectory(self, cfg: NrepConfig, system: System, run_dir: Path, recorder: TrajectoryRecorder) -> None:
+        """The recorder's frames in ``output.trajectory_format`` (auto: this writer's own), with trajectory.csv."""
+        fmt = cfg.output.trajectory_format
+        fmt = self.trajectory_format if fmt == "auto" else fmt
+        xyz_length = (10.0, "A") if system.length_unit == "nm" else (1.0, system.length_unit)
+        try:
+            write_trajectory(run_dir, fmt, self.topology(system), [x.numpy() for x in recorder.frames], recorder.rows,
+                             xyz_length)
+        except ValueError as error:  # a frame beyond the format's range (a run that blew up)
+            log.warning("trajectory not written as %s: %s", fmt, error)
 
 
 class LoopOutputs(PlainOutputs):
@@ -69,7 +92,9 @@ class LoopOutputs(PlainOutputs):
                          x: torch.Tensor, best: BestState, energy_final: float) -> dict[str, Any]:
         super().write_structures(cfg, system, energy, run_dir, x, best, energy_final)
         x_out = as_numpy(x)
-        results.write_xyz(run_dir / "final.xyz", x_out, comment=f"nrep {run_dir.name} final E={energy_final:.8g}")
+        results.write_extxyz(run_dir / "final.xyz", ["C"] * system.n, [x_out],
+                             [{"run": run_dir.name, "energy": energy_final, "energy_unit": "reduced",
+                               "length_unit": system.length_unit}])
         if cfg.output.snapshot:
             from nrep.core.report.figures import loop_snapshot  # matplotlib: imported by the runs that draw
 
@@ -114,8 +139,10 @@ class ProteinOutputs(PlainOutputs):
         model = getattr(energy, "system", None) or system.prepared.system
         return {"energy_final_pdb": ours, "energy_final_pdb_openmm": openmm_energy(model, x_written)[0]}
 
-    def write_trajectory(self, system: ProteinSystem, run_dir: Path, recorder: TrajectoryRecorder) -> None:
-        results.write_pdb_models(run_dir / "trajectory.pdb", system.topology, [x.numpy() for _, _, x in recorder.frames])
+    trajectory_format = "xtc"
+
+    def topology(self, system: ProteinSystem) -> openmm.app.Topology:
+        return system.topology
 
 
 # system type -> its writer; looked up along the type's bases, so a subclass inherits its parent's

@@ -200,7 +200,7 @@ def record_run(run_dir: Path, done: Minimised) -> dict[str, Any]:
 
     results.write_csv(run_dir / results.TRACE, callbacks["trace"].rows)
     if "trajectory" in callbacks:
-        outputs.write_trajectory(system, run_dir, callbacks["trajectory"])
+        outputs.write_trajectory(cfg, system, run_dir, callbacks["trajectory"])
     summary.update(outputs.write_structures(cfg, system, energy, run_dir, final.x, best, summary["energy_final_exact"]))
     results.write_json(run_dir / results.SUMMARY, summary)
     if final.checkpoint is None:  # finished (a periodic or resumed checkpoint is done with): the summary is the record

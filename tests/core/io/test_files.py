@@ -3,6 +3,7 @@
 import json
 import os
 
+import ase.io
 import numpy as np
 import pytest
 
@@ -36,9 +37,10 @@ def test_csv_and_coordinates(tmp_path):
     x = np.arange(6, dtype=float).reshape(2, 3)
     results.write_npy(tmp_path / "x.npy", x)
     assert np.array_equal(np.load(tmp_path / "x.npy"), x)
-    results.write_xyz(tmp_path / "x.xyz", x, comment="two beads")
-    lines = (tmp_path / "x.xyz").read_text().splitlines()
-    assert lines[0] == "2" and lines[1] == "two beads" and lines[3].split() == ["C", "3.00000000", "4.00000000", "5.00000000"]
+    results.write_extxyz(tmp_path / "x.xyz", ["C", "O"], [x], [{"energy": -1.5, "length_unit": "bond lengths"}])
+    frame = ase.io.read(tmp_path / "x.xyz")  # ASE's own reader, not ours
+    assert frame.get_chemical_symbols() == ["C", "O"] and np.allclose(frame.positions, x)
+    assert frame.get_potential_energy() == -1.5 and frame.info["length_unit"] == "bond lengths"
 
 
 def test_run_directories_are_not_reused(tmp_path):

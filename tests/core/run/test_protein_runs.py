@@ -4,6 +4,7 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from openmm import app, unit
 
@@ -86,14 +87,29 @@ def test_a_blown_up_structure_still_leaves_its_coordinates(tmp_path, peptide_fil
     assert not (tmp_path / "final.pdb").exists() and (tmp_path / "start.pdb").exists()
 
 
-def test_a_trajectory_holds_one_model_per_snapshot(tmp_path, compose_cfg, peptide_file):
-    cfg = protein_cfg(compose_cfg, peptide_file, tmp_path, "method=cg", "output.trajectory_every=25")
-    summary = execute(cfg, tmp_path / "run")
-    pdb = app.PDBFile(str(tmp_path / "run" / "trajectory.pdb"))
+def test_a_trajectory_is_xtc_that_mdtraj_reads_onto_its_topology(tmp_path, compose_cfg, peptide_file):
+    import mdtraj
+
+    run = tmp_path / "run"
+    summary = execute(protein_cfg(compose_cfg, peptide_file, tmp_path, "method=cg", "output.trajectory_every=25"), run)
+    traj = mdtraj.load(str(run / "trajectory.xtc"), top=str(run / "topology.pdb"))
+    table = pd.read_csv(run / "trajectory.csv")
     steps = [summary["steps_reparam"], summary["steps_coords"]]
     # every 25 steps of each stage plus each stage's end
     expected = sum(len(range(0, s, 25)) + (s % 25 != 0 or s == 0) for s in steps)
-    assert pdb.getNumFrames() == expected
-    first, last = (np.asarray(pdb.getPositions(asNumpy=True, frame=f).value_in_unit(unit.nanometer)) for f in (0, expected - 1))
-    final = app.PDBFile(str(tmp_path / "run" / "final.pdb")).getPositions(asNumpy=True).value_in_unit(unit.nanometer)
-    assert np.allclose(last, final, atol=1e-3) and not np.allclose(first, last, atol=1e-3)
+    assert traj.n_frames == len(table) == expected and traj.n_atoms == summary["n_particles"]
+    assert traj.time.tolist() == table["step"].tolist() and table["stage"].iloc[-1] == "coords"
+    assert np.allclose(traj.xyz[0], np.asarray(app.PDBFile(str(run / "start.pdb")).getPositions(asNumpy=True)
+                                               .value_in_unit(unit.nanometer)), atol=1e-3)  # XTC's 0.001 nm
+    assert np.allclose(traj.xyz[-1], np.load(run / "final.npy"), atol=1e-3)
+    assert table["energy_kJ_mol"].iloc[-1] == pytest.approx(summary["energy_final"], rel=1e-6)
+    assert table["time_s"].is_monotonic_increasing and (table["rms_force_kJ_mol_nm"] > 0).all()
+
+
+def test_a_trajectory_in_pdb_holds_one_model_per_snapshot(tmp_path, compose_cfg, peptide_file):
+    cfg = protein_cfg(compose_cfg, peptide_file, tmp_path, "method=gd", "stop.max_steps=30", "output.trajectory_every=10",
+                      "output.trajectory_format=pdb")
+    execute(cfg, tmp_path / "run")
+    pdb = app.PDBFile(str(tmp_path / "run" / "trajectory.pdb"))
+    assert pdb.getNumFrames() == len(pd.read_csv(tmp_path / "run" / "trajectory.csv")) == 4  # 0, 10, 20 and the end
+    assert not (tmp_path / "run" / "trajectory.xtc").exists()

@@ -4,6 +4,7 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from nrep.core.errors import NrepError
@@ -114,11 +115,24 @@ def slow_modes_readable(path):
     return load_modes(path).psi.shape[1] > 0
 
 
-def test_a_loop_trajectory_is_a_multi_frame_xyz(tmp_path, compose_cfg):
-    execute(compose_cfg(*GD, "stop.max_steps=50", "output.trajectory_every=10"), tmp_path / "run")
-    lines = (tmp_path / "run" / "trajectory.xyz").read_text().splitlines()
-    frames = [i for i, line in enumerate(lines) if line.startswith("step ")]
-    assert len(frames) == 6 and lines[frames[0] - 1] == "60"  # steps 0, 10, ..., 50; 60 beads
+def test_a_loop_trajectory_is_extxyz_that_ase_reads_with_its_energies(tmp_path, compose_cfg):
+    import ase.io
+    import mdtraj
+
+    run = tmp_path / "run"
+    execute(compose_cfg(*GD, "stop.max_steps=50", "output.trajectory_every=10"), run)
+    frames = ase.io.read(run / "trajectory.xyz", ":")
+    table = pd.read_csv(run / "trajectory.csv")
+    assert len(frames) == len(table) == 6 and len(frames[0]) == 60  # steps 0, 10, ..., 50; 60 beads
+    assert [f.info["step"] for f in frames] == table["step"].tolist() == [0, 10, 20, 30, 40, 50]
+    assert [f.get_potential_energy() for f in frames] == table["energy_reduced"].tolist()
+    assert np.allclose(frames[-1].positions, np.load(run / "final.npy"))
+    trace = pd.read_csv(run / "trace.csv").set_index("step")
+    both = table.merge(trace, on="step", suffixes=("", "_trace"))  # steps 0, 20, 40 and the end
+    assert len(both) == 4 and np.allclose(both["energy_reduced"], both["energy_reduced_trace"])
+    assert np.allclose(both["rms_force_reduced"], both["rms_force_reduced_trace"])
+    bonds = mdtraj.load(str(run / "topology.pdb")).topology.n_bonds  # the chain and the loops, as CONECT records
+    assert bonds == 59 + (60 - 10)  # bonds i, i+1 and loops i, i+10 (system.loop_spacing)
 
 
 def test_every_file_a_run_writes_is_one_overwrite_may_remove(tmp_path, compose_cfg, peptide_file):
@@ -133,5 +147,6 @@ def test_every_file_a_run_writes_is_one_overwrite_may_remove(tmp_path, compose_c
                           "output.trajectory_every=2", "threads=1")
     execute(protein, tmp_path / "protein")
     written = {p.name for run in ("loop", "protein") for p in (tmp_path / run).iterdir()}
-    assert {"final.png", "trajectory.xyz", "trajectory.pdb", "best.pdb", ".hydra", "nrep.log"} <= written
+    assert {"final.png", "trajectory.xyz", "trajectory.xtc", "trajectory.csv", "topology.pdb", "best.pdb", ".hydra",
+            "nrep.log"} <= written
     assert written <= {*RUN_FILES, *RUN_FOLDERS}, written - {*RUN_FILES, *RUN_FOLDERS}
