@@ -8,7 +8,6 @@ the directories' common parent).
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from pathlib import Path
@@ -65,56 +64,30 @@ def default_out(directories: Sequence[Path]) -> Path:
     return Path(os.path.commonpath([d.resolve() for d in directories])) / "report"
 
 
-def _cell(mean: float, std: float, digits: int = 6) -> str:
-    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
-        return "–"
-    text = f"{mean:.{digits}g}"
-    return text if std is None or math.isnan(std) else f"{text} ± {std:.2g}"
-
-
 def print_table(groups: pd.DataFrame, shown: list[str], failures: Sequence[tuple[str, str, str]]) -> None:
+    """The groups as rich tables, one per energy unit; the runs that did not end ok below them."""
     from rich.console import Console
     from rich.table import Table
 
-    from nrep.core.report.table import short_name
+    from nrep.core.report.table import display_tables, short_name
 
-    unit = next((u for u in groups.get("energy_unit", []) if isinstance(u, str)), "")
-    table = Table(title="runs grouped over seeds (mean ± std over runs that ended ok)", title_justify="left")
-    for key in shown:
-        table.add_column(short_name(key))
-    table.add_column("ok/runs", justify="right")
-    table.add_column(f"energy ({unit})" if unit else "energy", justify="right")
-    table.add_column("best", justify="right")
-    optional = {name: title for name, title in (("rmsd_ca_A", "CA RMSD (Å)"), ("closure", "closure"))
-                if f"{name}_mean" in groups and groups[f"{name}_mean"].notna().any()}
-    for title in optional.values():
-        table.add_column(title, justify="right")
-    table.add_column("time (s)", justify="right")
-    table.add_column("steps", justify="right")
-    table.add_column("stopped by")
-    table.add_column("not ok")
-    for _, row in groups.iterrows():
-        cells = ["–" if row[k] is None or (isinstance(row[k], float) and math.isnan(row[k])) else str(row[k]) for k in shown]
-        cells += [f"{row['ok']}/{row['runs']}", _cell(row.get("energy_mean"), row.get("energy_std")), _cell(row.get("energy_best"), None)]
-        cells += [_cell(row.get(f"{name}_mean"), row.get(f"{name}_std"), 3) for name in optional]
-        cells += [_cell(row.get("time_s_mean"), row.get("time_s_std"), 3), _cell(row.get("steps_mean"), None, 5),
-                  row.get("stop_reasons") or "", row["not_ok"]]
-        table.add_row(*cells)
-    # in a pipe or a file there is no terminal to fit: the table keeps its natural width
+    # in a pipe or a file there is no terminal to fit: the tables keep their natural width
     console = Console() if sys.stdout.isatty() else Console(width=100_000)
-    console.print(table)
+    left = {"system", "stopped by", "not ok", *map(short_name, shown)}  # words left, numbers right
+    for unit, shown_table in display_tables(groups, shown):
+        table = Table(title=f"energy in {unit}: runs grouped over seeds (mean ± std over runs that ended ok)",
+                      title_justify="left")
+        for column in shown_table.columns:
+            table.add_column(column, justify="left" if column in left else "right")
+        for row in shown_table.itertuples(index=False):
+            table.add_row(*row)
+        console.print(table)
     for run_dir, status, error in failures:
         console.print(f"[yellow]{status}[/]: {run_dir}" + (f": {error}" if error else ""), highlight=False, markup=True)
 
 
-def write_html(
-    table: pd.DataFrame,
-    groups: pd.DataFrame,
-    shown: Sequence[str],
-    failures: Sequence[tuple[str, str, str]],
-    pngs: Sequence[Path],
-    out: Path,
-) -> Path:
+def write_html(table: pd.DataFrame, groups: pd.DataFrame, shown: Sequence[str], pngs: Sequence[Path], notes: Sequence[str],
+               out: Path) -> Path:
     from nrep.core.io.files import atomic_write_text
     from nrep.core.report import page as html_report
     from nrep.core.report import table as report
@@ -128,7 +101,8 @@ def write_html(
         except NrepError as error:
             note = str(error)
             print(f"nrep: warning: {note}", file=sys.stderr)
-    page = html_report.render(f"nrep report: {out.parent.name}/{out.name}", groups, shown, failures, pngs, views, viewer, note)
+    page = html_report.render(f"nrep report: {out.parent.name}/{out.name}", table, groups, shown, pngs, views, viewer,
+                              note, out, notes)
     path = out / "report.html"
     atomic_write_text(path, page)
     return path
@@ -152,17 +126,19 @@ def run_report(argv: Sequence[str]) -> int:
     groups = report.summarise(table, keys)
     shown = report.independent_keys(table, keys)
     written = report.write_tables(table, groups, out, shown)
+    notes: list[str] = []
     if not args.no_figures:
-        written += report.write_figures(table, out, args.baseline)
-    not_ok = table[table["status"] != "ok"]
-    errors = not_ok["error"] if "error" in not_ok else [None] * len(not_ok)
-    failures = [(d, s, e if isinstance(e, str) else "") for d, s, e in zip(not_ok["run_dir"], not_ok["status"], errors)]
+        figures, notes = report.write_figures(table, out, args.baseline)
+        written += figures
+    failures = report.failures(table)
     if args.html:
-        written.append(write_html(table, groups, shown, failures, [p for p in written if p.suffix == ".png"], out))
+        written.append(write_html(table, groups, shown, [p for p in written if p.suffix == ".png"], notes, out))
     if args.format == "md":
         print((out / "summary.md").read_text(), end="")
     else:
         print_table(groups, shown, failures)
+    for note in notes:
+        print(note)
     if not len(failures) < len(table):
         print(f"nothing to plot: none of the {len(table)} runs ended ok ({report.status_counts(table['status'])})")
     print(f"{len(table)} runs in {len(groups)} groups; report in {out} ({len(written)} files)")

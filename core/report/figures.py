@@ -30,6 +30,24 @@ from nrep.core.report.structures import read_ca, superimposed
 
 PANEL_SIZE = (4.2, 3.4)
 
+# what each figure shows, for the HTML report's captions (by file name)
+CAPTIONS = {
+    "energy_vs_time": "Final energy (the exact energy of the final structure) against the method's wall time "
+                      "(slow modes, set-up and steps: time_method_s), one point per run, one panel per system.",
+    "speedup_vs_energy": "The paper's Fig. 4a: speedup t_base / t against energy factor E_base / E, mean ± std over "
+                         "the seeds both ran; only systems whose final energies have one sign. The shaded side is "
+                         "where a series ended lower than the base.",
+    "rmsd_vs_time": "CA RMSD to the reference structure along each run, against wall time.",
+    "ca_overlays": "CA traces of the lowest-energy final structure of each series (blue) superimposed on the "
+                   "reference (red), with their RMSD.",
+    "energy_vs_iteration": "Energy along each run against the step (left) and the wall time (right). Every line starts "
+                           "at the shared start E(X0) at step 0 and time 0, held through the slow modes and set-up; "
+                           "rings mark where a stage began (the handover from the reparametrisation to the "
+                           "coordinates).",
+    "loop_snapshots": "The lowest-energy final loop of each series, coloured from the first bead to the last, loop "
+                      "pairs in grey.",
+}
+
 
 def save(fig: Figure, directory: Path, name: str) -> list[Path]:
     """Write ``name``.png and ``name``.pdf into ``directory`` (atomically)."""
@@ -102,15 +120,35 @@ def _energy_column(trace: pd.DataFrame) -> str | None:
 
 
 def _trace_lines(ax: Axes, runs: pd.DataFrame, traces: Mapping[str, pd.DataFrame], x: str, y: str | None, colours: dict) -> None:
-    """One line per run; the series label on its first run only, so the legend lists each once."""
+    """One line per run; the series label on its first run only, so the legend lists each once.
+
+    Energy lines (``y`` None) start at the run's shared start (``energy_initial``: E(X0) at
+    step 0, time 0), the same point for every method of a comparison, stay there until the
+    trace's first row (the slow modes and set-up take time at X0), then follow the trace (a
+    reparametrisation's first X may lie above X0); a ring marks each stage's start after
+    the first (the handover from the reparametrisation to the coordinates).
+    """
     labelled: set[str] = set()
-    for run_dir, label in zip(runs["run_dir"], runs["label"]):
-        trace = traces[run_dir]
+    handover_shown = False
+    for _, run in runs.iterrows():
+        trace, label = traces[run["run_dir"]], run["label"]
         column = y or _energy_column(trace)
         if column is None:
             continue
-        ax.plot(trace[x], trace[column], color=colours[label], lw=1.0, alpha=0.8, label=None if label in labelled else label)
+        xs, ys = trace[x].to_numpy(dtype=float), trace[column].to_numpy(dtype=float)
+        start = run.get("energy_initial")
+        if y is None and isinstance(start, (int, float)) and math.isfinite(start) and len(xs) and xs[0] >= 0:
+            # X stays X0 until the method's first step (its slow modes and set-up), then the trace goes on
+            xs, ys = np.concatenate([[0.0, xs[0]], xs]), np.concatenate([[start, start], ys])
+        ax.plot(xs, ys, color=colours[label], lw=1.0, alpha=0.8, label=None if label in labelled else label)
         labelled.add(label)
+        if y is None and "stage" in trace:
+            stages = trace["stage"].astype(str)
+            boundaries = trace[stages.ne(stages.shift()) & (trace.index > 0)]
+            if len(boundaries):
+                ax.plot(boundaries[x], boundaries[column], "o", mfc="none", mec=colours[label], ms=6,
+                        label=None if handover_shown else "stage start (handover)")
+                handover_shown = True
 
 
 def _smallest_positive(runs: pd.DataFrame, traces: Mapping[str, pd.DataFrame], column: str) -> float:
@@ -166,11 +204,23 @@ def baseline_label(runs: pd.DataFrame, baseline: str = "gd") -> str | None:
     return sorted(candidates["label"].unique())[0]
 
 
-def speedup_table(table: pd.DataFrame, baseline: str = "gd") -> pd.DataFrame:
-    """Per protein and series: t_base / t and E_base / E (mean and std over seeds run by both).
+SPEEDUP_COLUMNS = ["panel", "label", "baseline", "pairs", "speedup_mean", "speedup_std", "energy_factor_mean",
+                   "energy_factor_std", "energy_sign", "lower_energy_when", "note"]
 
-    The paper's Fig. 4a: speedup δt = t_GD / t_GNN, energy factor δE = E_GD / E_GNN (with
-    negative energies, δE < 1 means the series ended higher than the baseline).
+
+def _one_signed(energies: pd.Series) -> str | None:
+    """"negative" or "positive" when every energy has that sign, else None."""
+    return "negative" if (energies < 0).all() else "positive" if (energies > 0).all() else None
+
+
+def speedup_table(table: pd.DataFrame, baseline: str = "gd") -> pd.DataFrame:
+    """Per system and series: t_base / t and E_base / E (mean and std over seeds run by both).
+
+    The paper's Fig. 4a: speedup δt = t_GD / t_GNN, energy factor δE = E_GD / E_GNN. The
+    factor orders energies only where they have one sign: with negative energies δE < 1
+    means the series ended lower than the baseline, with positive ones δE > 1 does
+    (``lower_energy_when``). A system whose final energies change sign (the loops', say)
+    gets one row with a ``note`` saying so and no factor.
     """
     runs = _ok(table).dropna(subset=["energy_final_exact", "time_method_s"])
     base_label = baseline_label(runs, baseline)
@@ -179,38 +229,56 @@ def speedup_table(table: pd.DataFrame, baseline: str = "gd") -> pd.DataFrame:
     columns = ["time_method_s", "energy_final_exact"]
     base = runs[runs["label"] == base_label].groupby(["panel", "seed"], as_index=False)[columns].mean()
     rows = []
-    for (panel, label), series in runs[runs["label"] != base_label].groupby(["panel", "label"], sort=True):
-        paired = series.merge(base, on=["panel", "seed"], suffixes=("", "_base"))
-        if paired.empty:
+    for panel, here in runs.groupby("panel", sort=True):
+        sign = _one_signed(here["energy_final_exact"])
+        if sign is None:
+            low, high = here["energy_final_exact"].min(), here["energy_final_exact"].max()
+            rows.append({"panel": panel, "baseline": base_label,
+                         "note": f"final energies change sign ({low:.3g} to {high:.3g}): E_base / E does not say "
+                                 "which is lower; compare the energies (energy_vs_time)"})
             continue
-        speedup = paired["time_method_s_base"] / paired["time_method_s"]
-        factor = paired["energy_final_exact_base"] / paired["energy_final_exact"]
-        rows.append({
-            "panel": panel, "label": label, "baseline": base_label, "pairs": len(paired),
-            "speedup_mean": speedup.mean(), "speedup_std": speedup.std(ddof=1) if len(paired) > 1 else 0.0,
-            "energy_factor_mean": factor.mean(), "energy_factor_std": factor.std(ddof=1) if len(paired) > 1 else 0.0,
-        })
-    return pd.DataFrame(rows)
+        for label, series in here[here["label"] != base_label].groupby("label", sort=True):
+            paired = series.merge(base, on=["panel", "seed"], suffixes=("", "_base"))
+            if paired.empty:
+                continue
+            speedup = paired["time_method_s_base"] / paired["time_method_s"]
+            factor = paired["energy_final_exact_base"] / paired["energy_final_exact"]
+            rows.append({
+                "panel": panel, "label": label, "baseline": base_label, "pairs": len(paired),
+                "speedup_mean": speedup.mean(), "speedup_std": speedup.std(ddof=1) if len(paired) > 1 else 0.0,
+                "energy_factor_mean": factor.mean(), "energy_factor_std": factor.std(ddof=1) if len(paired) > 1 else 0.0,
+                "energy_sign": sign, "lower_energy_when": "energy_factor < 1" if sign == "negative" else "energy_factor > 1",
+            })
+    return pd.DataFrame(rows, columns=SPEEDUP_COLUMNS) if rows else pd.DataFrame()
 
 
 def speedup_vs_energy(table: pd.DataFrame, baseline: str = "gd") -> Figure | None:
-    """Speedup against energy factor per protein, error bars one std over seeds."""
+    """Speedup against energy factor per system with one-signed energies, error bars one std over
+    seeds; a panel per sign, its lower-energy side shaded (left of 1 for negative energies)."""
     ratios = speedup_table(table, baseline)
-    if ratios.empty:
+    if ratios.empty or ratios["energy_sign"].isna().all():
         return None
+    ratios = ratios.dropna(subset=["energy_sign"])
     colours = _colours(sorted(ratios["label"].unique()))
-    fig, (ax,) = _grid(1)
-    for label, series in ratios.groupby("label", sort=True):
-        ax.errorbar(series["energy_factor_mean"], series["speedup_mean"], xerr=series["energy_factor_std"],
-                    yerr=series["speedup_std"], fmt="o", color=colours[label], label=label, capsize=3)
-        for _, point in series.iterrows():
-            ax.annotate(point["panel"], (point["energy_factor_mean"], point["speedup_mean"]), fontsize=7,
-                        xytext=(4, 4), textcoords="offset points")
-    ax.axhline(1.0, color="0.7", lw=0.8)
-    ax.axvline(1.0, color="0.7", lw=0.8)
+    signs = sorted(ratios["energy_sign"].unique())
+    fig, axes = _grid(len(signs))
     base = ratios["baseline"].iloc[0]
-    ax.set(xlabel="energy factor E_base / E", ylabel="speedup t_base / t", title=f"base: {base}")
-    ax.legend(fontsize=7)
+    for ax, sign in zip(axes, signs):
+        for label, series in ratios[ratios["energy_sign"] == sign].groupby("label", sort=True):
+            ax.errorbar(series["energy_factor_mean"], series["speedup_mean"], xerr=series["energy_factor_std"],
+                        yerr=series["speedup_std"], fmt="o", color=colours[label], label=label, capsize=3)
+            for _, point in series.iterrows():
+                ax.annotate(point["panel"], (point["energy_factor_mean"], point["speedup_mean"]), fontsize=7,
+                            xytext=(4, 4), textcoords="offset points")
+        ax.axhline(1.0, color="0.7", lw=0.8)
+        ax.axvline(1.0, color="0.7", lw=0.8)
+        left, right = ax.get_xlim()
+        lower = (min(left, 1.0), 1.0) if sign == "negative" else (1.0, max(right, 1.0))
+        ax.axvspan(*lower, color="tab:green", alpha=0.08, lw=0, label=f"lower energy than {base}")
+        ax.set_xlim(min(left, 1.0), max(right, 1.0))
+        ax.set(xlabel="energy factor E_base / E", ylabel="speedup t_base / t (above 1: faster)",
+               title=f"{sign} energies; base: {base}")
+        ax.legend(fontsize=7)
     return fig
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -37,9 +38,10 @@ NOT_GROUPED_PREFIXES = ("cfg.output.",)
 # Keys shown first when a table has to pick among them.
 KEY_PRIORITY = ("cfg.system.pdb", "cfg.system.name", "cfg.system.n", "cfg.energy.name", "cfg.init.name",
                 "cfg.method.name", "cfg.optim.name")
-# summary column -> name of its statistics in the grouped table
+# summary column -> name of its statistics in the grouped table; the final energy's are
+# named after its unit (energy_kJ_mol_mean, energy_reduced_mean: energy_key), so that no
+# column of a report over loops and proteins holds two units
 METRICS = {
-    "energy_final_exact": "energy",
     "rmsd_ca_A": "rmsd_ca_A",
     # the final forces, named after their unit (core/run/record.py): proteins, loops
     "rms_force_kJ_mol_nm": "rms_force_kJ_mol_nm",
@@ -76,7 +78,9 @@ def load_runs(directories: Sequence[Path]) -> pd.DataFrame:
             columns = [c for c in table.columns if c.startswith("cfg.optim.")]
             table[columns] = table[columns].astype(object)
             table.loc[unused, columns] = None
-    for column in [*METRICS, "seed", "energy_best", "time_total_s", "rmsd_backbone_A", "rmsd_heavy_A", "rmsd_all_A", "stuck_pairs"]:
+    numeric = [*METRICS, "energy_final_exact", "energy_initial", "seed", "energy_best", "time_total_s", "rmsd_backbone_A",
+               "rmsd_heavy_A", "rmsd_all_A", "stuck_pairs"]
+    for column in numeric:
         if column in table:
             table[column] = pd.to_numeric(table[column], errors="coerce")
     for column in ("energy_final_exact", "time_method_s", "steps_total"):  # runs that never got far lack them
@@ -127,27 +131,53 @@ def stop_reason_counts(reasons: pd.Series) -> str:
     return ", ".join(f"{reason} {n}" for reason, n in sorted(counts.items()))
 
 
+def energy_key(unit: object) -> str:
+    """The name of a group's energy statistics: ``energy_kJ_mol``, ``energy_reduced`` (``energy``: unit unknown)."""
+    return "energy_" + re.sub(r"[^0-9A-Za-z]+", "_", unit).strip("_") if isinstance(unit, str) and unit else "energy"
+
+
 def summarise(table: pd.DataFrame, keys: Sequence[str] | None = None) -> pd.DataFrame:
-    """One row per group of runs: counts, and mean, std and best over the runs that ended ok."""
+    """One row per group of runs: the system it ran on (``system_label``), counts, and mean, std
+    and best over the runs that ended ok; the energy's under :func:`energy_key` of its unit."""
     keys = group_keys(table) if keys is None else list(keys)
     grouped = table.groupby([table[k].astype(str) for k in keys], dropna=False, sort=True) if keys else [((), table)]
     rows = []
     for _, runs in grouped:
         ok = runs[runs["status"] == "ok"]
-        row = {key: runs[key].iloc[0] for key in keys}
+        row = {"system_label": system_label(runs.iloc[0])}
+        row.update({key: runs[key].iloc[0] for key in keys})
         row.update({"runs": len(runs), "ok": len(ok), "not_ok": status_counts(runs["status"])})
         if "stop_reason" in runs:  # converged, or capped (max_steps, max_total_steps, time_budget), ...
             row["stop_reasons"] = stop_reason_counts(ok["stop_reason"])
+        units = ok["energy_unit"].dropna() if "energy_unit" in ok else pd.Series(dtype=object)
+        row["energy_unit"] = units.iloc[0] if len(units) else None
+        energy = energy_key(row["energy_unit"])
+        row.update(_statistics(ok["energy_final_exact"], energy))
+        row[f"{energy}_best"] = ok["energy_final_exact"].min() if len(ok) else math.nan
         for column, name in METRICS.items():
             if column in table:
                 row.update(_statistics(ok[column], name))
-        if "energy_final_exact" in table:
-            row["energy_best"] = ok["energy_final_exact"].min() if len(ok) else math.nan
-        if "energy_unit" in table:
-            units = ok["energy_unit"].dropna()
-            row["energy_unit"] = units.iloc[0] if len(units) else None
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def failures(table: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """(run directory, status, error or "") of each run that did not end ok."""
+    not_ok = table[table["status"] != "ok"]
+    errors = not_ok["error"] if "error" in not_ok else [None] * len(not_ok)
+    return [(d, s, e if isinstance(e, str) else "") for d, s, e in zip(not_ok["run_dir"], not_ok["status"], errors)]
+
+
+def provenance(table: pd.DataFrame) -> dict[str, list[str]]:
+    """Where the numbers come from: each distinct ``command``, ``git_commit`` and ``version_*`` of the runs."""
+    columns = ["command", "git_commit", *sorted(c for c in table.columns if c.startswith("version_"))]
+    found = {}
+    for column in columns:
+        if column in table:
+            values = sorted({str(v) for v in table[column].dropna() if str(v)})
+            if values:
+                found[column] = values
+    return found
 
 
 def traces(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -170,7 +200,8 @@ def short_name(key: str) -> str:
 PANEL_KEY_PREFIXES = ("cfg.system.", "cfg.energy.name")
 
 
-def _panel(run: pd.Series) -> str:
+def system_label(run: pd.Series) -> str:
+    """What a run minimised, in a few words: ``2JOF amber``, ``loop pure_lj n=100``."""
     parts = [str(run.get("system", "?")), str(run.get("energy_model", "?"))]
     if run.get("system") == "loop" and pd.notna(run.get("n_particles")):
         parts.append(f"n={int(run['n_particles'])}")
@@ -187,7 +218,7 @@ def label_runs(table: pd.DataFrame, keys: Sequence[str] | None = None) -> pd.Dat
     keys = independent_keys(table, group_keys(table) if keys is None else keys)
     extra = [k for k in keys if k != "cfg.method.name" and not k.startswith(PANEL_KEY_PREFIXES)]
     labelled = table.copy()
-    labelled["panel"] = [_panel(run) for _, run in table.iterrows()]
+    labelled["panel"] = [system_label(run) for _, run in table.iterrows()]
 
     def label(run: pd.Series) -> str:
         parts = [str(run.get("method", "?"))]
@@ -200,6 +231,60 @@ def label_runs(table: pd.DataFrame, keys: Sequence[str] | None = None) -> pd.Dat
 
     labelled["label"] = [label(run) for _, run in table.iterrows()]
     return labelled
+
+
+# ------------------------------------------------------------------------- showing
+
+# the config keys system_label says (they are not shown beside it)
+SYSTEM_LABEL_KEYS = ("cfg.system.pdb", "cfg.system.name", "cfg.system.n", "cfg.energy.name")
+
+
+def cell(mean: object, std: object = None, digits: int = 6) -> str:
+    """A mean rounded to ``digits`` significant digits, ± its std to two ("–" when there is none)."""
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "–"
+    if not isinstance(mean, (int, float)):
+        return str(mean)
+    text = f"{mean:.{digits}g}"
+    return text if std is None or (isinstance(std, float) and math.isnan(std)) else f"{text} ± {std:.2g}"
+
+
+def _has(groups: pd.DataFrame, column: str) -> bool:
+    return column in groups and groups[column].notna().any()
+
+
+def display_tables(groups: pd.DataFrame, shown: Sequence[str]) -> list[tuple[str, pd.DataFrame]]:
+    """The groups as tables of rounded text to print or show, one per energy unit: (unit, table).
+
+    Each row says its system (``loop pure_lj n=100``, ``2JOF amber``) and the shown keys
+    that tell it apart; the energy, force and closure columns are those of its unit only.
+    """
+    keys = [k for k in shown if k not in SYSTEM_LABEL_KEYS]
+    units = groups["energy_unit"].astype(object).where(groups["energy_unit"].notna(), None)
+    tables = []
+    for unit in sorted(set(units), key=lambda u: (u is None, str(u))):
+        here = groups[units.map(lambda u, unit=unit: u == unit)]
+        energy, suffix = energy_key(unit), f" ({unit})" if unit else ""
+        optional = [(f"{name}_mean", f"{name}_std", title, 3) for name, title in
+                    (("rmsd_ca_A", "CA RMSD (Å)"), ("closure", "closure"))] + [
+                    (f"{column}_mean", f"{column}_std", f"RMS force ({force_unit})", 3)
+                    for column, force_unit in (("rms_force_kJ_mol_nm", "kJ/mol/nm"), ("rms_force_reduced", "reduced"))]
+        optional = [spec for spec in optional if _has(here, spec[0])]
+        rows = []
+        for _, group in here.iterrows():
+            row = {"system": group["system_label"]}
+            row.update({short_name(k): cell(group[k]) for k in keys})
+            row["ok/runs"] = f"{group['ok']}/{group['runs']}"
+            row[f"energy{suffix}"] = cell(group.get(f"{energy}_mean"), group.get(f"{energy}_std"))
+            row[f"best{suffix}"] = cell(group.get(f"{energy}_best"))
+            row.update({title: cell(group.get(mean), group.get(std), digits) for mean, std, title, digits in optional})
+            row["time_method_s"] = cell(group.get("time_s_mean"), group.get("time_s_std"), 3)
+            row["steps"] = cell(group.get("steps_mean"), None, 5)
+            row["stopped by"] = group.get("stop_reasons") or ""
+            row["not ok"] = group["not_ok"]
+            rows.append(row)
+        tables.append((unit or "unknown unit", pd.DataFrame(rows)))
+    return tables
 
 
 # ------------------------------------------------------------------------- writing
@@ -229,30 +314,33 @@ def check_report_dir(directory: Path) -> None:
 
 def write_tables(table: pd.DataFrame, groups: pd.DataFrame, directory: Path, shown: Sequence[str]) -> list[Path]:
     """runs.csv (every run), summary.csv (a row per group of seeds, every group key) and
-    summary.md (the same rows, with only the ``shown`` keys that tell the groups apart)."""
+    summary.md (the same rows rounded, one table per energy unit, with the system and the
+    ``shown`` keys that tell the groups apart)."""
     from nrep.core.io.files import atomic_write_text
 
-    keys = [k for k in groups.columns if k.startswith("cfg.")]
-    markdown = groups.drop(columns=[k for k in keys if k not in shown])
-    markdown[[k for k in keys if k in shown]] = markdown[[k for k in keys if k in shown]].astype(object).fillna("–")
-    markdown = markdown.rename(columns=short_name)
+    sections = [f"## energy in {unit}\n\n{shown_table.to_markdown(index=False)}\n"
+                for unit, shown_table in display_tables(groups, shown)]
     written = {
         directory / REPORT_MARKER: table.to_csv(index=False),
         directory / "summary.csv": groups.to_csv(index=False),
-        directory / "summary.md": markdown.to_markdown(index=False, floatfmt=".6g") + "\n",
+        directory / "summary.md": "\n".join(sections),
     }
     for path, text in written.items():
         atomic_write_text(path, text)
     return list(written)
 
 
-def write_figures(table: pd.DataFrame, directory: Path, baseline: str = "gd") -> list[Path]:
-    """Every figure type the runs hold data for, as PNG and PDF; speedup.csv with Fig. 4's numbers."""
+def write_figures(table: pd.DataFrame, directory: Path, baseline: str = "gd") -> tuple[list[Path], list[str]]:
+    """Every figure type the runs hold data for, as PNG and PDF; speedup.csv with Fig. 4's numbers.
+
+    Returns the files written and notes on what a figure leaves out and why (e.g. the
+    speedup figure for a system whose energies change sign).
+    """
     from nrep.core.io.files import atomic_write_text
     from nrep.core.report import figures
 
     if not (table["status"] == "ok").any():  # nothing ended ok: nothing to draw
-        return []
+        return [], []
     labelled = label_runs(table)
     run_traces = traces(labelled)
     drawn = {
@@ -268,7 +356,9 @@ def write_figures(table: pd.DataFrame, directory: Path, baseline: str = "gd") ->
         if fig is not None:
             written += figures.save(fig, directory, name)
     ratios = figures.speedup_table(labelled, baseline)
+    notes = []
     if not ratios.empty:
         atomic_write_text(directory / "speedup.csv", ratios.to_csv(index=False))
         written.append(directory / "speedup.csv")
-    return written
+        notes = [f"speedup_vs_energy leaves out {row.panel}: {row.note}" for row in ratios.dropna(subset=["note"]).itertuples()]
+    return written, notes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -37,8 +38,10 @@ def test_report_prints_the_table_and_writes_tables_and_figures(tmp_path, capsys,
             "energy_vs_iteration.png", "speedup_vs_energy.pdf"} <= names
     summary = pd.read_csv(report / "summary.csv").set_index("cfg.method.name")
     assert summary.loc["gnn", "runs"] == 3 and summary.loc["gnn", "ok"] == 2
-    assert summary.loc["gnn", "energy_mean"] == pytest.approx(0.6)
-    assert "| method.name" in (report / "summary.md").read_text()
+    assert summary.loc["gnn", "energy_reduced_mean"] == pytest.approx(0.6)
+    markdown = (report / "summary.md").read_text()
+    assert "## energy in reduced" in markdown and "| system" in markdown and "| method.name" in markdown
+    assert "loop pure_lj n=50" in markdown and "energy (reduced)" in markdown
     # a second report over the same runs replaces the first
     assert main(["report", str(tmp_path / "runs"), "--no-figures"]) == 0
 
@@ -81,3 +84,45 @@ def test_a_report_of_runs_none_of_which_ended_ok_counts_them_and_writes_the_tabl
     assert "not an nrep summary" in out
     written = sorted(p.name for p in (runs / "report").iterdir())
     assert written == ["report.html", "runs.csv", "summary.csv", "summary.md"]
+
+
+def test_a_report_over_a_loop_sweep_and_a_protein_sweep_keeps_units_apart(tmp_path, monkeypatch, capsys, peptide_file):
+    """Real runs of both kinds in one report: one table per unit, systems named, traces from the shared start."""
+    import os
+
+    monkeypatch.chdir(tmp_path)
+    quiet = ["threads=1", "output.snapshot=false", "output.progress=off"]
+    assert main(["loop", "-m", "method=gd,gnn", "seed=0,1", "system.n=30", "stop.max_total_steps=40", *quiet,
+                 "--out", "loops"]) == 0
+    assert main(["fold", "-m", "method=gd,openmm_min", f"system.pdb={peptide_file}", "init=extended",
+                 f"init.cache_dir={tmp_path / 'starts'}", "stop.max_total_steps=30", *quiet, "--out", "proteins"]) == 0
+    capsys.readouterr()
+    assert main(["report", "loops", "proteins", "--out", "report", "--html"]) == 0
+    out = capsys.readouterr().out
+    assert "energy in kJ/mol" in out and "energy in reduced" in out and "loop pure_lj n=30" in out
+
+    summary = pd.read_csv(tmp_path / "report" / "summary.csv")
+    assert set(summary["energy_unit"]) == {"kJ/mol", "reduced"}
+    for column in [c for c in summary.columns if c.startswith(("energy_", "rms_force_", "max_force_")) and c != "energy_unit"]:
+        assert summary.loc[summary[column].notna(), "energy_unit"].nunique() <= 1, column  # no column holds two units
+    markdown = (tmp_path / "report" / "summary.md").read_text()
+    assert markdown.count("## energy in") == 2 and "| –" not in markdown.split("## energy in reduced")[1].split("\n")[4]
+
+    speedup = pd.read_csv(tmp_path / "report" / "speedup.csv")
+    loops = speedup[speedup["panel"].str.startswith("loop")]
+    energies = pd.read_csv(tmp_path / "report" / "runs.csv").query("system == 'loop'")["energy_final_exact"]
+    if (energies > 0).all() or (energies < 0).all():  # the sign rule: a factor only for one-signed energies
+        assert loops["note"].isna().all() and (loops["lower_energy_when"] == "energy_factor > 1").all()
+    else:
+        assert len(loops) == 1 and "change sign" in loops["note"].iloc[0]
+
+    runs = {json.loads(p.read_text())["method"]: p.parent for p in (tmp_path / "proteins").glob("*/summary.json")}
+    starts = {m: pd.read_csv(d / "trace.csv")["energy_kJ_mol"].iloc[0] for m, d in runs.items()}
+    shared = json.loads((runs["openmm_min"] / "summary.json").read_text())["energy_initial"]
+    assert starts["openmm_min"] == pytest.approx(shared, rel=1e-5) and starts["gd"] == pytest.approx(shared, rel=1e-5)
+
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "Where these numbers come from" in page and "git_commit" in page and "nrep fold" in page
+    assert "Every line starts at the shared start" in page  # the captions say what each figure shows
+    links = [href for href in re.findall(r'<a href="([^"]+)/">', page)]
+    assert len(links) == 6 and all(os.path.isdir(tmp_path / "report" / href) for href in links)

@@ -80,6 +80,44 @@ def test_trace_figures_draw_every_trace(tmp_path):
     np.testing.assert_allclose(times["gnn"], pd.DataFrame(trace_b)[["time_s", "energy_kJ_mol"]].to_numpy())
 
 
+def test_energy_traces_start_at_the_shared_start_and_mark_the_handover(tmp_path):
+    trace = [{"step": 0, "stage": "reparam", "time_s": 0.5, "energy_kJ_mol": 140.0},  # f(Z0) lies above X0
+             {"step": 10, "stage": "reparam", "time_s": 1.0, "energy_kJ_mol": 90.0},
+             {"step": 10, "stage": "coords", "time_s": 1.1, "energy_kJ_mol": 90.0},
+             {"step": 30, "stage": "coords", "time_s": 2.0, "energy_kJ_mol": 60.0}]
+    protein_run(tmp_path, "cg", "cg", 0, 60.0, 2.0, trace=trace, energy_initial=120.0)
+    runs = labelled(tmp_path)
+    by_step, by_time = figures.energy_vs_iteration(runs, report.traces(runs)).axes
+    lines = {line.get_label(): line.get_xydata() for line in by_time.lines}
+    # E(X0), shared by every method of the comparison, held through the slow modes until the first step
+    assert lines["cg"][:2].tolist() == [[0.0, 120.0], [0.5, 120.0]]
+    np.testing.assert_allclose(lines["cg"][2:], pd.DataFrame(trace)[["time_s", "energy_kJ_mol"]].to_numpy())
+    assert lines["stage start (handover)"].tolist() == [[1.1, 90.0]]
+    assert {line.get_label() for line in by_step.lines} == {"cg", "stage start (handover)"}
+
+
+def test_speedup_leaves_out_systems_whose_energies_change_sign(tmp_path):
+    for seed, (e_gd, e_gnn) in enumerate([(-1.2, 0.8), (-0.9, -1.1)]):  # loops: reduced energies of both signs
+        write_run(tmp_path / f"loop-gd{seed}", seed=seed, energy_final_exact=e_gd, **{"cfg.seed": seed})
+        write_run(tmp_path / f"loop-gnn{seed}", method="gnn", seed=seed, energy_final_exact=e_gnn,
+                  **{"cfg.method.name": "gnn", "cfg.seed": seed})
+    runs = labelled(tmp_path)
+    (loop,) = figures.speedup_table(runs).to_dict("records")
+    assert loop["panel"] == "loop pure_lj n=50" and "change sign" in loop["note"] and pd.isna(loop["energy_factor_mean"])
+    assert figures.speedup_vs_energy(runs) is None  # nothing one-signed to draw
+    for seed, (e_gd, e_gnn) in enumerate([(-100.0, -120.0), (-110.0, -99.0)]):
+        protein_run(tmp_path, f"gd{seed}", "gd", seed, e_gd, 10.0)
+        protein_run(tmp_path, f"gnn{seed}", "gnn", seed, e_gnn, 5.0)
+    runs = labelled(tmp_path)
+    ratios = figures.speedup_table(runs).set_index("panel")
+    assert ratios.loc["2JOF amber", "lower_energy_when"] == "energy_factor < 1" and pd.isna(ratios.loc["2JOF amber", "note"])
+    assert "change sign" in ratios.loc["loop pure_lj n=50", "note"]
+    (ax,) = figures.speedup_vs_energy(runs).axes
+    assert [t.get_text() for t in ax.texts] == ["2JOF amber"] and ax.get_title().startswith("negative energies")
+    (shaded,) = ax.patches  # the lower-energy side: left of 1 for negative energies
+    assert shaded.get_label() == "lower energy than gd" and shaded.get_extents().x1 <= ax.transData.transform((1.0, 0))[0] + 1
+
+
 def test_ca_overlay_superimposes_the_best_final_structure(tmp_path):
     rng = np.random.default_rng(0)
     reference = rng.normal(size=(6, 3)) * 5.0

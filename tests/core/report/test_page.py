@@ -67,7 +67,8 @@ def test_the_page_is_self_contained(protein_runs):
     views = html_report.structures(report.label_runs(table))
     png = protein_runs / "figure.png"
     png.write_bytes(b"\x89PNG\r\n\x1a\nfake")
-    page = html_report.render("t", groups, ["cfg.method.name"], [("/x", "failed", "NrepError: boom")], [png], views,
+    failed = pd.DataFrame([{"run_dir": "/x", "status": "failed", "error": "NrepError: boom"}])
+    page = html_report.render("t", pd.concat([table, failed]), groups, ["cfg.method.name"], [png], views,
                               ("var $3Dmol = {}; // </script> inside", "BSD licence */ text"))
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)  # nothing loaded from elsewhere
     assert "data:image/png;base64," in page and "NrepError: boom" in page
@@ -129,8 +130,9 @@ def test_a_headless_browser_draws_the_structures(protein_runs, tmp_path):
     assert len(drawn) == 2 and min(drawn) > 500, drawn  # each WebGL canvas holds a drawing
 
     # and on screen: the viewers' page differs from the same page without the viewer code
-    viewers_only = html_report.render("v", pd.DataFrame({"runs": [2]}), [], [], [], html_report.structures(
-        report.label_runs(report.load_runs([protein_runs]))), viewer_js.viewer_script())
+    runs = report.load_runs([protein_runs])
+    viewers_only = html_report.render("v", runs, report.summarise(runs), [], [], html_report.structures(
+        report.label_runs(runs)), viewer_js.viewer_script())
     shots = {}
     for name, text in (("viewers", viewers_only), ("blank", re.sub(r"<script>.*?</script>", "", viewers_only, flags=re.S))):
         (tmp_path / f"{name}.html").write_text(text)

@@ -65,19 +65,19 @@ def test_groups_keep_learning_rates_apart_and_average_only_ok_runs(sweep):
     groups = report.summarise(table, keys).set_index("cfg.optim.lr")
     fast, slow = groups.loc[0.01], groups.loc[0.001]
     assert (fast["runs"], fast["ok"], fast["not_ok"]) == (3, 3, "")
-    assert fast["energy_mean"] == pytest.approx(7 / 3)
-    assert fast["energy_std"] == pytest.approx(pd.Series([1.0, 2.0, 4.0]).std())
-    assert fast["energy_best"] == 1.0
+    assert fast["energy_reduced_mean"] == pytest.approx(7 / 3)
+    assert fast["energy_reduced_std"] == pytest.approx(pd.Series([1.0, 2.0, 4.0]).std())
+    assert fast["energy_reduced_best"] == 1.0
     assert fast["time_s_mean"] == pytest.approx(70 / 3)
     assert (slow["runs"], slow["ok"], slow["not_ok"]) == (3, 2, "1 failed")
-    assert slow["energy_mean"] == pytest.approx(4.0)  # the failed run is counted, not averaged
-    assert slow["energy_std"] == pytest.approx(math.sqrt(2.0))
+    assert slow["energy_reduced_mean"] == pytest.approx(4.0)  # the failed run is counted, not averaged
+    assert slow["energy_reduced_std"] == pytest.approx(math.sqrt(2.0))
 
 
 def test_one_run_has_no_std(tmp_path):
     write_run(tmp_path / "a", energy_final_exact=-3.0)
     groups = report.summarise(report.load_runs([tmp_path]))
-    assert groups["energy_mean"].item() == -3.0 and math.isnan(groups["energy_std"].item())
+    assert groups["energy_reduced_mean"].item() == -3.0 and math.isnan(groups["energy_reduced_std"].item())
 
 
 def test_keys_that_follow_from_another_are_not_shown(tmp_path):
