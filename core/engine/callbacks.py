@@ -234,6 +234,10 @@ class TrajectoryRecorder(Callback):
         return {"rows": [dict(row) for row in self.rows], "x": list(self.frames)}
 
     def load_state_dict(self, state: dict) -> None:
+        if "rows" not in state:  # a checkpoint of nrep before trajectory.csv: steps and stages only
+            state = {"x": state["x"], "rows": [{"frame": k, "step": step, "stage": stage, "time_s": math.nan,
+                                                self.energy_column: math.nan}
+                                               for k, (step, stage) in enumerate(zip(state["steps"], state["stages"]))]}
         self.rows, self.frames = [dict(row) for row in state["rows"]], list(state["x"])
 
 

@@ -1,8 +1,9 @@
 """Early stopping, tracing and schedules, fed with hand-made energy sequences."""
 
+import pytest
 import torch
 
-from nrep.core.engine.callbacks import BestState, EarlyStopping, Resampler, TraceRecorder
+from nrep.core.engine.callbacks import BestState, EarlyStopping, Resampler, TraceRecorder, TrajectoryRecorder
 from nrep.core.engine.stages import StepState
 
 
@@ -92,3 +93,21 @@ def test_resampler_schedule():
     for step in range(301):
         never.before_step(None, step)
     assert Target.calls == 3
+
+
+def test_a_trajectory_row_says_what_each_frame_is_and_survives_a_checkpoint():
+    recorder = TrajectoryRecorder(2, "energy_reduced", "rms_force_reduced", time_offset_s=1.0)
+    for step in range(5):
+        x = torch.full((2, 3), float(step))
+        recorder.on_step(StepState("coords", step, step, torch.tensor(10.0 - step), x, 0.1 * step, torch.full((2, 3), 2.0)))
+    assert [r["step"] for r in recorder.rows] == [0, 2, 4] and [r["frame"] for r in recorder.rows] == [0, 1, 2]
+    # every component of the force is 2: an RMS force (over all components) of 2
+    assert recorder.rows[1] == pytest.approx({"frame": 1, "step": 2, "stage": "coords", "time_s": 1.2, "energy_reduced": 8.0,
+                                              "rms_force_reduced": 2.0})
+    assert [float(x[0, 0]) for x in recorder.frames] == [0.0, 2.0, 4.0]
+    again = TrajectoryRecorder(2, "energy_reduced", "rms_force_reduced")
+    again.load_state_dict(recorder.state_dict())
+    assert again.rows == recorder.rows and all(torch.equal(a, b) for a, b in zip(again.frames, recorder.frames))
+    older = TrajectoryRecorder(2, "energy_reduced")  # a checkpoint written before trajectory.csv existed
+    older.load_state_dict({"steps": [0, 2], "stages": ["coords"] * 2, "x": recorder.frames[:2]})
+    assert [r["step"] for r in older.rows] == [0, 2] and len(older.frames) == 2
