@@ -15,6 +15,9 @@ thread count and dtype (stated in the output), never an absolute-time claim:
   differences of OpenMM's forces (vacuum, GBn2): time and subspace overlap.
 - openmm-target: 2JOF from the extended chain in GBn2, openmm_min against GD-L-BFGS and
   GD-Adam on the OpenMM engine: final energy, RMS force, time to openmm_min's energy.
+- threads: a GD step of 2JOF (both engines), 2WXC (torch engine) and a 4,000-bead loop, each
+  run alone and beside a busy neighbour (another process keeping one core busy), with the
+  default thread count (threads=null), one thread and every core.
 - modes: slow-mode set-up time as a share of a whole CG and GNN run (pure-LJ loop).
 - replicas: runs per hour of 8 seeds of 2JOF (GD, CG, GNN with Adam) as one batch against
   one after another and against a process per seed.
@@ -43,6 +46,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+
+from nrep.core.runtime import available_cores
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -405,12 +410,52 @@ def replica_rows(pdb: str, replicas: int, steps: int, methods: tuple[str, ...] =
     return rows
 
 
+# A neighbour that keeps one core busy: single-threaded matrix products, as another run would
+BUSY_NEIGHBOUR = ("import torch\ntorch.set_num_threads(1)\na = torch.randn(384, 384)\n"
+                  "while True:\n    a = torch.tanh(a @ a)\n")
+THREAD_CASES = {  # label -> the nrep command of a GD run (its coordinate steps are timed)
+    "2JOF gd (OpenMM engine)": ["fold", "--pdb", "2JOF", "method=gd", "stop.max_total_steps=300"],
+    "2JOF gd (torch engine)": ["fold", "--pdb", "2JOF", "method=gd", "energy.engine=torch", "stop.max_total_steps=300"],
+    "2WXC gd (torch engine)": ["fold", "--pdb", "2WXC", "method=gd", "energy.engine=torch", "stop.max_total_steps=100"],
+    "loop n=4000 gd": ["loop", "system.n=4000", "method=gd", "stop.max_total_steps=100"],
+}
+
+
+def gd_step_ms(command: list[str], out: Path) -> tuple[float, int]:
+    """(ms per coordinate step, threads the run used) of an nrep GD run in its own process."""
+    exe = Path(sys.executable).with_name("nrep")
+    subprocess.run([str(exe), *command, "output.snapshot=false", "output.progress=off", "--out", str(out), "--overwrite"],
+                   check=True, capture_output=True, text=True)
+    summary = json.loads((out / "summary.json").read_text())
+    return 1000.0 * summary["time_coords_s"] / max(summary["steps_coords"], 1), int(summary["threads"])
+
+
+def thread_rows(cores: int, out: Path, cases: dict[str, list[str]] | None = None) -> list[dict]:
+    """One run alone vs beside a busy neighbour (one core kept busy by another process), for the
+    default thread count (threads=null), one thread and every core."""
+    rows = []
+    for label, command in (cases or THREAD_CASES).items():
+        for name, setting in (("default", []), ("1", ["threads=1"]), (f"all ({cores})", [f"threads={cores}"])):
+            alone_ms, used = gd_step_ms([*command, *setting], out / "threads")
+            neighbour = subprocess.Popen([sys.executable, "-c", BUSY_NEIGHBOUR])
+            try:
+                time.sleep(1.0)  # let it start working
+                beside_ms, _ = gd_step_ms([*command, *setting], out / "threads")
+            finally:
+                neighbour.kill()
+                neighbour.wait()
+            rows.append({"system": label, "threads": f"{name}: {used}" if name == "default" else name,
+                         "alone_ms": alone_ms, "beside_busy_ms": beside_ms, "ratio": beside_ms / alone_ms})
+    return rows
+
+
 # ------------------------------------------------------------------ report
 
 
 ENGINE_COLUMNS = ["system", "how", "ms", "ratio_to_raw"]
 HESSIAN_COLUMNS = ["system", "terms_s", "differences_s", "overlap", "random_overlap"]
 OPENMM_TARGET_COLUMNS = ["system", "variant", "energy_final", "rms_force", "evaluations", "time_s", "time_to_target_s"]
+THREAD_COLUMNS = ["system", "threads", "alone_ms", "beside_busy_ms", "ratio"]
 
 
 def table(rows: list[dict], columns: list[str]) -> str:
@@ -439,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="add n = 10000 and longer runs")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--only", choices=["energy", "engine", "hessian", "openmm-target", "modes", "target",
+    parser.add_argument("--only", choices=["energy", "engine", "hessian", "openmm-target", "threads", "modes", "target",
                                            "protein-target", "replicas"], action="append",
                         help="run only these sections (protein-target: 2JOF from the extended chain, 300 s caps)")
     parser.add_argument("--out", type=Path, default=ARTEFACTS)
@@ -449,9 +494,9 @@ def main(argv: list[str] | None = None) -> int:
         print(peak_growth_mb(args.peak[0], int(args.peak[1]), float(args.peak[2])))
         return 0
     torch.set_num_threads(args.threads)
-    sections = args.only or ["energy", "engine", "hessian", "openmm-target", "modes", "target", "replicas"]
+    sections = args.only or ["energy", "engine", "hessian", "openmm-target", "threads", "modes", "target", "replicas"]
     proteins = (["2JOF", "1UNC", "2WXC"] if {"energy", "engine"} & set(sections) else []) + (
-        ["2JOF", "1UNC"] if {"replicas", "protein-target", "hessian", "openmm-target"} & set(sections) else [])
+        ["2JOF", "1UNC"] if {"replicas", "protein-target", "hessian", "openmm-target", "threads"} & set(sections) else [])
     missing = find_proteins(proteins)
     if missing:
         print(f"bench: {missing}", file=sys.stderr)
@@ -477,6 +522,9 @@ def main(argv: list[str] | None = None) -> int:
     if "openmm-target" in sections:
         result["openmm-target"] = openmm_target_rows("2JOF", args.threads, out / "runs")
         print(table(result["openmm-target"], OPENMM_TARGET_COLUMNS))
+    if "threads" in sections:
+        result["threads"] = thread_rows(available_cores(), out / "runs")
+        print(table(result["threads"], THREAD_COLUMNS))
     if "modes" in sections:
         result["modes"] = modes_rows(1000, args.threads, out / "runs")
         print(table(result["modes"], ["system", "method", "k", "modes_s", "run_s", "share"]))
@@ -495,6 +543,7 @@ def main(argv: list[str] | None = None) -> int:
     parts = [f"# nrep bench {meta['date']}", "", f"{meta['machine']}, torch {meta['torch']}, {meta['dtype']}, {args.threads} thread(s)", ""]
     for key, columns in {"energy": ["system", "method", "ms", "openmm", "openmm_ms", "ratio_to_openmm"],
                          "engine": ENGINE_COLUMNS, "hessian": HESSIAN_COLUMNS, "openmm-target": OPENMM_TARGET_COLUMNS,
+                         "threads": THREAD_COLUMNS,
                          "memory": ["n", "method", "peak_mb"], "modes": ["system", "method", "k", "modes_s", "run_s", "share"],
                          "target": ["system", "variant", "energy_final", "time_s", "time_to_target_s"],
                          "protein-target": ["system", "variant", "energy_final", "time_s", "time_to_target_s"],

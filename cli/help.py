@@ -17,7 +17,7 @@ COMMON_OPTIONS = [
     ("--out DIR", "run directory (sweep directory with -m); default under output.root"),
     ("--overwrite", "allow writing over an earlier run in --out"),
     ("--seed N", "same as seed=N"),
-    ("--threads N", "torch threads (default: every core for a single run)"),
+    ("--threads N", "torch threads (default: 1 below 10,000 particles, else every core)"),
     ("--device cpu|cuda", "same as device=cpu|cuda"),
     ("--debug", "show tracebacks instead of one-line errors"),
     ("-h, --help", "show this help"),

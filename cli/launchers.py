@@ -62,7 +62,7 @@ def check_launcher_choice(overrides: Sequence[str], multirun: bool, info_only: b
 
 
 def job_threads(launcher: DictConfig | None, multirun: bool) -> int | None:
-    """Torch threads for a job whose config leaves ``threads`` unset (None = every core).
+    """Torch threads for a job whose config leaves ``threads`` unset (None = the run's default for its size).
 
     Jobs side by side get one thread each (oversubscribed cores make every job several
     times slower); a SLURM job gets the CPUs it asked for.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import platform
@@ -47,6 +48,30 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+# The default thread count of a run (threads=null) follows the system's size, never the
+# machine's load, so the same command gives the same numbers. Measured on 2 cores (make
+# bench, threads section: a GD step alone and beside a process keeping one core busy): a
+# second thread gained at most 1.8x alone (2JOF on the OpenMM engine; 0-15 % on the torch
+# engine for 2JOF and 2WXC and on a 4,000-bead loop) and lost 2.6-4.1x beside the busy
+# process, where one thread stayed within 1.3x of alone. So one thread at every size
+# measured; every core only from a size above all of them, where the O(n^2) parts (exact
+# energies, slow modes) dominate a run (not yet measured there).
+PARALLEL_FROM_PARTICLES = 10_000
+
+
+def default_threads(n_particles: int, cores: int | None = None) -> int:
+    """The torch (and OpenMM CPU) threads of a run that leaves ``threads`` unset: one below
+    :data:`PARALLEL_FROM_PARTICLES` particles, else every available core."""
+    cores = available_cores() if cores is None else cores
+    return 1 if n_particles < PARALLEL_FROM_PARTICLES else max(1, cores)
+
+
+def use_threads(runtime: Runtime, threads: int) -> Runtime:
+    """The runtime with torch set to ``threads`` threads (once the system, hence the default, is known)."""
+    torch.set_num_threads(threads)
+    return dataclasses.replace(runtime, threads=threads)
+
+
 def check_device(device: str) -> torch.device:
     """The device ``device.name`` names, or one line when torch cannot use it (no CUDA, no such GPU)."""
     resolved = torch.device(device)
@@ -66,11 +91,12 @@ def check_device(device: str) -> torch.device:
 def configure(device: str, dtype: str, threads: int | None, deterministic: bool) -> Runtime:
     """Set torch's threads and determinism and resolve the device; call once per run.
 
-    ``threads=None`` uses every available core. With ``deterministic``, torch uses only
+    ``threads=None`` sets one thread for the set-up; a run then takes :func:`default_threads`
+    of its system with :func:`use_threads`. With ``deterministic``, torch uses only
     deterministic algorithms, so on the CPU the same seed and thread count give the same
     numbers.
     """
-    n_threads = threads or available_cores()
+    n_threads = threads or 1
     torch.set_num_threads(n_threads)
     resolved = check_device(device)
     if resolved.type == "cuda":

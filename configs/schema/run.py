@@ -105,7 +105,8 @@ class FaultConfig:
 
 @dataclass
 class NrepConfig:
-    """A whole run. ``threads: null`` uses every core for a single run.
+    """A whole run. ``threads: null``: a single run takes one thread below
+    ``nrep.core.runtime.PARALLEL_FROM_PARTICLES`` particles and every core from there.
 
     time_budget_s: wall time for the method (slow modes and both stages); the run stops
     with stop_reason=time_budget when it is spent. null: no limit.

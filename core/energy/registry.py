@@ -24,7 +24,7 @@ from nrep.core.energy.amber import AmberEnergy, AmberParameters
 from nrep.core.energy.loop import LoopEnergy, build_loop_energy
 from nrep.core.energy.openmm_engine import OpenMMEnergy
 from nrep.core.energy.simple import SimpleEnergy, SimpleParameters
-from nrep.core.runtime import derive_seed
+from nrep.core.runtime import default_threads, derive_seed
 from nrep.core.systems.openmm_contexts import openmm_platform_for
 from nrep.core.systems.openmm_contexts import openmm_system as build_openmm_system
 
@@ -78,12 +78,15 @@ def openmm_engine(cfg: NrepConfig, system: object) -> OpenMMEnergy:
 
     Vacuum amber14 is the prepared system itself. The explicit solvent is water for
     dynamics (method=openmm_md): the run's energy is then the solute's in vacuum. OpenMM's
-    CPU platform takes ``threads`` when set, else one thread (where it is bit-reproducible).
+    CPU platform takes ``threads`` when set, else the run's default for the system's size
+    (one thread below :data:`nrep.core.runtime.PARALLEL_FROM_PARTICLES`, where it is also
+    bit-reproducible).
     """
     e: AmberEnergyConfig = cfg.energy
     terms = AmberEnergy(AmberParameters.from_openmm(system.prepared.system)) if e.forcefield == FORCEFIELDS[0] else None
     describe = {"energy_engine": "openmm", "energy_forcefield": e.forcefield, "energy_solvent": e.solvent}
-    return OpenMMEnergy(openmm_system_of(cfg, system), openmm_platform_for(e.platform, cfg.device.name), cfg.threads,
+    threads = cfg.threads or default_threads(system.n)
+    return OpenMMEnergy(openmm_system_of(cfg, system), openmm_platform_for(e.platform, cfg.device.name), threads,
                         terms, describe)
 
 

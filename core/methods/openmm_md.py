@@ -134,7 +134,7 @@ def plan(cfg: NrepConfig, system: ProteinSystem, energy: Energy, runtime: Runtim
         result, rows, columns = run_md(
             system.topology, system.x0, energy, list(callbacks), steps, method.report_every,
             derive_seed(cfg.seed, "md"), platform=openmm_platform_for(cfg.energy.platform, cfg.device.name),
-            threads=cfg.threads, solvent=cfg.energy.solvent, forcefield=cfg.energy.forcefield, **settings,
+            threads=runtime.threads, solvent=cfg.energy.solvent, forcefield=cfg.energy.forcefield, **settings,
         )
         found.info.update(columns)
         return [result], rows

@@ -99,7 +99,7 @@ def plan(cfg: NrepConfig, system: ProteinSystem, energy: Energy, runtime: Runtim
     def run(callbacks: Sequence[Callback]) -> tuple[list[StageResult], list[dict]]:
         result, platform = minimise_with_openmm(
             openmm_system_of(cfg, system), system.x0, energy, [*callbacks, *force_tolerance(cfg.stop)], method.tolerance_kJ_mol_nm,
-            method.max_iterations, openmm_platform_for(cfg.energy.platform, cfg.device.name), cfg.threads,
+            method.max_iterations, openmm_platform_for(cfg.energy.platform, cfg.device.name), runtime.threads,
         )
         found.info["openmm_platform"] = platform
         return [result], []

@@ -29,7 +29,7 @@ from nrep.core.io.locks import locked
 from nrep.core.methods.registry import build_plan
 from nrep.core.run.build import build_system, move_overlapping_atoms, watchers
 from nrep.core.run.record import Minimised, RunContext, exact_terms, now, record_run
-from nrep.core.runtime import configure
+from nrep.core.runtime import configure, default_threads, use_threads
 from nrep.core.systems.base import System
 
 log = logging.getLogger("nrep")
@@ -146,6 +146,8 @@ def minimise_replicas(
 
     with interrupts_requested() as interrupt:
         systems, energy, moved = build(configs)
+        if cfg.threads is None:  # a batch's work is that of all its replicas together
+            runtime = use_threads(runtime, default_threads(sum(s.n for s in systems)))
         plans = [build_plan(c, s, energy, runtime) for c, s in zip(configs, systems)]
         energy = energy.to(runtime.device)
         x0 = torch.stack([s.x0 for s in systems]).to(device=runtime.device, dtype=runtime.dtype)

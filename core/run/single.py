@@ -29,7 +29,7 @@ from nrep.core.run.build import build_system, move_overlapping_atoms, watchers
 from nrep.core.run.checkpoint import read_checkpoint, write_checkpoint
 from nrep.core.run.record import Minimised, RunContext, about_run, exact_terms, now, record_failure, record_run
 from nrep.core.run.sizes import LOUD_SETUP_S, estimate_loop
-from nrep.core.runtime import configure
+from nrep.core.runtime import configure, default_threads, use_threads
 from nrep.core.systems.base import System
 
 __all__ = ["Minimised", "execute", "minimise_built", "record_failure", "record_run"]
@@ -81,11 +81,13 @@ def minimise_built(
     # From here a first Ctrl-C or SIGTERM stops the run cleanly at its next step (set-up
     # included); a method with its own loop (OpenMM's) hears it through a callback, at its
     # next report.
-    expected = estimate_loop(cfg, runtime.threads)
+    expected = estimate_loop(cfg)
     if expected is not None and expected.setup_s > LOUD_SETUP_S:  # a long silence would look like a hang
         log.info("%s n=%d, method=%s: expect %s", cfg.system.name, expected.n, cfg.method.name, expected.describe())
     with interrupts_requested() as interrupt:
         system, energy, overlaps_moved = build()
+        if cfg.threads is None:  # the default follows the system's size (set-up ran on one thread)
+            runtime = use_threads(runtime, default_threads(system.n))
         plan = build_plan(cfg, system, energy, runtime)
         if checkpoint is not None:
             plan.times = checkpoint["plan_times"]  # the trace's clock goes on from the first start

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nrep.configs.schema import NrepConfig
-from nrep.core.runtime import available_cores
+from nrep.core.runtime import default_threads
 
 PAIR_S = 21e-9  # one pair of a loop's exact all-pair energy, one CPU thread (n = 8000-24000: 20.7-25.6 ns)
 DENSE_MODES_S_PER_N3 = 11.9 / 4000**3  # scipy's evr for the lowest n // 3 modes, one thread (n = 4000: 11.9 s)
@@ -47,7 +47,7 @@ def estimate_loop(cfg: NrepConfig, threads: int | None = None) -> SizeEstimate |
     if cfg.system.name != "loop" or not cfg.device.name.startswith("cpu"):
         return None
     n = int(cfg.system.n)
-    threads = max(1, threads or cfg.threads or available_cores())
+    threads = max(1, threads or cfg.threads or default_threads(n))
     pairs = n * (n - 1) / 2
     exact_s = pairs * PAIR_S / threads
     what = [f"{pairs:.2g} pairs per exact energy, about {duration(exact_s)} each"]

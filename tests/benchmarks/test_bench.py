@@ -74,3 +74,9 @@ def test_the_openmm_target_rows_race_nrep_against_openmms_minimiser(bench, pepti
     rows = bench.openmm_target_rows(str(peptide_file), 1, tmp_path, cap_s=2.0)
     assert [r["variant"].split(" ")[0] for r in rows] == ["openmm_min", "gd-lbfgs", "gd-adam"]
     assert rows[0]["time_to_target_s"] is not None and all(r["rms_force"] > 0 for r in rows)
+
+
+def test_the_thread_rows_time_each_setting_alone_and_beside_a_busy_neighbour(bench, tmp_path):
+    rows = bench.thread_rows(2, tmp_path, {"loop n=40": ["loop", "system.n=40", "method=gd", "stop.max_total_steps=20"]})
+    assert [r["threads"] for r in rows] == ["default: 1", "1", "all (2)"]  # 40 beads: one thread by default
+    assert all(r["alone_ms"] > 0 and r["beside_busy_ms"] > 0 and r["ratio"] > 0 for r in rows)
