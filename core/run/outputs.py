@@ -66,6 +66,8 @@ class PlainOutputs:
 
     def write_trajectory(self, cfg: NrepConfig, system: System, run_dir: Path, recorder: TrajectoryRecorder) -> None:
         """The recorder's frames in ``output.trajectory_format`` (auto: this writer's own), with trajectory.csv."""
+        if not recorder.frames:  # a method that reported no step (none is known to): nothing to write
+            return
         fmt = cfg.output.trajectory_format
         fmt = self.trajectory_format if fmt == "auto" else fmt
         xyz_length = (10.0, "A") if system.length_unit == "nm" else (1.0, system.length_unit)
@@ -93,7 +95,7 @@ class LoopOutputs(PlainOutputs):
         super().write_structures(cfg, system, energy, run_dir, x, best, energy_final)
         x_out = as_numpy(x)
         results.write_extxyz(run_dir / "final.xyz", ["C"] * system.n, [x_out],
-                             [{"run": run_dir.name, "energy": energy_final, "energy_unit": "reduced",
+                             [{"run": run_dir.name, "energy": energy_final, "energy_unit": energy.unit,
                                "length_unit": system.length_unit}])
         if cfg.output.snapshot:
             from nrep.core.report.figures import loop_snapshot  # matplotlib: imported by the runs that draw
