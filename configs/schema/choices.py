@@ -23,6 +23,10 @@ SOLVENTS = ("vacuum", *IMPLICIT_SOLVENTS, "explicit")
 OPENMM_PLATFORMS = ("auto", "CPU", "CUDA", "OpenCL", "Reference")
 # energies: the loop energies (one dataclass, two options) and how terms are averaged
 LOOP_ENERGIES = ("bond_lj", "pure_lj")
+# energy.cutoff=null: the loop repulsion's cutoff (bond lengths) and the size from which it is on
+# (above every preset's n; chosen from `python benchmarks/loop_cutoff.py`, README "Large loops")
+LOOP_CUTOFF = 2.5
+LOOP_CUTOFF_FROM_N = 10_000
 NORMALISATIONS = ("mean", "sum")
 # slow modes (method.modes)
 BACKBONE_NORMS = ("fro", "fro2")

@@ -12,6 +12,8 @@ from nrep.configs.schema.choices import (
     ENGINES,
     FORCEFIELDS,
     IMPLICIT_SOLVENTS,
+    LOOP_CUTOFF,
+    LOOP_CUTOFF_FROM_N,
     LOOP_ENERGIES,
     NORMALISATIONS,
     SOLVENTS,
@@ -66,6 +68,12 @@ class LoopEnergyConfig(EnergyConfig):
     LJ is the authors' softened 12-6 form 1/(s^12 + eps) - 1/(s^6 + 6 eps), s = r/bond_length,
     eps = lj_softening. ``lj_core_radius`` (in units of bond_length) replaces it below that
     radius by a linear wall, removing the false minimum at r = 0; null keeps their form.
+    ``cutoff`` (in units of bond_length): the repulsion acts on uncoupled pairs within it
+    only, drawn from a neighbour list of pairs within cutoff + ``skin`` (rebuilt when a
+    bead has moved skin / 2); null chooses by size (LOOP_CUTOFF from LOOP_CUTOFF_FROM_N
+    beads up, every pair below), 0 means every pair at any size. The bond and loop terms
+    act on their listed pairs at any distance, and the summary's exact energies are over
+    all pairs either way.
     """
 
     systems: ClassVar[tuple[str, ...]] = ("loop",)
@@ -77,6 +85,14 @@ class LoopEnergyConfig(EnergyConfig):
     lj_softening: float = 1e-2
     lj_core_radius: Optional[float] = None
     repulsion: RepulsionConfig = field(default_factory=RepulsionConfig)
+    cutoff: Optional[float] = None
+    skin: float = 0.5
+
+    def cutoff_for(self, n: int) -> float | None:
+        """The repulsion's cutoff (bond lengths) for a loop of n beads; None: every pair."""
+        if self.cutoff is None:
+            return LOOP_CUTOFF if n >= LOOP_CUTOFF_FROM_N else None
+        return self.cutoff or None
 
     def __post_init__(self) -> None:
         check_choice("energy.name", self.name, LOOP_ENERGIES)
@@ -89,6 +105,13 @@ class LoopEnergyConfig(EnergyConfig):
             "energy.lj_core_radius must lie in [0.5, 1.1] (where the soft LJ is repulsive) "
             f"or be null (got {self.lj_core_radius})",
         )
+        require(self.cutoff is None or self.cutoff == 0 or self.cutoff >= 1.5,
+                "energy.cutoff must be >= 1.5 bond lengths (the repulsion's neighbours), 0 (every pair) "
+                f"or null (by size) (got {self.cutoff})")
+        require(self.skin > 0, f"energy.skin must be > 0 bond lengths (got {self.skin})")
+        require(not (self.cutoff and not self.repulsion.enabled),
+                f"energy.cutoff={self.cutoff} acts on the repulsion, which energy.repulsion.enabled=false switches "
+                "off; enable it or leave energy.cutoff unset")
 
 
 @dataclass

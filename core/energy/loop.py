@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from nrep.core.energy import potentials
+from nrep.core.energy.neighbours import VerletList
 from nrep.core.energy.pairs import PairInteraction, PairPotential, pair_distances, sum_over_all_pairs
 from nrep.core.systems.loop import LoopSystem, n_log_n
 
@@ -46,6 +47,17 @@ class SampledRepulsion(nn.Module):
     With ``normalisation='sum'`` the sample mean is scaled by the number of uncoupled
     pairs, so it estimates the sum over all of them. Pairs are drawn with replacement
     from a generator seeded by ``seed``, so a run's samples are reproducible.
+
+    With a ``cutoff`` (absolute length) the pairs are drawn among the uncoupled pairs of a
+    Verlet list (:class:`VerletList`: those within cutoff + skin when it was built), each
+    contributes f(r) while r < cutoff and nothing beyond, and the sample mean is scaled by
+    the listed fraction of all uncoupled pairs. The value then estimates the quantity
+    without a cutoff restricted to the pairs within it: Σ_{uncoupled, r < cutoff} f / N_u
+    (``mean``) or that sum (``sum``). When the list holds no more uncoupled pairs than the
+    sample size, the sample is the whole list, kept valid by rebuilding it whenever a bead
+    has moved more than skin / 2, so the value is that quantity exactly. Either way the
+    sample is drawn around the structure last evaluated, at the start and on each
+    :meth:`resample`.
     """
 
     def __init__(
@@ -58,6 +70,9 @@ class SampledRepulsion(nn.Module):
         softening: float,
         normalisation: str,
         seed: int,
+        cutoff: float | None = None,
+        skin: float = 0.5,
+        x0: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         self.n = n
@@ -71,10 +86,19 @@ class SampledRepulsion(nn.Module):
             raise ValueError("every pair of beads is coupled: there is nothing for the repulsion to act on")
         self.scale = strength * (self.n_uncoupled if normalisation == "sum" else 1.0)
         self.generator = torch.Generator().manual_seed(seed)
-        self.register_buffer("pairs", self.draw())
+        self.cutoff = cutoff
+        self.neighbours = None if cutoff is None else VerletList(cutoff, skin)
+        self.whole_list = False  # the sample is the whole neighbour list (kept valid at every evaluation)
+        self.pair_weight = 1.0 / n_samples  # each sampled pair's share: value = scale * pair_weight * Σ f
+        self._x_seen = x0
+        self._drawn_shape: tuple[int, ...] | None = None  # the shape of the structures the sample was drawn for
+        self.register_buffer("pairs", self.draw() if cutoff is None or x0 is not None else torch.zeros(0, 2, dtype=torch.long))
 
     def draw(self) -> torch.Tensor:
-        """``n_samples`` uncoupled pairs (i < j), shape (n_samples, 2), on the CPU."""
+        """The next sample: ``n_samples`` uncoupled pairs (i < j), or with a cutoff the
+        listed ones near the structure last evaluated (all of them, or a sample)."""
+        if self.cutoff is not None:
+            return self._draw_near(self._x_seen)
         chunks, found = [], 0
         while found < self.n_samples:
             candidates = torch.randint(0, self.n, (2 * self.n_samples + 16, 2), generator=self.generator)
@@ -85,6 +109,20 @@ class SampledRepulsion(nn.Module):
             found += len(chunk)
         return torch.cat(chunks)[: self.n_samples]
 
+    def _uncoupled_listed(self, x: torch.Tensor) -> torch.Tensor:
+        listed = self.neighbours.pairs(x).cpu()
+        return listed[~torch.isin(listed[:, 0] * self.n + listed[:, 1], self.coupled_keys)]
+
+    def _draw_near(self, x: torch.Tensor) -> torch.Tensor:
+        self._drawn_shape = tuple(x.shape)
+        uncoupled = self._uncoupled_listed(x)
+        self.whole_list = len(uncoupled) <= self.n_samples
+        if self.whole_list:
+            self.pair_weight = 1.0 / self.n_uncoupled
+            return uncoupled
+        self.pair_weight = len(uncoupled) / self.n_uncoupled / self.n_samples
+        return uncoupled[torch.randint(0, len(uncoupled), (self.n_samples,), generator=self.generator)]
+
     def local_interactions(self) -> list:
         """Loops are made of pair terms only."""
         return []
@@ -94,17 +132,37 @@ class SampledRepulsion(nn.Module):
 
     def sample_state(self) -> dict:
         """The current sample and the generator's state: what a resumed run needs."""
-        return {"pairs": self.pairs.cpu(), "generator": self.generator.get_state()}
+        state = {"pairs": self.pairs.cpu(), "generator": self.generator.get_state()}
+        if self.neighbours is not None:
+            state.update(pair_weight=self.pair_weight, whole_list=self.whole_list, drawn_shape=self._drawn_shape,
+                         neighbours=self.neighbours.state_dict())
+        return state
 
     def load_sample_state(self, state: dict) -> None:
         self.pairs = state["pairs"].to(self.pairs.device)
         self.generator.set_state(state["generator"])
+        if self.neighbours is not None:
+            self.pair_weight, self.whole_list = state["pair_weight"], state["whole_list"]
+            self._drawn_shape = state["drawn_shape"]
+            self.neighbours.load_state_dict(state["neighbours"])
+
+    def cut_potential(self, r: torch.Tensor) -> torch.Tensor:
+        """f(r) within the cutoff, 0 beyond it (f itself without a cutoff)."""
+        if self.cutoff is None:
+            return self.potential(r)
+        return torch.where(r < self.cutoff, self.potential(r), torch.zeros_like(r))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.scale * self.potential(pair_distances(x, self.pairs)).mean(dim=-1)
+        if self.cutoff is not None:
+            self._x_seen = x.detach()
+            if self._drawn_shape != tuple(x.shape):  # other structures than those drawn for (a batch): draw for them
+                self.resample()
+            elif self.whole_list and self.neighbours.needs_rebuild(x):
+                self.pairs = self._uncoupled_listed(x).to(self.pairs.device)
+        return self.scale * self.pair_weight * self.cut_potential(pair_distances(x, self.pairs)).sum(dim=-1)
 
     def exact(self, x: torch.Tensor) -> torch.Tensor:
-        """The same quantity over every uncoupled pair instead of a sample (x of shape (n, 3))."""
+        """The quantity without a cutoff over every uncoupled pair instead of a sample (x of shape (n, 3))."""
         coupled = torch.stack([self.coupled_keys // self.n, self.coupled_keys % self.n], dim=1).to(x.device)
         total = sum_over_all_pairs(x, self.potential) - self.potential(pair_distances(x, coupled)).sum()
         return self.scale * total / self.n_uncoupled
@@ -114,6 +172,8 @@ class LoopEnergy(nn.Module):
     """Energy of a loop; ``forward(x)`` is the total, ``terms(x)`` its parts (reduced units)."""
 
     unit = "reduced"
+    cutoff: float | None = None  # the repulsion's cutoff and skin in bond lengths (None: all pairs)
+    skin: float | None = None
 
     def __init__(self, pair_terms: list[PairTerm], repulsion: SampledRepulsion | None) -> None:
         super().__init__()
@@ -154,12 +214,16 @@ class LoopEnergy(nn.Module):
         ]
         if self.repulsion is not None:
             rep = self.repulsion
-            found.append(PairInteraction(rep.pairs.cpu(), rep.scale / len(rep.pairs), rep.potential))
+            found.append(PairInteraction(rep.pairs.cpu(), rep.scale * rep.pair_weight, rep.cut_potential))
         return found
 
     def local_interactions(self) -> list:
         """Loops are made of pair terms only."""
         return []
+
+    def describe(self) -> dict[str, float | None]:
+        """The summary's record of the cutoff (bond lengths; None: every pair)."""
+        return {"energy_cutoff": self.cutoff, "energy_skin": self.skin}
 
     def resample(self) -> None:
         """Redraw the repulsion pairs (a no-op without repulsion)."""
@@ -191,11 +255,15 @@ def build_loop_energy(
     lj_core_radius: float | None = None,
     repulsion: dict | None = None,
     seed: int = 0,
+    cutoff: float | None = None,
+    skin: float = 0.5,
 ) -> LoopEnergy:
     """The ``bond_lj`` or ``pure_lj`` energy of a loop.
 
     ``repulsion`` holds the keyword arguments of the repulsion (strength, power,
-    softening, pair_factor); None leaves it out.
+    softening, pair_factor); None leaves it out. ``cutoff`` and ``skin`` (in bond
+    lengths; None: no cutoff) restrict the repulsion to pairs within the cutoff, drawn
+    first around the system's start ``system.x0``.
     """
     lj = lj_potential(bond_length, lj_softening, lj_core_radius)
     n_bonds, n_loops = len(system.bonds), len(system.loops)
@@ -226,8 +294,13 @@ def build_loop_energy(
             softening=repulsion["softening"],
             normalisation=normalisation,
             seed=seed,
+            cutoff=None if cutoff is None else cutoff * bond_length,
+            skin=skin * bond_length,
+            x0=None if cutoff is None else system.x0,
         )
-    return LoopEnergy(terms, sampled)
+    energy = LoopEnergy(terms, sampled)
+    energy.cutoff, energy.skin = cutoff, (skin if cutoff is not None else None)
+    return energy
 
 
 def lj_minimum_distance(bond_length: float = 1.0, softening: float = 1e-2) -> float:

@@ -28,22 +28,39 @@ class VerletList:
         self._x_built: torch.Tensor | None = None
 
     def needs_rebuild(self, x: torch.Tensor) -> bool:
-        if self._pairs is None or self._x_built is None or self._x_built.shape != x.shape:
+        """Whether a particle of x (..., n, 3) has moved more than skin / 2 since the list was built."""
+        built = self._x_built
+        if self._pairs is None or built is None or built.shape != x.shape or built.device != x.device:
             return True
         moved = torch.linalg.vector_norm(x.detach() - self._x_built, dim=-1).max()
         return bool(moved > 0.5 * self.skin)
 
     def pairs(self, x: torch.Tensor) -> torch.Tensor:
-        """The listed pairs (m, 2) for coordinates x (n, 3), rebuilding the list if needed."""
+        """The listed pairs (m, 2) for coordinates x (..., n, 3), rebuilding the list if needed.
+
+        For a batch of structures the list is the union of each one's pairs, so it is
+        valid for every structure of the batch.
+        """
         if self.needs_rebuild(x):
             from scipy.spatial import cKDTree
 
-            points = x.detach().to("cpu", torch.float64).numpy()
-            found = cKDTree(points).query_pairs(self.cutoff + self.skin, output_type="ndarray")
-            self._pairs = torch.from_numpy(np.asarray(found, dtype=np.int64).reshape(-1, 2)).to(x.device)
+            n = x.shape[-2]
+            structures = x.detach().to("cpu", torch.float64).reshape(-1, n, 3).numpy()
+            found = [cKDTree(points).query_pairs(self.cutoff + self.skin, output_type="ndarray") for points in structures]
+            pairs = np.concatenate([np.asarray(f, dtype=np.int64).reshape(-1, 2) for f in found])
+            if len(structures) > 1:
+                pairs = np.unique(pairs, axis=0)
+            self._pairs = torch.from_numpy(pairs).to(x.device)
             self._x_built = x.detach().clone()
             self.builds += 1
         return self._pairs
+
+    def state_dict(self) -> dict:
+        """The list and where it was built: a resumed run goes on with the same pairs."""
+        return {"pairs": self._pairs, "x_built": self._x_built, "builds": self.builds}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._pairs, self._x_built, self.builds = state["pairs"], state["x_built"], state["builds"]
 
 
 def lj_within_cutoff(x: torch.Tensor, pairs: torch.Tensor, cutoff: float, sigma: float = 1.0, epsilon: float = 1.0) -> torch.Tensor:

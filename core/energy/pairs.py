@@ -104,7 +104,9 @@ def sum_over_all_pairs(
     total = x.new_zeros(())
     for start in range(0, n, rows_per_chunk):
         stop = min(start + rows_per_chunk, n)
-        r = torch.cdist(x[start:stop], x, compute_mode="donot_use_mm_for_euclid_dist")
-        upper = torch.arange(n, device=x.device)[None, :] > torch.arange(start, stop, device=x.device)[:, None]
-        total = total + f(r[upper]).sum()
+        # rows start..stop against columns start..n only: the pairs i < j, each once
+        r = torch.cdist(x[start:stop], x[start:], compute_mode="donot_use_mm_for_euclid_dist")
+        square = r[:, : stop - start]
+        upper = torch.ones_like(square, dtype=torch.bool).triu(diagonal=1)
+        total = total + f(square[upper]).sum() + f(r[:, stop - start :]).sum()
     return total

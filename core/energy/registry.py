@@ -60,6 +60,8 @@ def loop_energy(cfg: NrepConfig, system: object) -> LoopEnergy:
         lj_core_radius=e.lj_core_radius,
         repulsion=repulsion,
         seed=derive_seed(cfg.seed, "repulsion"),
+        cutoff=e.cutoff_for(system.n) if repulsion is not None else None,
+        skin=e.skin,
     )
 
 

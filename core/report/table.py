@@ -197,14 +197,17 @@ def short_name(key: str) -> str:
 
 # ------------------------------------------------------------------ series and panels
 
-PANEL_KEY_PREFIXES = ("cfg.system.", "cfg.energy.name")
+PANEL_KEY_PREFIXES = ("cfg.system.", "cfg.energy.name", "cfg.energy.cutoff")
 
 
 def system_label(run: pd.Series) -> str:
-    """What a run minimised, in a few words: ``2JOF amber``, ``loop pure_lj n=100``."""
+    """What a run minimised, in a few words: ``2JOF amber``, ``loop pure_lj n=100``,
+    ``loop pure_lj n=100000 cutoff=2.5`` (the repulsion's cutoff, in bond lengths)."""
     parts = [str(run.get("system", "?")), str(run.get("energy_model", "?"))]
     if run.get("system") == "loop" and pd.notna(run.get("n_particles")):
         parts.append(f"n={int(run['n_particles'])}")
+    if pd.notna(run.get("energy_cutoff", None)):
+        parts.append(f"cutoff={run['energy_cutoff']:g}")
     return " ".join(parts)
 
 
@@ -236,7 +239,7 @@ def label_runs(table: pd.DataFrame, keys: Sequence[str] | None = None) -> pd.Dat
 # ------------------------------------------------------------------------- showing
 
 # the config keys system_label says (they are not shown beside it)
-SYSTEM_LABEL_KEYS = ("cfg.system.pdb", "cfg.system.name", "cfg.system.n", "cfg.energy.name")
+SYSTEM_LABEL_KEYS = ("cfg.system.pdb", "cfg.system.name", "cfg.system.n", "cfg.energy.name", "cfg.energy.cutoff")
 
 
 def cell(mean: object, std: object = None, digits: int = 6) -> str:

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from nrep.configs.schema import NrepConfig
 from nrep.core.runtime import default_threads
 
-PAIR_S = 21e-9  # one pair of a loop's exact all-pair energy, one CPU thread (n = 8000-24000: 20.7-25.6 ns)
+PAIR_S = 10e-9  # one pair of a loop's exact all-pair energy, one CPU thread (n = 8000-24000: 8.8-10.7 ns, 2026-12-03)
 DENSE_MODES_S_PER_N3 = 11.9 / 4000**3  # scipy's evr for the lowest n // 3 modes, one thread (n = 4000: 11.9 s)
 BASE_BYTES = 0.6e9  # torch, Hydra and the rest before the system (a GD loop of n = 4000 peaks at 0.52 GB)
-LOOP_MAX_N = 100_000  # all pairs without a cutoff: ~100 s per exact energy at this size on one thread
+LOOP_MAX_N = 100_000  # the largest loop whose repulsion runs over all pairs (energy.cutoff=0); with a cutoff, any
 LOUD_SETUP_S = 10.0  # a set-up expected to take longer is announced with its estimate
 
 
@@ -74,9 +74,10 @@ def check_loop_size(cfg: NrepConfig) -> SizeEstimate | None:
     found = estimate_loop(cfg)
     if found is None:
         return None
-    if found.n > LOOP_MAX_N:
+    if found.n > LOOP_MAX_N and cfg.energy.cutoff_for(found.n) is None:
         raise NrepError(f"system.n={found.n} is above this build's limit of {LOOP_MAX_N} beads for a loop "
-                        f"(all-pair energies, no cutoff): it would need {found.describe()}; choose system.n <= {LOOP_MAX_N}")
+                        f"(all-pair repulsion, no cutoff): it would need {found.describe()}; choose system.n <= {LOOP_MAX_N} "
+                        "or a cutoff (energy.cutoff=2.5, or leave it unset)")
     free = available_memory_bytes()
     if free is not None and found.memory_bytes > free:
         raise NrepError(f"system.n={found.n} with method={cfg.method.name} would need {found.describe()}, more than the "

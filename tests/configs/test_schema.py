@@ -158,3 +158,28 @@ def test_each_figure_preset_states_its_solvent_and_fig5_md_stays_in_gbn2():
 def test_platform_names_are_openmms_in_any_case():
     cfg = validate(compose([*PROTEIN, "energy.platform=reference"], command="fold"))
     assert cfg.energy.platform == "Reference"
+
+
+def test_the_loop_presets_run_every_pair_with_no_cutoff():
+    """The paper's loops (figs 2, 3, 8) keep their all-pair repulsion: the size cutoff starts above them."""
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    import nrep.configs
+    from nrep.configs.schema.choices import LOOP_CUTOFF_FROM_N
+
+    presets = Path(nrep.configs.__file__).parent / "experiment"
+    checked = 0
+    for preset in group_options("experiment"):
+        cfg = validate(compose([*base_for("experiment", preset), f"experiment={preset}"]))
+        if cfg.system.name != "loop":
+            continue
+        swept = OmegaConf.load(presets / f"{preset}.yaml").get("hydra", {}).get("sweeper", {}).get("params", {})
+        sizes = [cfg.system.n, *(int(n) for n in str(swept.get("system.n", cfg.system.n)).split(","))]
+        assert cfg.energy.cutoff is None and all(cfg.energy.cutoff_for(n) is None for n in sizes), preset
+        checked += 1
+    assert checked >= 6
+    assert validate(compose([f"system.n={LOOP_CUTOFF_FROM_N}"])).energy.cutoff_for(LOOP_CUTOFF_FROM_N) == 2.5
+    assert validate(compose([f"system.n={LOOP_CUTOFF_FROM_N}", "energy.cutoff=0"])).energy.cutoff_for(10**6) is None
+    assert validate(compose(["energy.cutoff=3"])).energy.cutoff_for(100) == 3.0

@@ -98,3 +98,26 @@ def test_outside_a_submitit_job_sigusr2_is_left_alone(tmp_path, compose_cfg, mon
     finally:
         signal.signal(signal.SIGUSR2, previous)
     assert done["status"] == "ok" and calls == [signal.SIGUSR2]  # the run did not take it
+
+
+def test_a_loop_with_a_cutoff_resumes_with_the_same_samples_and_lists(tmp_path, compose_cfg, monkeypatch):
+    """The repulsion's sample and neighbour list travel in the checkpoint: resumed = never stopped."""
+    from nrep.core.report.table import system_label
+
+    cut = (*LONG, "energy.cutoff=2.5", "energy.skin=0.3", "energy.repulsion.resample_every=50",
+           "energy.repulsion.pair_factor=0.2")
+    run = tmp_path / "run"
+    done_signalling = signal_at_step(monkeypatch, signal.SIGINT, step=130)
+    stopped = execute(compose_cfg(*cut), run)
+    done_signalling()
+    assert stopped["status"] == "interrupted" and (run / "checkpoint.pt").is_file()
+    resumed = execute(compose_cfg(*cut), run, resume=True)
+    whole = execute(compose_cfg(*cut), tmp_path / "whole")
+    plain = execute(compose_cfg(*LONG), tmp_path / "plain")
+    assert resumed["energy_final"] == whole["energy_final"] and resumed["steps_total"] == whole["steps_total"]
+    assert whole["energy_final"] != plain["energy_final"]  # the cutoff changed the run
+    assert (whole["energy_cutoff"], whole["energy_skin"], plain["energy_cutoff"]) == (2.5, 0.3, None)
+    import pandas as pd
+
+    assert system_label(pd.Series(whole)) == "loop pure_lj n=100 cutoff=2.5"
+    assert system_label(pd.Series(plain)) == "loop pure_lj n=100"

@@ -28,6 +28,17 @@ def test_a_long_set_up_is_announced_with_its_estimate(tmp_path, compose_cfg, cap
     assert "loop n=40, method=gd: expect about" in caplog.text and "pairs per exact energy" in caplog.text
 
 
+def test_a_loop_with_a_cutoff_is_not_refused_for_its_size(compose_cfg, monkeypatch):
+    from nrep.core.errors import NrepError
+
+    monkeypatch.setattr(sizes, "available_memory_bytes", lambda: 1e12)
+    n = sizes.LOOP_MAX_N + 1
+    assert sizes.check_loop_size(compose_cfg(f"system.n={n}", "method=gd")).n == n  # the default: a cutoff at this size
+    assert sizes.check_loop_size(compose_cfg(f"system.n={n}", "method=gd", "energy.cutoff=2.5")).n == n
+    with pytest.raises(NrepError, match="all-pair repulsion, no cutoff"):
+        sizes.check_loop_size(compose_cfg(f"system.n={n}", "method=gd", "energy.cutoff=0"))
+
+
 @pytest.mark.parametrize("seconds,text", [(12, "12 s"), (420, "7 min"), (40000, "11.1 h"), (1.5e6, "17 days")])
 def test_durations_read_naturally(seconds, text):
     assert sizes.duration(seconds) == text
