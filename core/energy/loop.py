@@ -159,7 +159,10 @@ class SampledRepulsion(nn.Module):
                 self.resample()
             elif self.whole_list and self.neighbours.needs_rebuild(x):
                 self.pairs = self._uncoupled_listed(x).to(self.pairs.device)
-        return self.scale * self.pair_weight * self.cut_potential(pair_distances(x, self.pairs)).sum(dim=-1)
+        values = self.cut_potential(pair_distances(x, self.pairs))
+        if self.cutoff is None:  # the authors' sample mean, as they compute it
+            return self.scale * values.mean(dim=-1)
+        return self.scale * self.pair_weight * values.sum(dim=-1)
 
     def exact(self, x: torch.Tensor) -> torch.Tensor:
         """The quantity without a cutoff over every uncoupled pair instead of a sample (x of shape (n, 3))."""

@@ -20,7 +20,7 @@ class EarlyStopping(Callback):
     """
 
     def __init__(self, check_every: int, patience: int, min_delta: float) -> None:
-        self.check_every = check_every
+        self.check_every = self.reads_every = check_every
         self.patience = patience
         self.min_delta = min_delta
         self.best = math.inf
@@ -54,6 +54,7 @@ class ForceTolerance(Callback):
 
     def __init__(self, check_every: int, fmax: float | None = None, frms: float | None = None) -> None:
         self.check_every, self.fmax, self.frms = check_every, fmax, frms
+        self.reads_every = check_every
 
     def on_step(self, state: StepState) -> str | None:
         if state.stage_step % self.check_every:
@@ -70,16 +71,23 @@ class NonFiniteGuard(Callback):
     """Ends the run with "diverged" when the energy becomes NaN or infinite.
 
     The stage loop rolls failed steps back before callbacks see them; this guard covers
-    what it cannot roll back (L-BFGS runs inside scipy, the OpenMM baselines).
+    what it cannot roll back (L-BFGS runs inside scipy, the OpenMM baselines). It looks at
+    host steps only: between them the stage loop's own check at the next host step covers it.
     """
 
+    reads_every = None
+
     def on_step(self, state: StepState) -> str | None:
+        if not state.host:
+            return None
         return None if math.isfinite(state.energy_value) else "diverged"
 
 
 class StopOnInterrupt(Callback):
     """Ends the run with "interrupted" once ``asked()`` says so: how a method with its own loop
     (the OpenMM baselines, which report to callbacks between their chunks) hears Ctrl-C / SIGTERM."""
+
+    reads_every = None  # asks Python-side things only
 
     def __init__(self, asked: Callable[[], bool]) -> None:
         self.asked = asked
@@ -91,6 +99,8 @@ class StopOnInterrupt(Callback):
 class TotalStepCap(Callback):
     """Ends the run with "max_total_steps" once ``steps`` steps of all its stages together are taken."""
 
+    reads_every = None  # asks Python-side things only
+
     def __init__(self, steps: int) -> None:
         self.steps = steps
 
@@ -101,6 +111,8 @@ class TotalStepCap(Callback):
 class TimeBudget(Callback):
     """Ends the run with "time_budget" once ``seconds`` of wall time have passed."""
 
+    reads_every = None  # asks Python-side things only
+
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
 
@@ -109,27 +121,61 @@ class TimeBudget(Callback):
 
 
 class BestState(Callback):
-    """Keeps the lowest energy seen and the coordinates where it was seen."""
+    """Keeps the lowest energy seen and the coordinates where it was seen.
+
+    At every step, on the device: the energy, X and the step are kept as tensors and
+    replaced by ``torch.where``, so no step waits for a host read; ``energy``, ``x`` and
+    ``step`` read them when asked (at the end, in a checkpoint).
+    """
+
+    reads_every = None
 
     def __init__(self) -> None:
-        self.energy = math.inf
-        self.x: torch.Tensor | None = None
-        self.step = -1
+        self._energy: torch.Tensor | None = None
+        self._x: torch.Tensor | None = None
+        self._step: torch.Tensor | None = None
+
+    def _offer(self, energy: torch.Tensor, x: torch.Tensor, step: int) -> None:
+        energy = energy.detach().reshape(())
+        if self._energy is None or self._x.shape != x.shape:
+            self._energy, self._x = energy.clone(), x.detach().clone()
+            self._step = torch.tensor(step, device=energy.device)
+            if not torch.isfinite(energy):  # a first value that is not a number is no best state
+                self._energy = torch.full_like(energy, math.inf)
+            return
+        better = energy < self._energy  # False for NaN
+        self._energy = torch.where(better, energy, self._energy)
+        self._x = torch.where(better, x.detach(), self._x)
+        self._step = torch.where(better, torch.tensor(step, device=energy.device), self._step)
+
+    @property
+    def energy(self) -> float:
+        return math.inf if self._energy is None else float(self._energy)
+
+    @property
+    def x(self) -> torch.Tensor | None:
+        return None if self._x is None or not math.isfinite(self.energy) else self._x
+
+    @property
+    def step(self) -> int:
+        return -1 if self._step is None or not math.isfinite(self.energy) else int(self._step)
 
     def on_step(self, state: StepState) -> str | None:
-        if state.energy_value < self.energy:
-            self.energy, self.x, self.step = state.energy_value, state.x.clone(), state.step
+        self._offer(state.energy, state.x, state.step)
         return None
 
     def on_stage_end(self, result: StageResult, step: int, elapsed_s: float) -> None:
-        if result.energy < self.energy:
-            self.energy, self.x, self.step = result.energy, result.x.clone(), step
+        self._offer(torch.tensor(result.energy, dtype=result.x.dtype, device=result.x.device), result.x, step)
 
     def state_dict(self) -> dict:
         return {"energy": self.energy, "x": self.x, "step": self.step}
 
     def load_state_dict(self, state: dict) -> None:
-        self.energy, self.x, self.step = state["energy"], state["x"], state["step"]
+        self._energy = self._x = self._step = None
+        if state["x"] is not None:
+            x = state["x"]
+            self._energy = torch.tensor(state["energy"], dtype=x.dtype, device=x.device)
+            self._x, self._step = x.clone(), torch.tensor(state["step"], device=x.device)
 
 
 class TraceRecorder(Callback):
@@ -152,7 +198,7 @@ class TraceRecorder(Callback):
         terms: Callable[[torch.Tensor], dict[str, float]] | None = None,
         terms_every: int = 0,
     ) -> None:
-        self.every = every
+        self.every = self.reads_every = every
         self.energy_column = energy_column
         self.force_columns = force_columns
         self.terms, self.terms_every = terms, terms_every
@@ -180,7 +226,7 @@ class TraceRecorder(Callback):
         self.rows.append(row)
 
     def on_step(self, state: StepState) -> str | None:
-        if state.stage_step == 0 or state.stage_step % self.every == 0:
+        if state.stage_step % self.every == 0:
             forces = state.forces if self.force_columns is not None else None
             self._record(state.step, state.stage, state.stage_step, state.elapsed_s, state.energy_value, state.x, forces)
         return None
@@ -205,7 +251,7 @@ class TrajectoryRecorder(Callback):
 
     def __init__(self, every: int, energy_column: str = "energy", force_column: str | None = None,
                  time_offset_s: float = 0.0) -> None:
-        self.every = every
+        self.every = self.reads_every = every
         self.energy_column, self.force_column = energy_column, force_column
         self.time_offset_s = time_offset_s
         self.frames: list[torch.Tensor] = []
@@ -244,6 +290,8 @@ class TrajectoryRecorder(Callback):
 class Resampler(Callback):
     """Calls ``resample()`` (e.g. new repulsion pairs) every ``every`` steps, counted over all stages."""
 
+    reads_every = None
+
     def __init__(self, target: Any, every: int) -> None:
         self.target = target
         self.every = every
@@ -276,11 +324,11 @@ class ProgressBar(Callback):
 
     stateful = False  # a run stopped in a terminal resumes outside one, and the reverse
 
-    def __init__(self, unit: str, force_unit: str = "", refresh_every: int = 10) -> None:
+    def __init__(self, unit: str, force_unit: str = "", refresh_every: int = 20) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.unit = unit
-        self.refresh_every = refresh_every
+        self.refresh_every = self.reads_every = refresh_every
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),

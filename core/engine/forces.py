@@ -21,9 +21,8 @@ def force_stats(gradient: torch.Tensor | None) -> tuple[float, float]:
     if gradient is None:
         return NO_FORCES
     g = gradient.detach().to(torch.float64)
-    rms = g.square().mean().sqrt()
-    largest = torch.linalg.vector_norm(g, dim=-1).max()
-    return float(rms), float(largest)
+    rms, largest = torch.stack([g.square().mean().sqrt(), torch.linalg.vector_norm(g, dim=-1).max()]).cpu().tolist()
+    return rms, largest
 
 
 def value_and_gradient(energy: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> tuple[float, torch.Tensor]:

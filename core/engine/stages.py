@@ -12,10 +12,17 @@ step needs to be safe:
 - interrupts: ``interrupt()`` is asked before every step; when it says so, the stage
   ends with "interrupted" and its result carries a checkpoint (model, optimiser,
   counters, callback states) from which :func:`minimise` resumes the very same run.
+
+Host reads: on a GPU every number read into Python waits for the device. So the loop
+reads the energy and the forces at *host steps* only, in one transfer: every k-th step of
+a stage, k the greatest common divisor of the callbacks' ``reads_every`` (early stopping
+and the trace: ``stop.check_every`` and ``output.trace_every``, 20 by default). Faults
+are detected there too, and a failed step is rolled back to the last host step.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import math
@@ -72,6 +79,7 @@ class StepState:
     x: torch.Tensor  # detached, the X at which ``energy`` was evaluated
     elapsed_s: float  # since the minimisation started
     gradient: torch.Tensor | None = None  # dE/dX at x (detached), when the method has it
+    host: bool = True  # a host step: energy_value and forces are already read (elsewhere each is a device sync)
 
     @functools.cached_property
     def energy_value(self) -> float:
@@ -81,6 +89,10 @@ class StepState:
     def forces(self) -> tuple[float, float]:
         """(RMS force, max force on one atom) at x (NaN without a gradient); a host read, so only when asked."""
         return force_stats(self.gradient)
+
+    def fill(self, energy: float, forces: tuple[float, float]) -> None:
+        """Set the values read at a host step, so that callbacks reading them cost nothing."""
+        self.__dict__["energy_value"], self.__dict__["forces"] = energy, forces
 
 
 @dataclass
@@ -98,14 +110,14 @@ class StageResult:
     gradient_start: torch.Tensor | None = None  # dE/dX at the stage's first X
     gradient: torch.Tensor | None = None  # dE/dX at ``x``
 
-    @property
+    @functools.cached_property
     def forces_start(self) -> tuple[float, float]:
-        """(RMS, max) force at the stage's first X."""
+        """(RMS, max) force at the stage's first X (read once)."""
         return force_stats(self.gradient_start)
 
-    @property
+    @functools.cached_property
     def forces(self) -> tuple[float, float]:
-        """(RMS, max) force at the final X."""
+        """(RMS, max) force at the final X (read once)."""
         return force_stats(self.gradient)
 
 
@@ -119,6 +131,10 @@ class Callback:
     """
 
     stateful = True
+    # how often on_step reads host values (state.energy_value, state.forces): every k-th
+    # stage step; None: never (it keeps its values on the device or reads none). The
+    # default, 1, suits a callback that reads at every step.
+    reads_every: int | None = 1
 
     def on_stage_start(self, stage: Stage, step: int) -> None:
         pass
@@ -187,6 +203,8 @@ class _StageRun:
         self.gradient_start: torch.Tensor | None = None
         self.rollbacks = 0
         self.checkpointed = -1  # the step of the last periodic checkpoint
+        self.host_every = host_interval(watchers)
+        self.good_counters = (step, 0)  # (step, stage_step) right after the last good state was watched
 
     def state_dict(self) -> dict:
         return {
@@ -219,10 +237,16 @@ class _StageRun:
         self.evaluations += 1
         return e, x_now
 
-    def watch(self, e: torch.Tensor, x_now: torch.Tensor, gradient: torch.Tensor | None = None) -> str | None:
-        """Show the state to the callbacks; count the step that follows unless one stops."""
+    def watch(self, e: torch.Tensor, x_now: torch.Tensor, gradient: torch.Tensor | None = None,
+              read: tuple[float, tuple[float, float]] | None = None) -> str | None:
+        """Show the state to the callbacks; count the step that follows unless one stops.
+
+        ``read``: the (energy, forces) read at a host step; None at other steps of the
+        stage loop (``host`` is then False). Loops of their own (L-BFGS) run on the host."""
         state = StepState(self.stage.name, self.step, self.stage_step, e, x_now, time.perf_counter() - self.started,
-                          gradient)
+                          gradient, host=read is not None or isinstance(self.optimizer, LoopOwner))
+        if read is not None:
+            state.fill(*read)
         if self.stage_step == 0:
             self.energy_start = state.energy_value
             self.gradient_start = gradient.clone() if gradient is not None else None
@@ -233,13 +257,24 @@ class _StageRun:
             self.step += 1
         return reason
 
-    def fault(self, energy: float) -> str | None:
+    def read_host(self, e: torch.Tensor, gradient: torch.Tensor | None) -> tuple[float, float, tuple[float, float]]:
+        """The energy, the parameters' gradient total and the forces, in one transfer from the device.
+
+        The gradient total is NaN or infinite when any entry is (one reduction per tensor)."""
+        grads = [p.grad.sum() for p in self.parameters if p.grad is not None]
+        parts = [e.detach().reshape(()), sum(grads) if grads else e.new_zeros(())]
+        if gradient is not None:
+            g = gradient.to(torch.float64)
+            parts += [g.square().mean().sqrt(), torch.linalg.vector_norm(g, dim=-1).max()]
+        values = torch.stack([v.to(torch.float64) for v in parts]).cpu().tolist()
+        forces = (values[2], values[3]) if gradient is not None else (math.nan, math.nan)
+        return values[0], values[1], forces
+
+    def fault(self, energy: float, gradient_total: float = 0.0) -> str | None:
         """Why the state just evaluated is not good (non-finite energy or gradient, explosion), or None."""
         if not math.isfinite(energy):
             return f"energy {energy}"
-        grads = [p.grad for p in self.parameters if p.grad is not None]
-        # one reduction per tensor: a NaN or an infinity anywhere makes the sum non-finite
-        if grads and not math.isfinite(float(sum(g.sum() for g in grads))):
+        if not math.isfinite(gradient_total):
             return "a non-finite gradient"
         factor, good = self.faults.policy.explosion_factor, self.last_good
         if factor is not None and good.taken and energy > good.energy + factor * max(abs(good.energy), 1.0):
@@ -256,6 +291,7 @@ class _StageRun:
         self.faults.used += 1
         self.rollbacks += 1
         self.last_good.restore()
+        self.step, self.stage_step = self.good_counters  # the steps since the last host step are taken again
         # the restored step already carries the shrinks made before it was taken
         shrink_step_(self.optimizer, policy.step_factor ** (self.rollbacks - self.last_good.rollbacks))
         log.warning("step %d (stage %s): %s; rolled back and retrying with the step x %.3g (retry %d of %d)",
@@ -285,25 +321,38 @@ class _StageRun:
                 for cb in self.watchers:
                     cb.before_step(self.stage, self.step)
             e, x_now = self.evaluate()
-            value = float(e.detach())
-            why = self.fault(value)
-            if why is not None:
-                if not self.recover(why):
-                    if self.last_good.taken:
-                        self.last_good.restore()  # end at the last good state, not the failed one
-                    return "diverged"
-                retrying = True
-                continue  # the callbacks have seen the restored state already
+            gradient = _gradient_of(x_now)
+            read = None
+            if self.stage_step % self.host_every == 0:  # a host step: one transfer, the fault check, the last good state
+                value, gradient_total, forces = self.read_host(e, gradient)
+                why = self.fault(value, gradient_total)
+                if why is not None:
+                    if not self.recover(why):
+                        if self.last_good.taken:
+                            self.last_good.restore()  # end at the last good state, not the failed one
+                        return "diverged"
+                    retrying = True
+                    continue  # the callbacks have seen the restored state already
+                read = (value, forces)
             if not retrying:
-                reason = self.watch(e.detach(), x_now.detach(), _gradient_of(x_now))
+                reason = self.watch(e.detach(), x_now.detach(), gradient, read)
                 if reason is not None:
                     return reason
-                self.last_good.take(value, self.rollbacks)
+                if read is not None:
+                    self.last_good.take(read[0], self.rollbacks)
+                    self.good_counters = (self.step, self.stage_step)  # as after the good step, which watch counted
             retrying = False
             if self.stage.clamp_grad is not None:
                 clamp_gradients_(self.parameters, self.stage.clamp_grad)
             self.optimizer.step(_reuse_first(e, lambda: self.evaluate()[0]))
         return "max_steps"
+
+
+def host_interval(callbacks: Sequence[Callback]) -> int:
+    """Every how many stage steps the loop reads host values: the gcd of the callbacks'
+    ``reads_every`` (1 when none says, as for a bare :func:`minimise` without callbacks)."""
+    intervals = [cb.reads_every for cb in callbacks if cb.reads_every is not None]
+    return math.gcd(*intervals) if intervals else 1
 
 
 def _gradient_of(x_now: torch.Tensor) -> torch.Tensor | None:
@@ -337,7 +386,7 @@ class Checkpoints:
 
 
 def _result_record(result: StageResult) -> dict:
-    return {k: v for k, v in vars(result).items() if k != "checkpoint"}
+    return {f.name: getattr(result, f.name) for f in dataclasses.fields(result) if f.name != "checkpoint"}
 
 
 def minimise(

@@ -23,7 +23,7 @@ from nrep.configs.schema import NrepConfig
 from nrep.core.energy.registry import Energy, build_energy
 from nrep.core.engine.interrupts import interrupts_requested
 from nrep.core.engine.replicas import batch_plans
-from nrep.core.engine.stages import Callback, FaultPolicy, Stage, StageResult, StepState, minimise
+from nrep.core.engine.stages import Callback, FaultPolicy, Stage, StageResult, StepState, host_interval, minimise
 from nrep.core.io import files as results
 from nrep.core.io.locks import locked
 from nrep.core.methods.registry import build_plan
@@ -59,6 +59,7 @@ class ReplicaFanout(Callback):
         self.energy, self.per_replica = energy, per_replica
         self.results: list[list[StageResult]] = [[] for _ in per_replica]
         self.starts: torch.Tensor | None = None
+        self.reads_every = host_interval([cb for callbacks in per_replica for cb in callbacks])
 
     def on_stage_start(self, stage: Stage, step: int) -> None:
         self.starts = None
@@ -70,9 +71,13 @@ class ReplicaFanout(Callback):
         energies = self.energy.last
         if self.starts is None:
             self.starts = energies.clone()
+        read = replica_values(energies, state.gradient) if state.host else None  # one transfer for all replicas
         for b, callbacks in enumerate(self.per_replica):
             gradient = state.gradient[b] if state.gradient is not None else None
-            own = StepState(state.stage, state.step, state.stage_step, energies[b], state.x[b], state.elapsed_s, gradient)
+            own = StepState(state.stage, state.step, state.stage_step, energies[b], state.x[b], state.elapsed_s, gradient,
+                            host=state.host)
+            if read is not None:
+                own.fill(read[0][b], (read[1][b], read[2][b]))
             for cb in callbacks:
                 cb.on_step(own)
         return None
@@ -87,6 +92,17 @@ class ReplicaFanout(Callback):
             self.results[b].append(own)
             for cb in callbacks:
                 cb.on_stage_end(own, step, elapsed_s)
+
+
+def replica_values(energies: torch.Tensor, gradient: torch.Tensor | None) -> list[list[float]]:
+    """Each replica's energy, RMS force and max force (B each; NaN without a gradient), read in one transfer."""
+    values = [energies.to(torch.float64)]
+    if gradient is not None:
+        g = gradient.to(torch.float64)
+        values += [g.square().mean(dim=(-2, -1)).sqrt(), torch.linalg.vector_norm(g, dim=-1).amax(dim=-1)]
+    else:
+        values += [torch.full_like(values[0], float("nan"))] * 2
+    return torch.stack(values).cpu().tolist()
 
 
 def _replica(gradient: torch.Tensor | None, b: int) -> torch.Tensor | None:
