@@ -23,7 +23,7 @@ LAUNCHER ?= joblib
 LAUNCH_ARGS ?=
 REPRODUCE_ROOT ?= results/reproduce
 
-.PHONY: help install run test test-slurm test-all lint bench bench-loop fixed-seeds clean reproduce-all \
+.PHONY: help install run test test-slurm test-all lint bench bench-loop fixed-seeds gpu-check gpu-wheels gpu-install clean reproduce-all \
 	reproduce-fig2 reproduce-fig3 reproduce-fig4 reproduce-fig5 reproduce-fig6 reproduce-fig8
 
 help: ## show this help
@@ -57,6 +57,32 @@ test-all: $(STAMP) ## every test, the slow ones included
 
 bench: $(STAMP) ## energies vs OpenMM CPU, slow-mode share, time to target (~8 min alone; needs NREP_PDB_DIR; FULL=1 adds n=10000)
 	$(BIN)/python benchmarks/bench.py $(if $(FULL),--full) $(BENCH_ARGS)
+
+# make gpu-check runs where it is called: with this checkout's .venv when there is one, else
+# the machine's python3 (a GPU machine given the wheels of make gpu-wheels and make gpu-install)
+GPU_ARGS ?=
+GPU_PYTHON ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,python3)
+GPU_WHEELS ?= .gpu-wheels
+# what a machine with Python 3.12 and torch (but no network) lacks to run nrep, pinned to what
+# hydra-core 1.3 takes; OpenMM's CUDA plugin loads only where CUDA 12's runtime libraries are
+GPU_NEEDS := hydra-core==1.3.8 omegaconf==2.3.0 PyYAML==6.0.2 openmm==8.3.1 openmm-cuda-12==8.3.1 biopython==1.85 \
+	PeptideBuilder==1.1.0
+# sdists: their wheels are built here (pure Python)
+GPU_BUILT := pdbfixer==1.12.0 antlr4-python3-runtime==4.9.3
+gpu-check: ## every path on a GPU against the CPU, twice per seed (<= 4 min; GPU_ARGS="--device cpu --small" anywhere)
+	$(GPU_PYTHON) benchmarks/gpu_check.py $(GPU_ARGS)
+
+gpu-wheels: ## download here the cp312 manylinux wheels a GPU machine without network needs (into .gpu-wheels, ~20 MB)
+	rm -rf $(GPU_WHEELS) && mkdir -p $(GPU_WHEELS)
+	$(PYTHON) -m pip download --only-binary=:all: --python-version 3.12 --implementation cp --abi cp312 \
+		--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+		--no-deps -d $(GPU_WHEELS) $(GPU_NEEDS) "setuptools>=68" wheel
+	$(PYTHON) -m pip wheel --no-deps --no-build-isolation -w $(GPU_WHEELS) $(GPU_BUILT)
+	du -sh $(GPU_WHEELS)
+
+gpu-install: ## on the GPU machine: install the wheels of make gpu-wheels and nrep itself, offline
+	$(GPU_PYTHON) -m pip install --no-index --find-links $(GPU_WHEELS) $(GPU_NEEDS) $(GPU_BUILT)
+	$(GPU_PYTHON) -m pip install --no-index --find-links $(GPU_WHEELS) --no-deps -e .
 
 fixed-seeds: $(STAMP) ## fixed-seed runs whose numbers a behaviour-preserving change keeps (~20 s; --write to record)
 	$(BIN)/python benchmarks/fixed_seeds.py $(BENCH_ARGS)

@@ -351,7 +351,7 @@ class _StageRun:
 def host_interval(callbacks: Sequence[Callback]) -> int:
     """Every how many stage steps the loop reads host values: the gcd of the callbacks'
     ``reads_every`` (1 when none says, as for a bare :func:`minimise` without callbacks)."""
-    intervals = [cb.reads_every for cb in callbacks if cb.reads_every is not None]
+    intervals = [k for k in (getattr(cb, "reads_every", 1) for cb in callbacks) if k is not None]
     return math.gcd(*intervals) if intervals else 1
 
 
