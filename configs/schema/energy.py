@@ -145,7 +145,10 @@ class AmberEnergyConfig(EnergyConfig):
     the run's energy is then the solute's in vacuum). ``weights`` scales each torch term
     (bond, angle, torsion, lj, coulomb; 0 switches one off). ``compile``: evaluate the
     torch engine's non-bonded pair blocks through torch.compile (needs a C++ compiler; pays
-    for chains of a few thousand atoms, not for small proteins).
+    for chains of a few thousand atoms, not for small proteins). ``cutoff_nm``: OpenMM's
+    CutoffNonPeriodic on both engines (LJ truncated, Coulomb with a reaction field of
+    dielectric 78.3, exceptions at any distance; the torch engine finds the pairs with a
+    Verlet list of skin ``skin_nm``); null: every pair (NoCutoff).
     """
 
     systems: ClassVar[tuple[str, ...]] = ("protein",)
@@ -156,9 +159,16 @@ class AmberEnergyConfig(EnergyConfig):
     platform: str = "auto"
     weights: AmberWeightsConfig = field(default_factory=AmberWeightsConfig)
     compile: bool = False
+    cutoff_nm: Optional[float] = None
+    skin_nm: float = 0.2
 
     def __post_init__(self) -> None:
         check_choice("energy.engine", self.engine, ENGINES)
+        require(self.cutoff_nm is None or self.cutoff_nm >= 0.5,
+                f"energy.cutoff_nm must be >= 0.5 nm or null (every pair) (got {self.cutoff_nm})")
+        require(self.skin_nm > 0, f"energy.skin_nm must be > 0 (got {self.skin_nm})")
+        require(not (self.cutoff_nm is not None and self.solvent == "explicit"),
+                "energy.cutoff_nm is for vacuum and implicit solvents; explicit water has its own (PME, 1 nm)")
         check_choice("energy.forcefield", self.forcefield, FORCEFIELDS)
         check_choice("energy.solvent", self.solvent, SOLVENTS)
         self.platform = openmm_platform_name("energy.platform", self.platform)

@@ -12,6 +12,13 @@ platform to rounding:
 - lj: 4 ε_ij ((σ_ij/r)¹² − (σ_ij/r)⁶), σ_ij = (σ_i + σ_j)/2, ε_ij = √(ε_i ε_j), over all
   pairs that are not exceptions, plus each exception with its own σ and ε
 - coulomb: 138.935… q_i q_j / r over the same pairs, exceptions with their charge product
+
+With ``cutoff_nm`` it is OpenMM's ``CutoffNonPeriodic`` instead: the non-excluded pairs
+closer than r_c only (a Verlet list, :mod:`nrep.core.energy.neighbours`), LJ truncated
+there without a switch and Coulomb with the reaction field of a dielectric ε_rf (78.3,
+OpenMM's default): 138.935… q_i q_j (1/r + k_rf r² − c_rf), k_rf = (ε_rf − 1) / ((2 ε_rf + 1)
+r_c³), c_rf = 1/r_c + k_rf r_c². Exceptions (the scaled 1-4 pairs) stay plain, at any
+distance, as OpenMM computes them.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import torch
 from torch import nn
 
 from nrep.core.energy.fused import coulomb_phi, fused_pair_sums, lj_phi
+from nrep.core.energy.neighbours import VerletList
 from nrep.core.energy.pairs import LocalInteraction, LocalTerm, PairInteraction, PairTerm, pair_distances
 
 if TYPE_CHECKING:
@@ -32,6 +40,7 @@ if TYPE_CHECKING:
 ONE_4PI_EPS0 = 138.93545764438198
 TERMS = ("bond", "angle", "torsion", "lj", "coulomb")
 DENSE_MAX_ATOMS = 3000
+REACTION_FIELD_DIELECTRIC = 78.3  # OpenMM's NonbondedForce default
 
 
 @dataclass
@@ -136,18 +145,33 @@ def bond_angle(x: torch.Tensor, triples: torch.Tensor) -> torch.Tensor:
 class AmberEnergy(nn.Module):
     """E(x) for coordinates x (..., n, 3) in nm, in kJ/mol; ``terms`` gives the five parts.
 
-    ``weights`` scales (or, with 0, switches off) terms by name. All non-excluded pairs are
-    evaluated densely, which suits proteins of a few thousand atoms.
+    ``weights`` scales (or, with 0, switches off) terms by name. Without a cutoff all
+    non-excluded pairs are evaluated densely, which suits proteins of a few thousand atoms;
+    ``cutoff_nm`` (with a Verlet list of skin ``skin_nm``) is OpenMM's CutoffNonPeriodic.
     """
 
     unit = "kJ/mol"
 
-    def __init__(self, params: AmberParameters, weights: dict[str, float] | None = None) -> None:
+    def __init__(self, params: AmberParameters, weights: dict[str, float] | None = None,
+                 cutoff_nm: float | None = None, skin_nm: float = 0.2) -> None:
         super().__init__()
         self.weights = {name: 1.0 for name in TERMS} | (weights or {})
         for name, value in vars(params).items():
             self.register_buffer(name, value)
         n = params.n
+        self.cutoff_nm = cutoff_nm
+        self.fused = True  # False: plain autograd, differentiable twice (for reference Hessians)
+        self.compiled = False  # True: the fused blocks through torch.compile (energy.compile)
+        if cutoff_nm is not None:  # no list of all n² pairs: the neighbour list finds them
+            self.neighbours = VerletList(cutoff_nm, skin_nm)
+            ex = params.exceptions
+            self.register_buffer("exception_keys", torch.unique(ex.min(dim=1).values * n + ex.max(dim=1).values))
+            eps = REACTION_FIELD_DIELECTRIC
+            self.k_rf = (eps - 1) / ((2 * eps + 1) * cutoff_nm**3)
+            self.c_rf = 1 / cutoff_nm + self.k_rf * cutoff_nm**2
+            self.dense = False
+            self._listed: tuple | None = None
+            return
         excluded = torch.zeros(n, n, dtype=torch.bool)
         excluded[params.exceptions[:, 0], params.exceptions[:, 1]] = True
         excluded[params.exceptions[:, 1], params.exceptions[:, 0]] = True
@@ -161,8 +185,6 @@ class AmberEnergy(nn.Module):
         # matrices (no gather/scatter over a pair list), with the analytic gradient of
         # nrep.core.energy.fused (also for a batch of structures, x of shape (B, n, 3)).
         self.dense = n <= DENSE_MAX_ATOMS
-        self.fused = True  # False: plain autograd, differentiable twice (for reference Hessians)
-        self.compiled = False  # True: the fused blocks through torch.compile (energy.compile)
         if self.dense:
             def matrix(values: torch.Tensor) -> torch.Tensor:
                 full = torch.zeros(n, n, dtype=values.dtype)
@@ -180,7 +202,16 @@ class AmberEnergy(nn.Module):
         r_ex = pair_distances(x, self.exceptions)
         lj = lennard_jones(r_ex, self.exception_sigma, self.exception_epsilon).sum(-1)
         qq = coulomb(r_ex, self.exception_charge_product).sum(-1)
-        if self.dense and self.fused:
+        if self.cutoff_nm is not None:
+            pairs, sigma, epsilon, charges = self.listed_pairs(x)
+            r = pair_distances(x, pairs)
+            inside = r < self.cutoff_nm
+            r_safe = torch.where(inside, r, torch.ones((), dtype=r.dtype, device=r.device))
+            zero = torch.zeros((), dtype=r.dtype, device=r.device)
+            lj = lj + torch.where(inside, lennard_jones(r_safe, sigma, epsilon), zero).sum(-1)
+            rf = ONE_4PI_EPS0 * charges * (1 / r_safe + self.k_rf * r_safe**2 - self.c_rf)
+            qq = qq + torch.where(inside, rf, zero).sum(-1)
+        elif self.dense and self.fused:
             def block_parameters(rows: slice, cols: slice) -> tuple[torch.Tensor, ...]:
                 return self._block_parameters(x.dtype, rows, cols)
 
@@ -198,6 +229,19 @@ class AmberEnergy(nn.Module):
             lj = lj + lennard_jones(r, self.pair_sigma, self.pair_epsilon).sum(-1)
             qq = qq + coulomb(r, self.pair_charge_product).sum(-1)
         return lj, qq
+
+    def listed_pairs(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The non-excluded pairs of the neighbour list at x and their σ_ij, ε_ij, q_i q_j (in x's dtype)."""
+        pairs = self.neighbours.pairs(x)
+        key = (self.neighbours.builds, x.dtype, x.device)
+        if self._listed is None or self._listed[0] != key:
+            n = len(self.charge)
+            kept = pairs[~torch.isin(pairs[:, 0] * n + pairs[:, 1], self.exception_keys.to(pairs.device))]
+            i, j = kept[:, 0], kept[:, 1]
+            found = (0.5 * (self.sigma[i] + self.sigma[j]), torch.sqrt(self.epsilon[i] * self.epsilon[j]),
+                     self.charge[i] * self.charge[j])
+            self._listed = (key, kept, *(v.to(x.dtype) for v in found))
+        return self._listed[1:]
 
     def _dense_parameters(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(σ², ε, k q q) matrices in ``dtype``: a float32 run evaluates its n² pairs in float32,
@@ -237,9 +281,10 @@ class AmberEnergy(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return sum(self.terms(x).values())
 
-    def describe(self) -> dict[str, str]:
-        """Summary columns: nrep's torch terms of amber14, in vacuum."""
-        return {"energy_engine": "torch", "energy_forcefield": "amber14-all.xml", "energy_solvent": "vacuum"}
+    def describe(self) -> dict[str, object]:
+        """Summary columns: nrep's torch terms of amber14, in vacuum (and the cutoff, nm)."""
+        return {"energy_engine": "torch", "energy_forcefield": "amber14-all.xml", "energy_solvent": "vacuum",
+                "energy_cutoff_nm": self.cutoff_nm}
 
     # ----------------------------------------------------------------- for the Hessian
 
@@ -251,8 +296,20 @@ class AmberEnergy(nn.Module):
             def nonbonded(r: torch.Tensor, sigma: torch.Tensor, epsilon: torch.Tensor, charges: torch.Tensor) -> torch.Tensor:
                 return w["lj"] * lennard_jones(r, sigma, epsilon) + w["coulomb"] * coulomb(r, charges)
 
+            if self.cutoff_nm is not None:
+                if self._listed is None:
+                    raise RuntimeError("a cutoff energy's Hessian pairs come from its neighbour list: evaluate it first")
+                def cut(r: torch.Tensor, sigma: torch.Tensor, epsilon: torch.Tensor, charges: torch.Tensor) -> torch.Tensor:
+                    rf = ONE_4PI_EPS0 * charges * (1 / r + self.k_rf * r**2 - self.c_rf)
+                    return torch.where(r < self.cutoff_nm, w["lj"] * lennard_jones(r, sigma, epsilon) + w["coulomb"] * rf,
+                                       torch.zeros_like(r))
+
+                _, pairs, *params = self._listed
+                found.append(PairTerm(pairs, cut, tuple(p.to(torch.float64) for p in params)).interaction())
+            cutoff_free = () if self.cutoff_nm is not None else (
+                (self.pairs, self.pair_sigma, self.pair_epsilon, self.pair_charge_product),)
             for pairs, *params in (
-                (self.pairs, self.pair_sigma, self.pair_epsilon, self.pair_charge_product),
+                *cutoff_free,
                 (self.exceptions, self.exception_sigma, self.exception_epsilon, self.exception_charge_product),
             ):
                 found.append(PairTerm(pairs, nonbonded, tuple(params)).interaction())

@@ -70,8 +70,18 @@ def amber_energy(cfg: NrepConfig, system: object) -> AmberEnergy | OpenMMEnergy:
     e: AmberEnergyConfig = cfg.energy
     if e.engine == "openmm":
         return openmm_engine(cfg, system)
-    energy = AmberEnergy(AmberParameters.from_openmm(system.prepared.system), asdict(e.weights))
+    energy = amber_terms(cfg, system, asdict(e.weights))
     energy.compiled = e.compile
+    return energy
+
+
+def amber_terms(cfg: NrepConfig, system: object, weights: dict[str, float] | None = None) -> AmberEnergy:
+    """nrep's torch amber14 of the protein, with the run's cutoff; a cutoff's neighbour list is
+    built at the start, so that the slow modes find its pairs."""
+    e: AmberEnergyConfig = cfg.energy
+    energy = AmberEnergy(AmberParameters.from_openmm(system.prepared.system), weights, e.cutoff_nm, e.skin_nm)
+    if e.cutoff_nm is not None:
+        energy.listed_pairs(system.x0.to(torch.float64))
     return energy
 
 
@@ -85,8 +95,9 @@ def openmm_engine(cfg: NrepConfig, system: object) -> OpenMMEnergy:
     bit-reproducible).
     """
     e: AmberEnergyConfig = cfg.energy
-    terms = AmberEnergy(AmberParameters.from_openmm(system.prepared.system)) if e.forcefield == FORCEFIELDS[0] else None
-    describe = {"energy_engine": "openmm", "energy_forcefield": e.forcefield, "energy_solvent": e.solvent}
+    terms = amber_terms(cfg, system) if e.forcefield == FORCEFIELDS[0] else None
+    describe = {"energy_engine": "openmm", "energy_forcefield": e.forcefield, "energy_solvent": e.solvent,
+                "energy_cutoff_nm": e.cutoff_nm}
     threads = cfg.threads or default_threads(system.n)
     return OpenMMEnergy(openmm_system_of(cfg, system), openmm_platform_for(e.platform, cfg.device.name), threads,
                         terms, describe)
@@ -97,9 +108,9 @@ def openmm_system_of(cfg: NrepConfig, system: object) -> openmm.System:
     (``explicit``: the solute in vacuum, the water is for dynamics)."""
     e: AmberEnergyConfig = cfg.energy
     solvent = "vacuum" if e.solvent == "explicit" else e.solvent
-    if e.forcefield == FORCEFIELDS[0] and solvent == "vacuum":
+    if e.forcefield == FORCEFIELDS[0] and solvent == "vacuum" and e.cutoff_nm is None:
         return copy.deepcopy(system.prepared.system)  # a copy: force groups are set on it, not on the shared one
-    return build_openmm_system(system.topology, e.forcefield, solvent)[0]
+    return build_openmm_system(system.topology, e.forcefield, solvent, cutoff_nm=e.cutoff_nm)[0]
 
 
 def simple_energy(cfg: NrepConfig, system: object) -> SimpleEnergy:

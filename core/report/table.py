@@ -197,7 +197,8 @@ def short_name(key: str) -> str:
 
 # ------------------------------------------------------------------ series and panels
 
-PANEL_KEY_PREFIXES = ("cfg.system.", "cfg.energy.name", "cfg.energy.cutoff")
+PANEL_KEY_PREFIXES = ("cfg.system.", "cfg.energy.name", "cfg.energy.cutoff",
+                     "cfg.energy.cutoff_nm")
 
 
 def system_label(run: pd.Series) -> str:
@@ -208,6 +209,8 @@ def system_label(run: pd.Series) -> str:
         parts.append(f"n={int(run['n_particles'])}")
     if pd.notna(run.get("energy_cutoff", None)):
         parts.append(f"cutoff={run['energy_cutoff']:g}")
+    if pd.notna(run.get("energy_cutoff_nm", None)):
+        parts.append(f"cutoff={run['energy_cutoff_nm']:g} nm")
     return " ".join(parts)
 
 
@@ -239,7 +242,8 @@ def label_runs(table: pd.DataFrame, keys: Sequence[str] | None = None) -> pd.Dat
 # ------------------------------------------------------------------------- showing
 
 # the config keys system_label says (they are not shown beside it)
-SYSTEM_LABEL_KEYS = ("cfg.system.pdb", "cfg.system.name", "cfg.system.n", "cfg.energy.name", "cfg.energy.cutoff")
+SYSTEM_LABEL_KEYS = ("cfg.system.pdb", "cfg.system.name", "cfg.system.n", "cfg.energy.name", "cfg.energy.cutoff",
+                     "cfg.energy.cutoff_nm")
 
 
 def cell(mean: object, std: object = None, digits: int = 6) -> str:

@@ -78,8 +78,10 @@ def openmm_system(
     constrain_hbonds: bool = False,
     positions_nm: np.ndarray | None = None,
     padding_nm: float = 1.0,
+    cutoff_nm: float | None = None,
 ) -> tuple[openmm.System, openmm.app.Topology, np.ndarray | None]:
-    """(system, topology, positions nm) of the prepared protein in ``forcefield`` and ``solvent``.
+    """(system, topology, positions nm) of the prepared protein in ``forcefield`` and ``solvent``
+    (without water: CutoffNonPeriodic at ``cutoff_nm``, NoCutoff when None).
 
     Without water the topology and atom order are the prepared ones; ``explicit`` needs
     ``positions_nm`` and appends the water after the protein. A residue the force field
@@ -99,7 +101,11 @@ def openmm_system(
                                      nonbondedCutoff=1.0 * unit.nanometer, constraints=constraints)
             positions = np.asarray(modeller.positions.value_in_unit(unit.nanometer), dtype=np.float64)
             return system, modeller.topology, positions
-        system = ff.createSystem(topology, nonbondedMethod=app.NoCutoff, constraints=constraints)
+        if cutoff_nm is None:
+            system = ff.createSystem(topology, nonbondedMethod=app.NoCutoff, constraints=constraints)
+        else:
+            system = ff.createSystem(topology, nonbondedMethod=app.CutoffNonPeriodic,
+                                     nonbondedCutoff=cutoff_nm * unit.nanometer, constraints=constraints)
     except ValueError as error:
         if "template" not in str(error):
             raise

@@ -113,3 +113,19 @@ def test_a_trajectory_in_pdb_holds_one_model_per_snapshot(tmp_path, compose_cfg,
     pdb = app.PDBFile(str(tmp_path / "run" / "trajectory.pdb"))
     assert pdb.getNumFrames() == len(pd.read_csv(tmp_path / "run" / "trajectory.csv")) == 4  # 0, 10, 20 and the end
     assert not (tmp_path / "run" / "trajectory.xtc").exists()
+
+
+@pytest.mark.parametrize("method", ["gd", "cg"])
+def test_both_engines_run_the_same_cutoff_energy(tmp_path, compose_cfg, peptide_file, method):
+    """energy.cutoff_nm is OpenMM's CutoffNonPeriodic on the OpenMM engine and nrep's on the torch engine."""
+    runs = {}
+    for engine in ("torch", "openmm"):
+        cfg = protein_cfg(compose_cfg, peptide_file, tmp_path, f"method={method}", f"energy.engine={engine}",
+                          "energy.cutoff_nm=0.6", "device.dtype=float64")
+        runs[engine] = execute(cfg, tmp_path / engine)
+    plain = execute(protein_cfg(compose_cfg, peptide_file, tmp_path, f"method={method}", "energy.engine=torch",
+                                "device.dtype=float64"), tmp_path / "plain")
+    assert all(run["status"] == "ok" and run["energy_cutoff_nm"] == 0.6 for run in runs.values())
+    assert runs["torch"]["energy_initial_exact"] == pytest.approx(runs["openmm"]["energy_initial_exact"], rel=1e-9)
+    assert runs["torch"]["energy_initial_exact"] != pytest.approx(plain["energy_initial_exact"], rel=1e-6)
+    assert plain["energy_cutoff_nm"] is None
