@@ -18,6 +18,11 @@ thread count and dtype (stated in the output), never an absolute-time claim:
 - threads: a GD step of 2JOF (both engines), 2WXC (torch engine) and a 4,000-bead loop, each
   run alone and beside a busy neighbour (another process keeping one core busy), with the
   default thread count (threads=null), one thread and every core.
+- large-protein: a 320-residue chain built from a sequence (a helix, 4,499 atoms with
+  hydrogens; no shared file has 300+ residues): the whole set-up of a GD run (fresh start
+  cache), and one AMBER energy + gradient of nrep's torch terms (all pairs; the 1 nm
+  cutoff that energy.cutoff_nm=null takes at this size) against OpenMM (NoCutoff;
+  CutoffNonPeriodic 1 nm).
 - modes: slow-mode set-up time as a share of a whole CG and GNN run (pure-LJ loop).
 - replicas: runs per hour of 8 seeds of 2JOF (GD, CG, GNN with Adam) as one batch against
   one after another and against a process per seed.
@@ -156,6 +161,59 @@ def amber_rows(pdbs: list[str], threads: int) -> list[dict]:
             ours = per_call_ms(lambda: torch.autograd.grad(energy(x), x))  # noqa: B023 - timed here, in this pass
             rows.append({"system": f"{pdb} AMBER ({len(x)} atoms)", "method": name, "ms": ours, "openmm_ms": reference,
                          "ratio_to_openmm": ours / reference, "openmm": "NoCutoff, vacuum"})
+    return rows
+
+
+LARGE_SEQUENCE = "DAYAQWLKDGGPSSGRPPPS" * 16  # 2JOF's sequence 16 times: 320 residues
+
+
+def large_protein_file(folder: Path) -> Path:
+    """The 320-residue chain as a helix (PeptideBuilder), written as a PDB file."""
+    import PeptideBuilder
+    from Bio.PDB import PDBIO
+
+    count = len(LARGE_SEQUENCE) - 1
+    writer = PDBIO()
+    writer.set_structure(PeptideBuilder.make_structure(LARGE_SEQUENCE, [-57.0] * count, [-47.0] * count))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "H320.pdb"
+    writer.save(str(path))
+    return path
+
+
+def large_protein_rows(threads: int, out: Path) -> list[dict]:
+    """Set-up and one energy + gradient of a 320-residue chain, nrep against OpenMM with the same cutoff."""
+    import copy
+    import time
+
+    import openmm
+
+    from nrep.configs.schema.choices import AMBER_CUTOFF_NM
+    from nrep.core.energy.amber import AmberEnergy, AmberParameters
+    from nrep.core.systems.protein import locate_and_prepare
+
+    path = large_protein_file(out / "large")
+    started = time.perf_counter()
+    summary = run_summary(["system=protein", f"system.pdb={path}", "method=gd", "stop.max_total_steps=20",
+                           f"threads={threads}", f"init.cache_dir={out / 'large' / 'starts'}"], out / "large" / "run", "fold")
+    rows = [{"system": f"H320 set-up ({summary['n_particles']} atoms)", "method": "nrep fold method=gd, 20 steps",
+             "ms": 1e3 * (time.perf_counter() - started), "openmm": "-", "openmm_ms": float("nan"),
+             "ratio_to_openmm": float("nan")}]
+    _, protein = locate_and_prepare(str(path))
+    cut_system = copy.deepcopy(protein.system)
+    for force in cut_system.getForces():
+        if isinstance(force, openmm.NonbondedForce):
+            force.setNonbondedMethod(openmm.NonbondedForce.CutoffNonPeriodic)
+            force.setCutoffDistance(AMBER_CUTOFF_NM)
+    x = torch.tensor(protein.positions_nm, dtype=torch.float32, requires_grad=True)
+    label = f"H320 AMBER ({len(x)} atoms)"
+    for cutoff, system, name in ((None, protein.system, "NoCutoff, vacuum"),
+                                 (AMBER_CUTOFF_NM, cut_system, f"CutoffNonPeriodic {AMBER_CUTOFF_NM} nm")):
+        reference = per_call_ms(openmm_evaluator(system, protein.positions_nm, threads))
+        energy = AmberEnergy(AmberParameters.from_openmm(protein.system), cutoff_nm=cutoff)
+        ours = per_call_ms(lambda: torch.autograd.grad(energy(x), x))  # noqa: B023 - timed here, in this pass
+        rows.append({"system": label, "method": "nrep all pairs" if cutoff is None else f"nrep cutoff {cutoff} nm",
+                     "ms": ours, "openmm": name, "openmm_ms": reference, "ratio_to_openmm": ours / reference})
     return rows
 
 
@@ -484,8 +542,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="add n = 10000 and longer runs")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--only", choices=["energy", "engine", "hessian", "openmm-target", "threads", "modes", "target",
-                                           "protein-target", "replicas"], action="append",
+    parser.add_argument("--only", choices=["energy", "engine", "large-protein", "hessian", "openmm-target", "threads",
+                                           "modes", "target", "protein-target", "replicas"], action="append",
                         help="run only these sections (protein-target: 2JOF from the extended chain, 300 s caps)")
     parser.add_argument("--out", type=Path, default=ARTEFACTS)
     parser.add_argument("--peak", nargs=3, metavar=("KIND", "N", "CUTOFF"), help=argparse.SUPPRESS)
@@ -494,7 +552,8 @@ def main(argv: list[str] | None = None) -> int:
         print(peak_growth_mb(args.peak[0], int(args.peak[1]), float(args.peak[2])))
         return 0
     torch.set_num_threads(args.threads)
-    sections = args.only or ["energy", "engine", "hessian", "openmm-target", "threads", "modes", "target", "replicas"]
+    sections = args.only or ["energy", "engine", "large-protein", "hessian", "openmm-target", "threads", "modes", "target",
+                             "replicas"]
     proteins = (["2JOF", "1UNC", "2WXC"] if {"energy", "engine"} & set(sections) else []) + (
         ["2JOF", "1UNC"] if {"replicas", "protein-target", "hessian", "openmm-target", "threads"} & set(sections) else [])
     missing = find_proteins(proteins)
@@ -516,6 +575,9 @@ def main(argv: list[str] | None = None) -> int:
     if "engine" in sections:
         result["engine"] = engine_rows(["2JOF", "1UNC", "2WXC"], args.threads, out / "runs")
         print(table(result["engine"], ENGINE_COLUMNS))
+    if "large-protein" in sections:
+        result["large-protein"] = large_protein_rows(args.threads, out / "runs")
+        print(table(result["large-protein"], ["system", "method", "ms", "openmm", "openmm_ms", "ratio_to_openmm"]))
     if "hessian" in sections:
         result["hessian"] = hessian_rows(args.threads)
         print(table(result["hessian"], HESSIAN_COLUMNS))
@@ -542,7 +604,9 @@ def main(argv: list[str] | None = None) -> int:
     (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
     parts = [f"# nrep bench {meta['date']}", "", f"{meta['machine']}, torch {meta['torch']}, {meta['dtype']}, {args.threads} thread(s)", ""]
     for key, columns in {"energy": ["system", "method", "ms", "openmm", "openmm_ms", "ratio_to_openmm"],
-                         "engine": ENGINE_COLUMNS, "hessian": HESSIAN_COLUMNS, "openmm-target": OPENMM_TARGET_COLUMNS,
+                         "engine": ENGINE_COLUMNS,
+                         "large-protein": ["system", "method", "ms", "openmm", "openmm_ms", "ratio_to_openmm"],
+                         "hessian": HESSIAN_COLUMNS, "openmm-target": OPENMM_TARGET_COLUMNS,
                          "threads": THREAD_COLUMNS,
                          "memory": ["n", "method", "peak_mb"], "modes": ["system", "method", "k", "modes_s", "run_s", "share"],
                          "target": ["system", "variant", "energy_final", "time_s", "time_to_target_s"],

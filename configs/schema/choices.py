@@ -27,6 +27,10 @@ LOOP_ENERGIES = ("bond_lj", "pure_lj")
 # (above every preset's n; chosen from `python benchmarks/loop_cutoff.py`, README "Large loops")
 LOOP_CUTOFF = 2.5
 LOOP_CUTOFF_FROM_N = 10_000
+# energy.cutoff_nm=null: AMBER's cutoff (nm, CutoffNonPeriodic) and the size (atoms, hydrogens included) from
+# which it is on: where the torch engine's dense all-pair path ends (README "Proteins of ordinary size")
+AMBER_CUTOFF_NM = 1.0
+AMBER_CUTOFF_FROM_ATOMS = 3_000
 NORMALISATIONS = ("mean", "sum")
 # slow modes (method.modes)
 BACKBONE_NORMS = ("fro", "fro2")

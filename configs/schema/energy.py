@@ -9,6 +9,8 @@ from omegaconf import MISSING
 
 from nrep.configs.schema.checks import check_choice, openmm_platform_name, require
 from nrep.configs.schema.choices import (
+    AMBER_CUTOFF_FROM_ATOMS,
+    AMBER_CUTOFF_NM,
     ENGINES,
     FORCEFIELDS,
     IMPLICIT_SOLVENTS,
@@ -148,7 +150,9 @@ class AmberEnergyConfig(EnergyConfig):
     for chains of a few thousand atoms, not for small proteins). ``cutoff_nm``: OpenMM's
     CutoffNonPeriodic on both engines (LJ truncated, Coulomb with a reaction field of
     dielectric 78.3, exceptions at any distance; the torch engine finds the pairs with a
-    Verlet list of skin ``skin_nm``); null: every pair (NoCutoff).
+    Verlet list of skin ``skin_nm``); null chooses by size (AMBER_CUTOFF_NM from
+    AMBER_CUTOFF_FROM_ATOMS atoms up, every pair below: all the shared proteins), 0 means
+    every pair (NoCutoff) at any size.
     """
 
     systems: ClassVar[tuple[str, ...]] = ("protein",)
@@ -162,13 +166,17 @@ class AmberEnergyConfig(EnergyConfig):
     cutoff_nm: Optional[float] = None
     skin_nm: float = 0.2
 
+    def cutoff_for(self, n_atoms: int) -> float | None:
+        """The non-bonded cutoff (nm) for a protein of n atoms; None: every pair (NoCutoff)."""
+        if self.cutoff_nm is None:
+            return AMBER_CUTOFF_NM if n_atoms >= AMBER_CUTOFF_FROM_ATOMS else None
+        return self.cutoff_nm or None
+
     def __post_init__(self) -> None:
         check_choice("energy.engine", self.engine, ENGINES)
-        require(self.cutoff_nm is None or self.cutoff_nm >= 0.5,
-                f"energy.cutoff_nm must be >= 0.5 nm or null (every pair) (got {self.cutoff_nm})")
+        require(self.cutoff_nm is None or self.cutoff_nm == 0 or self.cutoff_nm >= 0.5,
+                f"energy.cutoff_nm must be >= 0.5 nm, 0 (every pair) or null (by size) (got {self.cutoff_nm})")
         require(self.skin_nm > 0, f"energy.skin_nm must be > 0 (got {self.skin_nm})")
-        require(not (self.cutoff_nm is not None and self.solvent == "explicit"),
-                "energy.cutoff_nm is for vacuum and implicit solvents; explicit water has its own (PME, 1 nm)")
         check_choice("energy.forcefield", self.forcefield, FORCEFIELDS)
         check_choice("energy.solvent", self.solvent, SOLVENTS)
         self.platform = openmm_platform_name("energy.platform", self.platform)

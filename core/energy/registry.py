@@ -79,8 +79,9 @@ def amber_terms(cfg: NrepConfig, system: object, weights: dict[str, float] | Non
     """nrep's torch amber14 of the protein, with the run's cutoff; a cutoff's neighbour list is
     built at the start, so that the slow modes find its pairs."""
     e: AmberEnergyConfig = cfg.energy
-    energy = AmberEnergy(AmberParameters.from_openmm(system.prepared.system), weights, e.cutoff_nm, e.skin_nm)
-    if e.cutoff_nm is not None:
+    cutoff = e.cutoff_for(system.n)
+    energy = AmberEnergy(AmberParameters.from_openmm(system.prepared.system), weights, cutoff, e.skin_nm)
+    if cutoff is not None:
         energy.listed_pairs(system.x0.to(torch.float64))
     return energy
 
@@ -97,7 +98,7 @@ def openmm_engine(cfg: NrepConfig, system: object) -> OpenMMEnergy:
     e: AmberEnergyConfig = cfg.energy
     terms = amber_terms(cfg, system) if e.forcefield == FORCEFIELDS[0] else None
     describe = {"energy_engine": "openmm", "energy_forcefield": e.forcefield, "energy_solvent": e.solvent,
-                "energy_cutoff_nm": e.cutoff_nm}
+                "energy_cutoff_nm": e.cutoff_for(system.n)}
     threads = cfg.threads or default_threads(system.n)
     return OpenMMEnergy(openmm_system_of(cfg, system), openmm_platform_for(e.platform, cfg.device.name), threads,
                         terms, describe)
@@ -108,9 +109,10 @@ def openmm_system_of(cfg: NrepConfig, system: object) -> openmm.System:
     (``explicit``: the solute in vacuum, the water is for dynamics)."""
     e: AmberEnergyConfig = cfg.energy
     solvent = "vacuum" if e.solvent == "explicit" else e.solvent
-    if e.forcefield == FORCEFIELDS[0] and solvent == "vacuum" and e.cutoff_nm is None:
+    cutoff = e.cutoff_for(system.n)
+    if e.forcefield == FORCEFIELDS[0] and solvent == "vacuum" and cutoff is None:
         return copy.deepcopy(system.prepared.system)  # a copy: force groups are set on it, not on the shared one
-    return build_openmm_system(system.topology, e.forcefield, solvent, cutoff_nm=e.cutoff_nm)[0]
+    return build_openmm_system(system.topology, e.forcefield, solvent, cutoff_nm=cutoff)[0]
 
 
 def simple_energy(cfg: NrepConfig, system: object) -> SimpleEnergy:

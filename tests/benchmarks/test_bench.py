@@ -80,3 +80,13 @@ def test_the_thread_rows_time_each_setting_alone_and_beside_a_busy_neighbour(ben
     rows = bench.thread_rows(2, tmp_path, {"loop n=40": ["loop", "system.n=40", "method=gd", "stop.max_total_steps=20"]})
     assert [r["threads"] for r in rows] == ["default: 1", "1", "all (2)"]  # 40 beads: one thread by default
     assert all(r["alone_ms"] > 0 and r["beside_busy_ms"] > 0 and r["ratio"] > 0 for r in rows)
+
+
+def test_the_large_protein_rows_time_set_up_and_both_cutoffs(bench, monkeypatch, tmp_path):
+    monkeypatch.setattr(bench, "LARGE_SEQUENCE", "DAYAQWLKDG")  # the rows of the 320-residue chain, at 10 residues
+    monkeypatch.setattr(bench, "per_call_ms", lambda fn, **kw: (fn(), 2.0)[1])
+    rows = bench.large_protein_rows(1, tmp_path)
+    assert rows[0]["system"].startswith("H320 set-up (") and rows[0]["ms"] > 0
+    assert [(r["method"], r["openmm"]) for r in rows[1:]] == [("nrep all pairs", "NoCutoff, vacuum"),
+                                                              ("nrep cutoff 1.0 nm", "CutoffNonPeriodic 1.0 nm")]
+    assert all(r["ratio_to_openmm"] == 1.0 for r in rows[1:])

@@ -183,3 +183,15 @@ def test_the_loop_presets_run_every_pair_with_no_cutoff():
     assert validate(compose([f"system.n={LOOP_CUTOFF_FROM_N}"])).energy.cutoff_for(LOOP_CUTOFF_FROM_N) == 2.5
     assert validate(compose([f"system.n={LOOP_CUTOFF_FROM_N}", "energy.cutoff=0"])).energy.cutoff_for(10**6) is None
     assert validate(compose(["energy.cutoff=3"])).energy.cutoff_for(100) == 3.0
+
+
+def test_proteins_below_the_size_threshold_keep_every_pair():
+    from nrep.configs.schema.choices import AMBER_CUTOFF_FROM_ATOMS, AMBER_CUTOFF_NM
+
+    energy = validate(compose(PROTEIN, command="fold")).energy
+    assert energy.cutoff_nm is None and energy.cutoff_for(711) is None  # 2WXC, the largest shared protein
+    assert energy.cutoff_for(AMBER_CUTOFF_FROM_ATOMS) == AMBER_CUTOFF_NM
+    assert validate(compose([*PROTEIN, "energy.cutoff_nm=0"], command="fold")).energy.cutoff_for(10**5) is None
+    assert validate(compose([*PROTEIN, "energy.cutoff_nm=1.2"], command="fold")).energy.cutoff_for(100) == 1.2
+    for preset in ("fig4/gd", "fig5/md", "fig6/gd"):
+        assert validate(compose([*PROTEIN, f"experiment={preset}"], command="fold")).energy.cutoff_nm is None, preset

@@ -162,7 +162,7 @@ def test_energy_compile_reaches_the_energy(peptide, compose_cfg):
 
     from nrep.core.energy.registry import build_energy
 
-    system = SimpleNamespace(prepared=SimpleNamespace(system=peptide[0]))
+    system = SimpleNamespace(prepared=SimpleNamespace(system=peptide[0]), n=peptide[0].getNumParticles())
     for flag in (False, True):
         cfg = compose_cfg("system=protein", "system.pdb=1ABC", "init=extended", "energy=amber", "energy.engine=torch",
                           f"energy.compile={flag}")
