@@ -169,15 +169,11 @@ LARGE_SEQUENCE = "DAYAQWLKDGGPSSGRPPPS" * 16  # 2JOF's sequence 16 times: 320 re
 
 def large_protein_file(folder: Path) -> Path:
     """The 320-residue chain as a helix (PeptideBuilder), written as a PDB file."""
-    import PeptideBuilder
-    from Bio.PDB import PDBIO
+    from nrep.core.systems.extended import peptide_pdb
 
-    count = len(LARGE_SEQUENCE) - 1
-    writer = PDBIO()
-    writer.set_structure(PeptideBuilder.make_structure(LARGE_SEQUENCE, [-57.0] * count, [-47.0] * count))
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "H320.pdb"
-    writer.save(str(path))
+    path.write_text(peptide_pdb(LARGE_SEQUENCE))
     return path
 
 

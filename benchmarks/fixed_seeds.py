@@ -16,7 +16,6 @@ then rewritten with ``--write``. Proteins are a peptide built in code (AKWD) and
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import sys
@@ -51,15 +50,10 @@ RECORDED = ("energy_final_exact", "steps_total", "stop_reason", "status")
 
 def peptide_file(folder: Path) -> Path:
     """A 4-residue helical peptide (AKWD, heavy atoms, PeptideBuilder), as the tests build it."""
-    import PeptideBuilder
-    from Bio.PDB import PDBIO
+    from nrep.core.systems.extended import peptide_pdb
 
-    structure = PeptideBuilder.make_structure("AKWD", [-57.0] * 3, [-47.0] * 3)
-    writer, buffer = PDBIO(), io.StringIO()
-    writer.set_structure(structure)
-    writer.save(buffer)
     path = folder / "AKWD.pdb"
-    path.write_text(buffer.getvalue())
+    path.write_text(peptide_pdb("AKWD"))
     return path
 
 

@@ -22,7 +22,6 @@ goes to stdout and the rows to ``--out`` (JSON); the exit status is 1 when any r
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import math
 import os
@@ -104,17 +103,14 @@ def protein_source(pdb: str | None, folder: Path) -> tuple[str | None, str]:
     shared = Path(os.environ.get("NREP_PDB_DIR", ""), "2JOF.pdb")
     if os.environ.get("NREP_PDB_DIR") and shared.is_file():
         return str(shared), "2JOF"
+    from nrep.core.systems.extended import peptide_pdb
+
     try:
-        import PeptideBuilder
-        from Bio.PDB import PDBIO
+        text = peptide_pdb("AKWD")
     except ImportError:
         return None, "no protein (no --pdb, no $NREP_PDB_DIR/2JOF.pdb, no PeptideBuilder)"
-    structure = PeptideBuilder.make_structure("AKWD", [-57.0] * 3, [-47.0] * 3)
-    writer, buffer = PDBIO(), io.StringIO()
-    writer.set_structure(structure)
-    writer.save(buffer)
     path = folder / "AKWD.pdb"
-    path.write_text(buffer.getvalue())
+    path.write_text(text)
     return str(path), "AKWD peptide"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.server
-import io
 import os
 import re
 import subprocess
@@ -106,18 +105,9 @@ def server(tmp_path):
 
 def peptide_pdb_text(sequence: str = "AKWD", helix: bool = True) -> str:
     """PDB text (heavy atoms) of a peptide built in code: a helix (phi -57, psi -47) or extended."""
-    import PeptideBuilder
-    from Bio.PDB import PDBIO
+    from nrep.core.systems.extended import peptide_pdb
 
-    n = len(sequence)
-    if helix:
-        structure = PeptideBuilder.make_structure(sequence, [-57.0] * (n - 1), [-47.0] * (n - 1))
-    else:
-        structure = PeptideBuilder.make_extended_structure(sequence)
-    writer, buffer = PDBIO(), io.StringIO()
-    writer.set_structure(structure)
-    writer.save(buffer)
-    return buffer.getvalue()
+    return peptide_pdb(sequence, helix)
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,14 @@ from nrep.configs.schema.choices import (
 )
 
 
+def cutoff_by_size(chosen: float | None, n: int, default: float, from_n: int) -> float | None:
+    """A cutoff key's meaning: null = ``default`` from ``from_n`` particles up (None below),
+    0 = none at any size, a value = that cutoff. None: every pair."""
+    if chosen is None:
+        return default if n >= from_n else None
+    return chosen or None
+
+
 @dataclass
 class RepulsionConfig:
     """Weak repulsion between uncoupled beads, as in the authors' loop scripts.
@@ -92,9 +100,7 @@ class LoopEnergyConfig(EnergyConfig):
 
     def cutoff_for(self, n: int) -> float | None:
         """The repulsion's cutoff (bond lengths) for a loop of n beads; None: every pair."""
-        if self.cutoff is None:
-            return LOOP_CUTOFF if n >= LOOP_CUTOFF_FROM_N else None
-        return self.cutoff or None
+        return cutoff_by_size(self.cutoff, n, LOOP_CUTOFF, LOOP_CUTOFF_FROM_N)
 
     def __post_init__(self) -> None:
         check_choice("energy.name", self.name, LOOP_ENERGIES)
@@ -168,9 +174,7 @@ class AmberEnergyConfig(EnergyConfig):
 
     def cutoff_for(self, n_atoms: int) -> float | None:
         """The non-bonded cutoff (nm) for a protein of n atoms; None: every pair (NoCutoff)."""
-        if self.cutoff_nm is None:
-            return AMBER_CUTOFF_NM if n_atoms >= AMBER_CUTOFF_FROM_ATOMS else None
-        return self.cutoff_nm or None
+        return cutoff_by_size(self.cutoff_nm, n_atoms, AMBER_CUTOFF_NM, AMBER_CUTOFF_FROM_ATOMS)
 
     def __post_init__(self) -> None:
         check_choice("energy.engine", self.engine, ENGINES)

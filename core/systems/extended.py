@@ -53,6 +53,23 @@ def extended_chain_pdb(sequence: str, peptide_bond: float = PEPTIDE_BOND_A, rng:
     return buffer.getvalue()
 
 
+def peptide_pdb(sequence: str, helix: bool = True) -> str:
+    """PDB text (heavy atoms, Å) of a peptide built from its one-letter sequence by PeptideBuilder:
+    an ideal α-helix (φ −57°, ψ −47°) or PeptideBuilder's extended chain. For tests and
+    benchmarks that need a protein no file holds (nrep prepares it like any other)."""
+    import PeptideBuilder
+
+    n = len(sequence)
+    if helix:
+        structure = PeptideBuilder.make_structure(sequence, [-57.0] * (n - 1), [-47.0] * (n - 1))
+    else:
+        structure = PeptideBuilder.make_extended_structure(sequence)
+    buffer, writer = io.StringIO(), PDBIO()
+    writer.set_structure(structure)
+    writer.save(buffer)
+    return buffer.getvalue()
+
+
 def extended_chain(sequence: str, peptide_bond: float = PEPTIDE_BOND_A, rng: np.random.Generator | None = None) -> Structure:
     """The chain (heavy atoms, a Bio.PDB structure, Å) for a one-letter sequence.
 
