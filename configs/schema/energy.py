@@ -151,9 +151,10 @@ class AmberEnergyConfig(EnergyConfig):
     ``solvent``: vacuum, an implicit model (gbn2, obc2, obc1, hct, gbn; OpenMM's
     implicit/<name>.xml, for AMBER force fields), or explicit water (method=openmm_md only:
     the run's energy is then the solute's in vacuum). ``weights`` scales each torch term
-    (bond, angle, torsion, lj, coulomb; 0 switches one off). ``compile``: evaluate the
-    torch engine's non-bonded pair blocks through torch.compile (needs a C++ compiler; pays
-    for chains of a few thousand atoms, not for small proteins). ``cutoff_nm``: OpenMM's
+    (bond, angle, torsion, lj, coulomb; 0 switches one off). ``compile``: the torch
+    engine's energy and gradient as one torch.compile'd function (needs a C++ compiler
+    and every pair, so with it cutoff_nm=null means every pair; the first call compiles,
+    ~10 s for 2JOF, reported as time_compile_s). ``cutoff_nm``: OpenMM's
     CutoffNonPeriodic on both engines (LJ truncated, Coulomb with a reaction field of
     dielectric 78.3, exceptions at any distance; the torch engine finds the pairs with a
     Verlet list of skin ``skin_nm``); null chooses by size (AMBER_CUTOFF_NM from
@@ -174,6 +175,8 @@ class AmberEnergyConfig(EnergyConfig):
 
     def cutoff_for(self, n_atoms: int) -> float | None:
         """The non-bonded cutoff (nm) for a protein of n atoms; None: every pair (NoCutoff)."""
+        if self.compile and self.cutoff_nm is None:  # the compiled energy needs every pair: the size rule yields
+            return None
         return cutoff_by_size(self.cutoff_nm, n_atoms, AMBER_CUTOFF_NM, AMBER_CUTOFF_FROM_ATOMS)
 
     def __post_init__(self) -> None:
@@ -181,6 +184,8 @@ class AmberEnergyConfig(EnergyConfig):
         require(self.cutoff_nm is None or self.cutoff_nm == 0 or self.cutoff_nm >= 0.5,
                 f"energy.cutoff_nm must be >= 0.5 nm, 0 (every pair) or null (by size) (got {self.cutoff_nm})")
         require(self.skin_nm > 0, f"energy.skin_nm must be > 0 (got {self.skin_nm})")
+        require(not (self.compile and self.cutoff_nm), f"energy.compile=true needs every pair (static shapes), not "
+                f"energy.cutoff_nm={self.cutoff_nm}; set energy.cutoff_nm=0 or energy.compile=false")
         check_choice("energy.forcefield", self.forcefield, FORCEFIELDS)
         check_choice("energy.solvent", self.solvent, SOLVENTS)
         self.platform = openmm_platform_name("energy.platform", self.platform)

@@ -23,8 +23,9 @@ distance, as OpenMM computes them.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -161,7 +162,9 @@ class AmberEnergy(nn.Module):
         n = params.n
         self.cutoff_nm = cutoff_nm
         self.fused = True  # False: plain autograd, differentiable twice (for reference Hessians)
-        self.compiled = False  # True: the fused blocks through torch.compile (energy.compile)
+        self.compiled = False  # True: energy and gradient as one torch.compile'd function (energy.compile)
+        self.compile_s = 0.0  # what compiling cost, first calls included
+        self._compiled_fn: Any = None
         if cutoff_nm is not None:  # no list of all n² pairs: the neighbour list finds them
             self.neighbours = VerletList(cutoff_nm, skin_nm)
             ex = params.exceptions
@@ -197,8 +200,10 @@ class AmberEnergy(nn.Module):
             self.register_buffer("nb_epsilon", matrix(self.pair_epsilon))
             self.register_buffer("nb_charge_product", matrix(self.pair_charge_product))
 
-    def _nonbonded(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Unweighted (lj, coulomb) over the non-excluded pairs and the exceptions."""
+    def _nonbonded(self, x: torch.Tensor, fused: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Unweighted (lj, coulomb) over the non-excluded pairs and the exceptions (``fused``: the
+        analytic-gradient blocks; None: ``self.fused``)."""
+        fused = self.fused if fused is None else fused
         r_ex = pair_distances(x, self.exceptions)
         lj = lennard_jones(r_ex, self.exception_sigma, self.exception_epsilon).sum(-1)
         qq = coulomb(r_ex, self.exception_charge_product).sum(-1)
@@ -211,11 +216,11 @@ class AmberEnergy(nn.Module):
             lj = lj + torch.where(inside, lennard_jones(r_safe, sigma, epsilon), zero).sum(-1)
             rf = ONE_4PI_EPS0 * charges * (1 / r_safe + self.k_rf * r_safe**2 - self.c_rf)
             qq = qq + torch.where(inside, rf, zero).sum(-1)
-        elif self.dense and self.fused:
+        elif self.dense and fused:
             def block_parameters(rows: slice, cols: slice) -> tuple[torch.Tensor, ...]:
                 return self._block_parameters(x.dtype, rows, cols)
 
-            lj_nb, qq_nb = fused_pair_sums(x, nonbonded_phi, block_parameters, 2, self.compiled)
+            lj_nb, qq_nb = fused_pair_sums(x, nonbonded_phi, block_parameters, 2)
             lj, qq = lj + lj_nb, qq + qq_nb
         elif self.dense:  # plain autograd over (..., n, n)
             diff = x[..., :, None, :] - x[..., None, :, :]
@@ -279,12 +284,50 @@ class AmberEnergy(nn.Module):
         return self.terms(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.compiled:
+            return _CompiledEnergy.apply(x, self)
         return sum(self.terms(x).values())
 
+    # ----------------------------------------------------------------- energy.compile
+
+    def _weighted_total(self, x: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(Σ over structures, each structure's energy): every term in plain torch ops, for torch.compile.
+
+        The weights come in as a tensor, so that changing them does not compile again."""
+        bonded = self.bonded_terms()
+        lj, qq = self._nonbonded(x, fused=False)
+        values = [bonded["bond"].value(x), bonded["angle"].value(x), bonded["torsion"].value(x), lj, qq]
+        energy = sum(weights[k] * value for k, value in enumerate(values))
+        return energy.sum(), energy
+
+    def term_weights(self, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """The weights in TERMS order as a tensor (0: the term is switched off)."""
+        return torch.tensor([self.weights[name] for name in TERMS], dtype=dtype, device=device)
+
+    def compiled_value_and_gradient(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """E(x) (shape (...)) and dE/dx by one compiled function; the first call per shape and dtype compiles
+        (its time is added to ``compile_s``; inductor keeps the kernels in its on-disk cache for later runs)."""
+        if self.cutoff_nm is not None:
+            raise ValueError("energy.compile needs every pair (no cutoff): the neighbour list changes its size")
+        started = time.perf_counter()
+        if self._compiled_fn is None:
+            self._compiled_fn = torch.compile(torch.func.grad_and_value(self._weighted_total, has_aux=True),
+                                              dynamic=False)
+            self._compiled_keys: set = set()
+        key = (tuple(x.shape), x.dtype, x.device)
+        gradient, (_, energies) = self._compiled_fn(x, self.term_weights(x.dtype, x.device))
+        if key not in self._compiled_keys:
+            self._compiled_keys.add(key)
+            self.compile_s += time.perf_counter() - started
+        return energies, gradient
+
     def describe(self) -> dict[str, object]:
-        """Summary columns: nrep's torch terms of amber14, in vacuum (and the cutoff, nm)."""
-        return {"energy_engine": "torch", "energy_forcefield": "amber14-all.xml", "energy_solvent": "vacuum",
-                "energy_cutoff_nm": self.cutoff_nm}
+        """Summary columns: nrep's torch terms of amber14, in vacuum (the cutoff, nm; the compile time)."""
+        found = {"energy_engine": "torch", "energy_forcefield": "amber14-all.xml", "energy_solvent": "vacuum",
+                 "energy_cutoff_nm": self.cutoff_nm}
+        if self.compiled:
+            found["time_compile_s"] = self.compile_s
+        return found
 
     # ----------------------------------------------------------------- for the Hessian
 
@@ -319,6 +362,21 @@ class AmberEnergy(nn.Module):
         """The angles and torsions, one group of 3 or 4 atoms at a time, for the Hessian."""
         terms = self.bonded_terms()
         return [terms[name].interaction(self.weights[name]) for name in ("angle", "torsion") if self.weights[name]]
+
+
+class _CompiledEnergy(torch.autograd.Function):
+    """E(x) whose backward is the gradient the compiled function already computed."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, energy: AmberEnergy) -> torch.Tensor:
+        values, gradient = energy.compiled_value_and_gradient(x.detach())
+        ctx.save_for_backward(gradient)
+        return values
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (gradient,) = ctx.saved_tensors
+        return grad_output[..., None, None] * gradient, None
 
 
 def angle_energy(x: torch.Tensor, triples: torch.Tensor, theta0: torch.Tensor, k: torch.Tensor) -> torch.Tensor:

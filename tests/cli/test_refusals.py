@@ -381,6 +381,8 @@ def test_a_run_that_does_not_end_ok_says_so_on_stderr(workdir, capsys):
          "replicas=2 needs optim=adam or sgd"),
         (["--pdb", "2JOF", "replicas=2"], "replicas=2 batches the seeds through nrep's torch terms; add energy.engine=torch"),
         (["--pdb", "2JOF", "energy.cutoff_nm=0.3"], "energy.cutoff_nm must be >= 0.5 nm, 0 (every pair) or null"),
+        (["--pdb", "2JOF", "energy.engine=torch", "energy.compile=true", "energy.cutoff_nm=1"],
+         "energy.compile=true needs every pair"),
         (["--pdb", "2JOF", "replicas=2", "method=openmm_min"], "runs inside OpenMM, one structure at a time; drop replicas"),
     ],
 )

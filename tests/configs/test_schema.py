@@ -193,5 +193,7 @@ def test_proteins_below_the_size_threshold_keep_every_pair():
     assert energy.cutoff_for(AMBER_CUTOFF_FROM_ATOMS) == AMBER_CUTOFF_NM
     assert validate(compose([*PROTEIN, "energy.cutoff_nm=0"], command="fold")).energy.cutoff_for(10**5) is None
     assert validate(compose([*PROTEIN, "energy.cutoff_nm=1.2"], command="fold")).energy.cutoff_for(100) == 1.2
+    compiled = validate(compose([*PROTEIN, "energy.engine=torch", "energy.compile=true"], command="fold")).energy
+    assert compiled.cutoff_for(10**4) is None  # the compiled energy needs every pair: the size rule yields
     for preset in ("fig4/gd", "fig5/md", "fig6/gd"):
         assert validate(compose([*PROTEIN, f"experiment={preset}"], command="fold")).energy.cutoff_nm is None, preset
