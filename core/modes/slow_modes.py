@@ -302,7 +302,12 @@ def lowest_eigenpairs(lap: scipy.sparse.spmatrix, k: int, solver: str = "dense",
     elif solver == "sparse":
         scale = float(np.abs(lap.diagonal()).mean()) or 1.0
         start = np.random.default_rng(seed).standard_normal(n)  # fixed start vector: reproducible
-        values, vectors = scipy.sparse.linalg.eigsh(lap.tocsc(), k=k, sigma=-1e-6 * scale, which="LM", v0=start)
+        sigma = -1e-6 * scale
+        # shift-invert with a symmetric fill-reducing ordering: L - sigma I is symmetric, and
+        # SuperLU's default (COLAMD) filled 3x more here (n = 10^4 loop: 62 s against 21 s)
+        factor = scipy.sparse.linalg.splu((lap - sigma * scipy.sparse.identity(n)).tocsc(), permc_spec="MMD_AT_PLUS_A")
+        inverse = scipy.sparse.linalg.LinearOperator((n, n), matvec=factor.solve, dtype=np.float64)
+        values, vectors = scipy.sparse.linalg.eigsh(lap.tocsc(), k=k, sigma=sigma, which="LM", v0=start, OPinv=inverse)
     else:
         raise ValueError(f"unknown eigensolver {solver!r}; use dense or sparse")
     order = np.argsort(np.abs(values), kind="stable")
@@ -333,6 +338,9 @@ def slow_modes(
     k_matrix = backbone(samples, interactions, norm, other, local, differences)
     lap = laplacian(k_matrix)
     chosen = choose_solver(solver, lap.shape[0], k, dense_max_n)
+    if chosen == "sparse" and lap.shape[0] >= 5000:  # its cost is not estimated: say what is going on
+        log.info("%d slow modes of %d particles by the sparse solver (shift-invert Lanczos; minutes from ~10^4 "
+                 "particles)", k, lap.shape[0])
     values, vectors = lowest_eigenpairs(lap, k, chosen, seed)
     rayleigh = np.einsum("ik,ik->k", vectors, k_matrix @ vectors)
     return SlowModes(
