@@ -40,6 +40,10 @@ HESSIAN_SOURCES = ("auto", "terms", "differences")
 # reparametrisations: CG's start, the GNN's graph, output layer start and activation
 CG_STARTS = ("projection", "anchored")
 GNN_GRAPHS = ("slow_modes", "slow_modes_plain", "bonds", "knn")
+GNN_MODE_GRAPHS = ("slow_modes", "slow_modes_plain")  # the graphs built from slow modes
+# method.graph=null: slow_modes below this many particles, knn from there (the slow modes of a
+# 10^4-particle system cost minutes: a dense solve of n // 3 modes ~3 min, 30 sparse modes 30 s)
+GNN_MODE_GRAPH_MAX_N = 10_000
 OUTPUT_INITS = ("rescale", "fit", "anchored")
 ACTIVATIONS = ("tanh", "relu", "identity")
 # the run: tensor precision, the progress bar, and the trajectory's file format (auto:

@@ -14,6 +14,7 @@ from nrep.configs.schema.choices import (
     CG_STARTS,
     EIGENSOLVERS,
     GNN_GRAPHS,
+    GNN_MODE_GRAPH_MAX_N,
     HESSIAN_SOURCES,
     OUTPUT_INITS,
     SAMPLE_KINDS,
@@ -226,7 +227,9 @@ class GNNMethodConfig(ReparamMethodConfig):
         The authors' loops use [h/2] with latent h; the paper's proteins [h].
     graph: ``slow_modes`` (A = Psi diag(lambda~) Psi^T, the authors'), ``slow_modes_plain``
         (A = Psi Psi^T, the paper's text), ``bonds`` (the coupled pairs) or ``knn`` (knn_k
-        nearest neighbours in X0); the last two use torch_geometric's GCNConv.
+        nearest neighbours in X0); the last two use torch_geometric's GCNConv and need no
+        slow modes. null (the default): slow_modes below GNN_MODE_GRAPH_MAX_N particles,
+        knn from there (see :meth:`graph_for`).
     output_init: ``rescale`` the last layer so std(X) = std(X0) (the authors' loops: a
         random start of the right size), ``fit`` X to X0 by least squares first (the
         authors' protein code), or ``anchored``: X = X0 + GNN(Z) with the output layer
@@ -239,7 +242,7 @@ class GNNMethodConfig(ReparamMethodConfig):
     latent_dim: int = 32
     hidden_dims: List[int] = field(default_factory=lambda: [16])
     activation: str = "tanh"
-    graph: str = "slow_modes"
+    graph: Optional[str] = None
     knn_k: int = 8
     output_init: str = "rescale"
 
@@ -251,13 +254,20 @@ class GNNMethodConfig(ReparamMethodConfig):
             f"method.hidden_dims must list at least one layer size, all >= 1 (got {list(self.hidden_dims)})",
         )
         check_choice("method.activation", self.activation, ACTIVATIONS)
-        check_choice("method.graph", self.graph, GNN_GRAPHS)
+        if self.graph is not None:
+            check_choice("method.graph", self.graph, GNN_GRAPHS)
         require(self.knn_k >= 1, f"method.knn_k must be >= 1 (got {self.knn_k})")
         check_choice("method.output_init", self.output_init, OUTPUT_INITS)
 
+    def graph_for(self, n: int) -> str:
+        """The graph a run of n particles uses: ``graph``, or by size when it is null."""
+        if self.graph is not None:
+            return self.graph
+        return "slow_modes" if n < GNN_MODE_GRAPH_MAX_N else "knn"
+
     def check_size(self, n: int, system: str) -> None:
         super().check_size(n, system)
-        require(self.graph != "knn" or self.knn_k < n,
+        require(self.graph_for(n) != "knn" or self.knn_k < n,
                 f"method.knn_k={self.knn_k} needs more than {n} particles ({system}); choose knn_k < {n}")
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from nrep.configs.schema import GNNMethodConfig, NrepConfig
+from nrep.configs.schema.choices import GNN_MODE_GRAPHS
 from nrep.core.methods.mode_setup import compute_slow_modes, slow_mode_columns
 from nrep.core.methods.plans import MethodPlan, coordinate_stage, reparam_stage
 from nrep.core.modes import slow_modes as slow
@@ -22,12 +23,11 @@ if TYPE_CHECKING:
     from nrep.core.energy.registry import Energy
     from nrep.core.systems.base import System
 
-MODE_GRAPHS = ("slow_modes", "slow_modes_plain")
 
 
 def gnn_edges(cfg: NrepConfig, system: System, x0: torch.Tensor) -> torch.Tensor:
     """The edge list (2, E), both directions, of the sparse graphs ``bonds`` and ``knn``."""
-    if cfg.method.graph == "bonds":
+    if cfg.method.graph_for(system.n) == "bonds":
         pairs = system.coupled_pairs
     else:
         from scipy.spatial import cKDTree
@@ -43,8 +43,9 @@ def build_gnn(cfg: NrepConfig, system: System, modes: slow.SlowModes | None, run
     """The GNN, initialised reproducibly from the run's seed (on the CPU, in float64)."""
     method: GNNMethodConfig = cfg.method
     dims = [method.latent_dim, *method.hidden_dims]
-    if method.graph in MODE_GRAPHS:
-        propagator = mode_propagator(modes.psi, modes.rayleigh if method.graph == "slow_modes" else None)
+    graph = method.graph_for(system.n)
+    if graph in GNN_MODE_GRAPHS:
+        propagator = mode_propagator(modes.psi, modes.rayleigh if graph == "slow_modes" else None)
 
         def make_layer(a: int, b: int) -> nn.Module:
             return SlowModeGCN(propagator, a, b)
@@ -67,8 +68,10 @@ def build_gnn(cfg: NrepConfig, system: System, modes: slow.SlowModes | None, run
 
 def plan(cfg: NrepConfig, system: System, energy: Energy, runtime: Runtime) -> MethodPlan:
     method: GNNMethodConfig = cfg.method
-    modes = compute_slow_modes(cfg, energy, system) if method.graph in MODE_GRAPHS else None
+    graph = method.graph_for(system.n)
+    modes = compute_slow_modes(cfg, energy, system) if graph in GNN_MODE_GRAPHS else None
     found = MethodPlan([], modes, optimiser=cfg.optim.name)
+    found.info["gnn_graph"] = graph
     if modes is not None:
         found.times["modes"] = modes.compute_time_s
         found.info.update(slow_mode_columns(modes))

@@ -54,7 +54,8 @@ def given_config(n: int, name: str, method: str | dict, optim: str | dict, setti
     if modes is not None and modes.cache:
         raise ConfigError("method.modes.cache keys the modes by the energy's config, which cannot describe a Python "
                           "energy; drop it (the modes are computed for each call)")
-    if getattr(cfg.method, "graph", None) == "bonds":
+    graph_for = getattr(cfg.method, "graph_for", None)
+    if graph_for is not None and graph_for(n) == "bonds":
         raise ConfigError("method.graph=bonds needs the system's bonds, which a given energy does not name; "
                           "use method.graph=slow_modes or knn")
     return cfg, OmegaConf.to_container(without_hydra(composed), resolve=True)

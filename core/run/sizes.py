@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nrep.configs.schema import NrepConfig
+from nrep.configs.schema.choices import GNN_MODE_GRAPHS
 from nrep.core.runtime import default_threads
 
 PAIR_S = 10e-9  # one pair of a loop's exact all-pair energy, one CPU thread (n = 8000-24000: 8.8-10.7 ns, 2026-12-03)
@@ -53,6 +54,9 @@ def estimate_loop(cfg: NrepConfig, threads: int | None = None) -> SizeEstimate |
     what = [f"{pairs:.2g} pairs per exact energy, about {duration(exact_s)} each"]
     modes_s, memory = 0.0, BASE_BYTES + 200.0 * n  # coordinates, gradients, optimiser state: O(n)
     modes = getattr(cfg.method, "modes", None)
+    graph_for = getattr(cfg.method, "graph_for", None)  # the GNN's: some graphs need no slow modes
+    if graph_for is not None and graph_for(n) not in GNN_MODE_GRAPHS:
+        modes = None  # its graph needs no slow modes
     if modes is not None:
         k = modes.k if modes.k is not None else (max(1, round(modes.fraction * n)) if modes.fraction is not None
                                                  else n // 3)

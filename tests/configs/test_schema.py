@@ -197,3 +197,11 @@ def test_proteins_below_the_size_threshold_keep_every_pair():
     assert compiled.cutoff_for(10**4) is None  # the compiled energy needs every pair: the size rule yields
     for preset in ("fig4/gd", "fig5/md", "fig6/gd"):
         assert validate(compose([*PROTEIN, f"experiment={preset}"], command="fold")).energy.cutoff_nm is None, preset
+
+
+def test_the_figure_presets_keep_the_slow_mode_graph():
+    """Their loops are at most 1000 beads: method.graph=null resolves to the paper's slow-mode graph."""
+    for preset in group_options("experiment"):
+        cfg = validate(compose([*base_for("experiment", preset), f"experiment={preset}"]))
+        if cfg.method.name == "gnn":
+            assert cfg.method.graph_for(cfg.system.n if cfg.system.name == "loop" else 711) == "slow_modes", preset

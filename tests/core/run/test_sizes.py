@@ -42,3 +42,19 @@ def test_a_loop_with_a_cutoff_is_not_refused_for_its_size(compose_cfg, monkeypat
 @pytest.mark.parametrize("seconds,text", [(12, "12 s"), (420, "7 min"), (40000, "11.1 h"), (1.5e6, "17 days")])
 def test_durations_read_naturally(seconds, text):
     assert sizes.duration(seconds) == text
+
+
+def test_the_default_gnn_of_a_large_loop_needs_no_slow_modes(compose_cfg, monkeypatch):
+    """nrep loop system.n=100000 (the default GNN) runs: from GNN_MODE_GRAPH_MAX_N its graph is knn."""
+    from nrep.configs.schema.choices import GNN_MODE_GRAPH_MAX_N
+
+    monkeypatch.setattr(sizes, "available_memory_bytes", lambda: 24e9)
+    cfg = compose_cfg("system.n=100000")
+    assert cfg.method.name == "gnn" and cfg.method.graph is None
+    assert cfg.method.graph_for(100_000) == "knn" and cfg.method.graph_for(GNN_MODE_GRAPH_MAX_N - 1) == "slow_modes"
+    found = sizes.check_loop_size(cfg)
+    assert found.modes_s == 0 and found.memory_bytes < 2e9
+    from nrep.core.errors import NrepError
+
+    with pytest.raises(NrepError, match="more than the"):  # the paper's mode graph at this size does not fit
+        sizes.check_loop_size(compose_cfg("system.n=100000", "method.graph=slow_modes"))
