@@ -16,12 +16,21 @@ import torch
 NO_FORCES = (math.nan, math.nan)
 
 
+def force_tensors(gradient: torch.Tensor, per_structure: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(RMS over all components, max over atoms of |F_i|) of a gradient (..., n, 3), as float64 tensors on its
+    device (no host read): scalars, or one value per structure of a batch with ``per_structure``."""
+    g = gradient.detach().to(torch.float64)
+    norms = torch.linalg.vector_norm(g, dim=-1)
+    if per_structure:
+        return g.square().mean(dim=(-2, -1)).sqrt(), norms.amax(dim=-1)
+    return g.square().mean().sqrt(), norms.max()
+
+
 def force_stats(gradient: torch.Tensor | None) -> tuple[float, float]:
     """(RMS over all components, max over atoms of |F_i|) of a gradient (..., n, 3); NaN without one."""
     if gradient is None:
         return NO_FORCES
-    g = gradient.detach().to(torch.float64)
-    rms, largest = torch.stack([g.square().mean().sqrt(), torch.linalg.vector_norm(g, dim=-1).max()]).cpu().tolist()
+    rms, largest = torch.stack(force_tensors(gradient)).cpu().tolist()
     return rms, largest
 
 

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from nrep.core.engine.faults import FaultBudget, FaultPolicy, LastGood, shrink_step_
-from nrep.core.engine.forces import force_stats, value_and_gradient
+from nrep.core.engine.forces import force_stats, force_tensors, value_and_gradient
 from nrep.core.optim.capabilities import LoopOwner
 
 log = logging.getLogger("nrep")
@@ -264,8 +264,7 @@ class _StageRun:
         grads = [p.grad.sum() for p in self.parameters if p.grad is not None]
         parts = [e.detach().reshape(()), sum(grads) if grads else e.new_zeros(())]
         if gradient is not None:
-            g = gradient.to(torch.float64)
-            parts += [g.square().mean().sqrt(), torch.linalg.vector_norm(g, dim=-1).max()]
+            parts += force_tensors(gradient)
         values = torch.stack([v.to(torch.float64) for v in parts]).cpu().tolist()
         forces = (values[2], values[3]) if gradient is not None else (math.nan, math.nan)
         return values[0], values[1], forces

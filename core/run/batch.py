@@ -21,6 +21,7 @@ import torch
 
 from nrep.configs.schema import NrepConfig
 from nrep.core.energy.registry import Energy, build_energy
+from nrep.core.engine.forces import force_tensors
 from nrep.core.engine.interrupts import interrupts_requested
 from nrep.core.engine.replicas import batch_plans
 from nrep.core.engine.stages import Callback, FaultPolicy, Stage, StageResult, StepState, host_interval, minimise
@@ -98,8 +99,7 @@ def replica_values(energies: torch.Tensor, gradient: torch.Tensor | None) -> lis
     """Each replica's energy, RMS force and max force (B each; NaN without a gradient), read in one transfer."""
     values = [energies.to(torch.float64)]
     if gradient is not None:
-        g = gradient.to(torch.float64)
-        values += [g.square().mean(dim=(-2, -1)).sqrt(), torch.linalg.vector_norm(g, dim=-1).amax(dim=-1)]
+        values += force_tensors(gradient, per_structure=True)
     else:
         values += [torch.full_like(values[0], float("nan"))] * 2
     return torch.stack(values).cpu().tolist()
