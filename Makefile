@@ -23,7 +23,7 @@ LAUNCHER ?= joblib
 LAUNCH_ARGS ?=
 REPRODUCE_ROOT ?= results/reproduce
 
-.PHONY: help install run test test-slurm test-all lint bench bench-loop fixed-seeds gpu-check gpu-wheels gpu-install clean reproduce-all \
+.PHONY: help install run test test-slurm test-all lint bench bench-loop bench-proteins fixed-seeds gpu-check gpu-wheels gpu-install clean reproduce-all \
 	reproduce-fig2 reproduce-fig3 reproduce-fig4 reproduce-fig5 reproduce-fig6 reproduce-fig8
 
 help: ## show this help
@@ -89,6 +89,9 @@ fixed-seeds: $(STAMP) ## fixed-seed runs whose numbers a behaviour-preserving ch
 
 bench-loop: $(STAMP) ## loop benchmark: methods x optimisers, 5 seeds (FULL=1: n=1000); ~25 min
 	$(BIN)/python benchmarks/loop_bench.py $(if $(FULL),--sizes 1000 --budget-s 120) $(BENCH_ARGS)
+
+bench-proteins: $(STAMP) ## proteins: GD/CG/GNN x Adam/L-BFGS, FIRE, OpenMM, variants, 3 energies (QUICK=1: 5AWL+2JOF, <30 min)
+	$(BIN)/python benchmarks/protein_bench.py $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 # $(call reproduce,COMMAND,FIGURE,PARTS[,OPTIONAL_PDB]): one sweep per part (experiment=
 # FIGURE/PART, or PART_quick with QUICK=1) into one dated directory, then `nrep report

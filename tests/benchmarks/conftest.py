@@ -32,3 +32,8 @@ def loop_bench():
 @pytest.fixture(scope="module")
 def fixed_seeds():
     return load_script("fixed_seeds")
+
+
+@pytest.fixture(scope="module")
+def protein_bench():
+    return load_script("protein_bench")
