@@ -78,6 +78,11 @@ VARIANTS: dict[str, Variant] = {
                              "variant"),
     "gnn-adam+lbfgs": Variant("GNN with Adam, then L-BFGS on X",
                               ("method=gnn", "optim=lbfgs", "method.optim=adam"), "variant"),
+    "cg-lbfgs-rounds3": Variant("adaptive CG: L-BFGS on Z in 3 rounds, the slow modes computed again at the "
+                                "structure each round reached, then L-BFGS on X",
+                                ("method=cg", "optim=lbfgs", "method.rounds=3"), "variant"),
+    "cg-adam+lbfgs-rounds3": Variant("adaptive CG: Adam on Z in 3 rounds (modes recomputed), then L-BFGS on X",
+                                     ("method=cg", "optim=lbfgs", "method.optim=adam", "method.rounds=3"), "variant"),
     "gnn-knn-adam+lbfgs": Variant("GNN over the 8-nearest-neighbour graph of the start (no slow modes), "
                                   "Adam, then L-BFGS on X",
                                   ("method=gnn", "method.graph=knn", "optim=lbfgs", "method.optim=adam"), "variant"),
@@ -169,14 +174,18 @@ def read_curve(run_dir: Path) -> list[tuple[float, float]]:
 def run_row(summary: dict, run_dir: Path, energy_model: str, variant: str) -> dict:
     """The benchmark's columns of one finished run (stage 1 = the reparametrisation, stage 2 = the coordinates)."""
     stage2 = "openmm" if summary["method"] == "openmm_min" else "coords"
+    # stage 1 and its later rounds (adaptive CG: reparam_2, ...)
+    stage1 = ["reparam", *(f"reparam_{r}" for r in range(2, summary.get("modes_rounds", 1) + 1))]
     return {
         "energy_model": energy_model, "pdb": summary["pdb"], "variant": variant, "seed": summary["seed"],
         "status": summary["status"], "stop_reason": summary["stop_reason"],
         "energy_final": summary["energy_final"], "rms_force": next(summary[k] for k in RMS_FORCE_KEYS if k in summary),
         "rmsd_ca_A": summary.get("rmsd_ca_A"), "time_method_s": summary["time_method_s"],
         "time_modes_s": summary.get("time_modes_s", 0.0) + summary.get("time_init_s", 0.0),
-        "time_stage1_s": summary.get("time_reparam_s", 0.0), "time_stage2_s": summary.get(f"time_{stage2}_s", 0.0),
-        "steps_stage1": summary.get("steps_reparam", 0), "steps_stage2": summary.get(f"steps_{stage2}", 0),
+        "time_stage1_s": sum(summary.get(f"time_{name}_s", 0.0) for name in stage1),
+        "time_stage2_s": summary.get(f"time_{stage2}_s", 0.0),
+        "steps_stage1": sum(summary.get(f"steps_{name}", 0) for name in stage1),
+        "steps_stage2": summary.get(f"steps_{stage2}", 0),
         "run_dir": str(run_dir), "curve": read_curve(run_dir),
     }
 

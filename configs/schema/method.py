@@ -208,14 +208,25 @@ class CGMethodConfig(ReparamMethodConfig):
     start: ``projection`` (Z0 = s Psi^T X0, rescaled to std(X0): the authors' loops) or
         ``anchored`` (X = X0 + Psi Z, Z0 = 0: starts at X0 exactly; the protein default,
         since a projected protein has overlapping atoms).
+    rounds: stage 1 in that many rounds (adaptive CG, beyond the paper): each round after
+        the first computes the slow modes again at the structure the last one reached and
+        descends X = X_r + Psi_r Z from there (its own optimiser, ``method.stop``), so the
+        modes follow the structure; 1 = the paper's CG, modes of X0 only. Needs
+        ``start=anchored``. The rounds' stages are ``reparam``, ``reparam_2``, ...; their
+        slow modes count in ``time_modes_s``.
     """
 
     name: str = "cg"
     start: str = "projection"
+    rounds: int = 1
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_choice("method.start", self.start, CG_STARTS)
+        require(self.rounds >= 1, f"method.rounds must be >= 1 (got {self.rounds})")
+        require(self.rounds == 1 or self.start == "anchored",
+                f"method.rounds={self.rounds} recomputes the modes at the structure reached, which needs "
+                "method.start=anchored (a projection would jump away from it)")
 
 
 @dataclass

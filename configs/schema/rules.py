@@ -69,6 +69,13 @@ def check_run(cfg: NrepConfig) -> None:
         )
     if isinstance(cfg.energy, AmberEnergyConfig):
         _check_amber(cfg)
+    rounds = getattr(cfg.method, "rounds", 1)
+    if rounds > 1:
+        sample_kind = cfg.method.modes.sample_kind
+        require(not (isinstance(cfg.system, LoopSystemConfig) and sample_kind in ("auto", "cloud")),
+                f"method.rounds={rounds} recomputes the modes around the structure reached, but a loop's Hessian "
+                "samples are random clouds that ignore it; add method.modes.sample_kind=perturb")
+        require(cfg.replicas == 1, f"method.rounds={rounds} runs one seed at a time; drop replicas={cfg.replicas}")
 
 
 def _check_amber(cfg: NrepConfig) -> None:

@@ -66,10 +66,11 @@ def coordinate_stage(cfg: NrepConfig) -> Stage:
     )
 
 
-def reparam_stage(cfg: NrepConfig, method: ReparamMethodConfig, model_from: Callable) -> Stage:
+def reparam_stage(cfg: NrepConfig, method: ReparamMethodConfig, model_from: Callable, name: str = "reparam") -> Stage:
+    """Stage 1 (or a later round of it): ``method.optim`` with ``method.lr``, stopped by ``method.stop``."""
     optim = stage1_optim(cfg)
     return Stage(
-        name="reparam",
+        name=name,
         model_from=model_from,
         make_optimizer=optimizer_factory(optim, lr=method.lr),
         max_steps=method.stop.max_steps,
