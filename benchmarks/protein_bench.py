@@ -161,8 +161,12 @@ def run_sweep(sweep: Sweep, argv: list[str]) -> int:
 
 
 def read_curve(run_dir: Path) -> list[tuple[float, float]]:
-    """(time_s, energy) of every trace row: time since the method started, slow modes included."""
-    lines = (run_dir / "trace.csv").read_text().splitlines()
+    """(time_s, energy) of every trace row: time since the method started, slow modes included (none
+    when the run left no trace: it failed before its first step)."""
+    trace = run_dir / "trace.csv"
+    lines = trace.read_text().splitlines() if trace.exists() else []
+    if len(lines) < 2:
+        return []
     header = lines[0].split(",")
     energy_at = next(header.index(name) for name in ENERGY_COLUMNS if name in header)
     time_at = header.index("time_s")
@@ -174,16 +178,20 @@ def read_curve(run_dir: Path) -> list[tuple[float, float]]:
     return curve
 
 
-def run_row(summary: dict, run_dir: Path, energy_model: str, variant: str) -> dict:
-    """The benchmark's columns of one finished run (stage 1 = the reparametrisation, stage 2 = the coordinates)."""
-    stage2 = "openmm" if summary["method"] == "openmm_min" else "coords"
+def run_row(summary: dict, run_dir: Path, energy_model: str, pdb: str, variant: str) -> dict:
+    """The benchmark's columns of one finished run (stage 1 = the reparametrisation, stage 2 = the coordinates);
+    a failed run's results are NaN or empty."""
+    # a failed run's summary holds its config (cfg.*) but no results
+    stage2 = "openmm" if summary.get("method", summary.get("cfg.method.name")) == "openmm_min" else "coords"
     # stage 1 and its later rounds (adaptive CG: reparam_2, ...)
     stage1 = ["reparam", *(f"reparam_{r}" for r in range(2, summary.get("modes_rounds", 1) + 1))]
     return {
-        "energy_model": energy_model, "pdb": summary["pdb"], "variant": variant, "seed": summary["seed"],
-        "status": summary["status"], "stop_reason": summary["stop_reason"],
-        "energy_final": summary["energy_final"], "rms_force": next(summary[k] for k in RMS_FORCE_KEYS if k in summary),
-        "rmsd_ca_A": summary.get("rmsd_ca_A"), "time_method_s": summary["time_method_s"],
+        "energy_model": energy_model, "pdb": summary.get("pdb", pdb), "variant": variant,
+        "seed": summary.get("seed", summary.get("cfg.seed")),
+        "status": summary.get("status"), "stop_reason": summary.get("stop_reason"),
+        "energy_final": summary.get("energy_final", math.nan),
+        "rms_force": next((summary[k] for k in RMS_FORCE_KEYS if k in summary), None),
+        "rmsd_ca_A": summary.get("rmsd_ca_A"), "time_method_s": summary.get("time_method_s", 0.0),
         "time_modes_s": summary.get("time_modes_s", 0.0) + summary.get("time_init_s", 0.0),
         "time_stage1_s": sum(summary.get(f"time_{name}_s", 0.0) for name in stage1),
         "time_stage2_s": summary.get(f"time_{stage2}_s", 0.0),
@@ -198,13 +206,13 @@ def collect(runs_dir: Path) -> tuple[list[dict], list[str]]:
     sweeps that left a job without a summary (failed or not started)."""
     rows, missing = [], []
     for sweep_dir in sorted(p for p in runs_dir.glob("*/*/*") if p.is_dir()):
-        energy_model, _, variant = sweep_dir.relative_to(runs_dir).parts
+        energy_model, pdb, variant = sweep_dir.relative_to(runs_dir).parts
         for job in sorted(p for p in sweep_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
             summary_file = job / "summary.json"
             if not summary_file.exists():
                 missing.append(str(job))
                 continue
-            rows.append(run_row(json.loads(summary_file.read_text()), job, energy_model, variant))
+            rows.append(run_row(json.loads(summary_file.read_text()), job, energy_model, pdb, variant))
     order = {name: i for i, name in enumerate(VARIANTS)}
     rows.sort(key=lambda r: (r["energy_model"], r["pdb"], order.get(r["variant"], 99), r["seed"]))
     return rows, missing
@@ -360,12 +368,9 @@ def write_tables(out: Path, meta: dict) -> Path:
     summary = aggregate(rows)
     verdict = verdicts(summary, rows)
     meta = {**meta, "missing": missing, "columns": COLUMNS}
-    curves = {r["run_dir"]: r.pop("curve") for r in rows}
-    write_json(out / "protein_bench.json", {"meta": meta, "runs": rows, "summary": summary, "verdicts": verdict})
-    text = markdown(meta, rows, summary, verdict)
-    atomic_write_text(out / "protein_bench.md", text)
-    for r in rows:
-        r["curve"] = curves[r["run_dir"]]
+    runs = [{k: v for k, v in r.items() if k != "curve"} for r in rows]
+    write_json(out / "protein_bench.json", {"meta": meta, "runs": runs, "summary": summary, "verdicts": verdict})
+    atomic_write_text(out / "protein_bench.md", markdown(meta, runs, summary, verdict))
     return out / "protein_bench.md"
 
 
@@ -434,7 +439,8 @@ def main(argv: list[str] | None = None) -> int:
         for done, (sweep, code) in enumerate(pool.map(launch, sweeps), start=1):
             if code != 0:
                 failed.append(f"{sweep.energy_model} {label(sweep.pdb)} {sweep.variant}: exit {code}, see {log_file(sweep)}")
-            finals = [json.loads(p.read_text())["energy_final"] for p in sorted(sweep.out.glob("*/summary.json"))]
+            finals = [json.loads(p.read_text()).get("energy_final", math.nan)
+                      for p in sorted(sweep.out.glob("*/summary.json"))]
             print(f"[{done}/{len(sweeps)}] {sweep.energy_model} {sweep.pdb} {sweep.variant}: "
                   f"{' '.join(f'{e:.1f}' for e in finals) or 'no run finished'}"
                   f"{'' if code == 0 else f' (exit {code}: see {log_file(sweep)})'}"

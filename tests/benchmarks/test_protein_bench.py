@@ -1,6 +1,8 @@
 """The protein benchmark: a tiny run end to end (its tables hold the rows asked for), and its scoring."""
 
 import json
+import math
+from pathlib import Path
 
 from nrep.core.systems.extended import peptide_pdb
 
@@ -20,7 +22,8 @@ def test_tiny_benchmark_writes_every_row(tmp_path, protein_bench):
     for run in data["runs"]:
         assert set(protein_bench.COLUMNS) <= set(run)
         assert run["status"] == "ok" and run["pdb"] == "AKWD" and run["target"] is not None
-        assert run["time_method_s"] <= 1.5 + 0.5
+        summary = json.loads((Path(run["run_dir"]) / "summary.json").read_text())
+        assert summary["cfg.time_budget_s"] == 1.5 and summary["cfg.threads"] == 1  # the equal cap, one thread
     cg = next(r for r in data["runs"] if r["variant"] == "cg-adam")
     assert cg["time_modes_s"] > 0 and cg["steps_stage1"] > 0 and cg["time_stage1_s"] > 0
     openmm = next(r for r in data["runs"] if r["variant"] == "openmm-min")
@@ -70,3 +73,18 @@ def test_targets_and_verdicts(protein_bench):
     rows[5]["energy_final"] = -21.0
     [verdict] = protein_bench.verdicts(protein_bench.aggregate(rows), rows)
     assert verdict["beats_lbfgs_and_openmm_every_seed"] == ["cg-adam"]
+
+
+def test_a_failed_run_is_a_row_not_a_traceback(tmp_path, protein_bench):
+    job = tmp_path / "runs" / "gbn2" / "2JOF" / "openmm-min" / "0_openmm_min_seed0"
+    job.mkdir(parents=True)  # what nrep writes for a run that failed before its first step: its config, no results
+    (job / "summary.json").write_text(json.dumps({"status": "failed", "cfg.seed": 0, "cfg.method.name": "openmm_min"}))
+    (job.parent / "1_openmm_min_seed1").mkdir()  # a job that never wrote its summary
+    rows, missing = protein_bench.collect(tmp_path / "runs")
+    [failed] = rows
+    assert (failed["pdb"], failed["seed"], failed["status"], failed["curve"]) == ("2JOF", 0, "failed", [])
+    assert math.isnan(failed["energy_final"]) and failed["rms_force"] is None
+    assert missing == [str(job.parent / "1_openmm_min_seed1")]
+    protein_bench.add_targets(rows)
+    [verdict] = protein_bench.verdicts(protein_bench.aggregate(rows), rows)
+    assert verdict["lowest"] is None  # no variant with every run ok

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from nrep.configs.compose import COMMAND_BASE, COMMAND_EXPERIMENTS, command_options, compose_jobs, preset_sweep
+from nrep.configs.compose import COMMAND_BASE, command_options, compose_jobs, preset_sweep
 
 RECORD = Path(__file__).with_name("preset_configs.json")
 # what says where a run writes, not how it minimises
@@ -72,11 +72,6 @@ def compact(presets: dict[str, list[dict[str, object]]]) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def composed():
     return compact(preset_jobs())
-
-
-def test_every_command_has_fig_presets():
-    assert any(p.startswith("fig") for p in COMMAND_EXPERIMENTS["loop"])
-    assert any(p.startswith("fig") for p in COMMAND_EXPERIMENTS["fold"])
 
 
 def differences(now: dict[str, dict], recorded: dict[str, dict]) -> list[str]:
